@@ -1,0 +1,32 @@
+using Akka.Event;
+using Akka.Hosting;
+using Courier.Requests;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Courier.Hosting;
+
+/// <summary>Plugs the runtime into Akka.Hosting.</summary>
+public static class AkkaHostingExtensions
+{
+    /// <summary>
+    /// Starts the runtime's actors when the actor system starts and registers the coordinator in the
+    /// <see cref="ActorRegistry"/> under <see cref="RequestCoordinator"/>. Calls go through the named client from
+    /// <see cref="IHttpClientFactory"/> registered by <see cref="ServiceCollectionExtensions.AddHttpRuntime"/>.
+    /// </summary>
+    /// <param name="builder">The Akka configuration builder.</param>
+    /// <param name="options">Options to use instead of the ones registered in DI.</param>
+    /// <returns>The same builder.</returns>
+    public static AkkaConfigurationBuilder WithHttpRuntime(this AkkaConfigurationBuilder builder, HttpRuntimeOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.WithActors((system, registry, resolver) =>
+        {
+            var effective = options ?? resolver.GetService<IOptions<HttpRuntimeOptions>>().Value;
+            var factory = resolver.GetService<IHttpClientFactory>()
+                ?? throw new InvalidOperationException("WithHttpRuntime needs IHttpClientFactory: call services.AddHttpRuntime(...) first.");
+            var runtime = new RequestRuntime(effective, () => factory.CreateClient(HttpRuntime.HttpClientName), Logging.GetLogger(system, "Courier.Requests"));
+            registry.Register<RequestCoordinator>(system.ActorOf(RequestCoordinator.Props(runtime), HttpRuntime.CoordinatorName));
+        });
+    }
+}

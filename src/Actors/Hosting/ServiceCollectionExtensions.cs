@@ -1,0 +1,40 @@
+using Akka.Hosting;
+using Courier.Requests;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Courier.Hosting;
+
+/// <summary>Registers the runtime's services with Microsoft.Extensions.DependencyInjection.</summary>
+public static class ServiceCollectionExtensions
+{
+    /// <summary>
+    /// Registers <see cref="HttpRuntimeOptions"/> (bound from <paramref name="configuration"/>, usually the <c>Courier</c>
+    /// section, then <paramref name="configure"/>), the named <see cref="HttpClient"/> the runtime sends through
+    /// (primary handler from <see cref="HttpRuntime.CreatePrimaryHandler"/>), and <see cref="IHttpRuntimeClient"/>.
+    /// Pair it with <see cref="AkkaHostingExtensions.WithHttpRuntime"/> inside <c>AddAkka</c>.
+    /// </summary>
+    /// <returns>The builder of the named client, to add handlers or replace the primary handler (tests do).</returns>
+    public static IHttpClientBuilder AddHttpRuntime(this IServiceCollection services, IConfiguration? configuration = null,
+        Action<HttpRuntimeOptions>? configure = null)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var options = services.AddOptions<HttpRuntimeOptions>();
+        if (configuration is not null) options.Bind(configuration);
+        if (configure is not null) options.Configure(configure);
+        options.Validate(o => { o.Validate(); return true; });
+
+        services.AddSingleton<IHttpRuntimeClient>(sp =>
+        {
+            var coordinator = sp.GetRequiredService<IRequiredActor<RequestCoordinator>>();
+            return new HttpRuntimeClient(ct => coordinator.GetAsync(ct), sp.GetRequiredService<IOptions<HttpRuntimeOptions>>().Value);
+        });
+
+        return services.AddHttpClient(HttpRuntime.HttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(sp => HttpRuntime.CreatePrimaryHandler(sp.GetRequiredService<IOptions<HttpRuntimeOptions>>().Value))
+            // SocketsHttpHandler recycles connections itself (PooledConnectionLifetime): the factory need not rotate handlers.
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+            .ConfigureHttpClient(client => client.Timeout = Timeout.InfiniteTimeSpan); // the actors own every timeout
+    }
+}

@@ -1,0 +1,198 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Akka.Actor;
+using Courier.Errors;
+using Courier.Requests;
+
+namespace Courier;
+
+/// <summary>
+/// The runtime as seen from code that is not an actor: each call is handed to the <see cref="RequestCoordinator"/>,
+/// which runs it in its own actor with retries, timeouts and (when configured) tokens.
+/// </summary>
+public interface IHttpRuntimeClient
+{
+    /// <summary>
+    /// Sends a request through the runtime. The request's body is read once and replayed on every attempt.
+    /// Returns the response of a successful (2xx) call, which the caller disposes.
+    /// </summary>
+    /// <exception cref="HttpCallException">The call failed; see the subclass and <see cref="HttpCallException.Failure"/>.</exception>
+    /// <exception cref="HttpCallCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken = default);
+
+    /// <summary>Sends a prepared <see cref="HttpCall"/> through the runtime.</summary>
+    /// <inheritdoc cref="SendAsync(HttpRequestMessage, CancellationToken)"/>
+    Task<HttpResponseMessage> SendAsync(HttpCall call, CancellationToken cancellationToken = default);
+
+    /// <summary>GETs <paramref name="requestUri"/> and deserialises the JSON body.</summary>
+    Task<T?> GetJsonAsync<T>(string requestUri, JsonSerializerOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>POSTs <paramref name="value"/> as JSON and deserialises the JSON answer.</summary>
+    Task<TResponse?> PostJsonAsync<TRequest, TResponse>(string requestUri, TRequest value, JsonSerializerOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>POSTs <paramref name="value"/> as JSON and returns the response.</summary>
+    Task<HttpResponseMessage> PostJsonAsync<TRequest>(string requestUri, TRequest value, JsonSerializerOptions? options = null, CancellationToken cancellationToken = default);
+}
+
+/// <summary>Per-request switches for <see cref="IHttpRuntimeClient.SendAsync(HttpRequestMessage, CancellationToken)"/>, set in <see cref="HttpRequestMessage.Options"/>.</summary>
+public static class HttpCallOptions
+{
+    /// <summary>Allow retries of a POST/PATCH after it may have reached the server (see <see cref="HttpCall.RetryNonIdempotent"/>).</summary>
+    public static readonly HttpRequestOptionsKey<bool> RetryNonIdempotent = new("Courier.RetryNonIdempotent");
+
+    /// <summary>Overrides the per-attempt timeout for this request.</summary>
+    public static readonly HttpRequestOptionsKey<TimeSpan> AttemptTimeout = new("Courier.AttemptTimeout");
+
+    /// <summary>Overrides the call deadline for this request.</summary>
+    public static readonly HttpRequestOptionsKey<TimeSpan> Deadline = new("Courier.Deadline");
+
+    /// <summary>Overrides the number of retries for this request.</summary>
+    public static readonly HttpRequestOptionsKey<int> MaxRetries = new("Courier.MaxRetries");
+}
+
+/// <summary>The default <see cref="IHttpRuntimeClient"/>.</summary>
+public sealed class HttpRuntimeClient : IHttpRuntimeClient
+{
+    // The coordinator always answers before the call's deadline; this only guards against a runtime that is gone.
+    private static readonly TimeSpan AnswerGrace = TimeSpan.FromSeconds(10);
+
+    private readonly Func<CancellationToken, Task<IActorRef>> _coordinator;
+    private readonly Uri? _baseAddress;
+    private readonly TimeSpan _deadline;
+
+    /// <summary>Creates a client over a running coordinator.</summary>
+    public HttpRuntimeClient(IActorRef coordinator, HttpRuntimeOptions options)
+        : this(_ => Task.FromResult(coordinator), options)
+    {
+    }
+
+    internal HttpRuntimeClient(Func<CancellationToken, Task<IActorRef>> coordinator, HttpRuntimeOptions options)
+    {
+        _coordinator = coordinator;
+        _baseAddress = options.BaseAddress;
+        _deadline = options.CallDeadline;
+    }
+
+    /// <inheritdoc />
+    public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var call = await ToCallAsync(request, cancellationToken).ConfigureAwait(false);
+        return await SendAsync(call, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<HttpResponseMessage> SendAsync(HttpCall call, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(call);
+        if (!call.Uri.IsAbsoluteUri) call = call with { Uri = Resolve(call.Method, call.Uri) };
+        cancellationToken.ThrowIfCancellationRequested();
+
+        var coordinator = await _coordinator(cancellationToken).ConfigureAwait(false);
+        // Cancellation is a message to the coordinator, which answers with a cancelled result at once; the
+        // Ask itself is not tied to the token, so the answer (and any response it carries) is never lost.
+        await using var registration = cancellationToken.Register(static state =>
+        {
+            var (target, id) = ((IActorRef, long))state!;
+            target.Tell(new CancelCall(id));
+        }, (coordinator, call.Id)).ConfigureAwait(false);
+
+        CallResult result;
+        try
+        {
+            result = await coordinator.Ask<CallResult>(new ExecuteCall(call), (call.Deadline ?? _deadline) + AnswerGrace).ConfigureAwait(false);
+        }
+        catch (AskTimeoutException ex)
+        {
+            throw new RuntimeUnavailableException(call.Method, call.Uri, 0, "the runtime did not answer (is the actor system shutting down?)", ex);
+        }
+
+        return result switch
+        {
+            CallSucceeded ok => ok.Response,
+            CallFailed { Error: HttpCallCanceledException canceled } => throw new HttpCallCanceledException(call.Method, call.Uri, canceled.Attempts, cancellationToken),
+            CallFailed failed => throw failed.Error,
+            _ => throw new InvalidOperationException($"Unexpected answer {result}."),
+        };
+    }
+
+    /// <inheritdoc />
+    public async Task<T?> GetJsonAsync<T>(string requestUri, JsonSerializerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var call = new HttpCall(HttpMethod.Get, Resolve(HttpMethod.Get, requestUri))
+        {
+            Headers = [new("Accept", "application/json")],
+        };
+        using var response = await SendAsync(call, cancellationToken).ConfigureAwait(false);
+        return await response.Content.ReadFromJsonAsync<T>(options ?? JsonSerializerOptions.Web, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<TResponse?> PostJsonAsync<TRequest, TResponse>(string requestUri, TRequest value, JsonSerializerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        using var response = await PostJsonAsync(requestUri, value, options, cancellationToken).ConfigureAwait(false);
+        return await response.Content.ReadFromJsonAsync<TResponse>(options ?? JsonSerializerOptions.Web, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public Task<HttpResponseMessage> PostJsonAsync<TRequest>(string requestUri, TRequest value, JsonSerializerOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var call = new HttpCall(HttpMethod.Post, Resolve(HttpMethod.Post, requestUri))
+        {
+            Body = RequestBody.Json(value, options),
+            Headers = [new("Accept", "application/json")],
+        };
+        return SendAsync(call, cancellationToken);
+    }
+
+    private Uri Resolve(HttpMethod method, string requestUri)
+    {
+        if (!Uri.TryCreate(requestUri, UriKind.RelativeOrAbsolute, out var uri))
+            throw new InvalidHttpCallException(method, null, $"'{Diagnostics.SafeUrl.Format(new Uri("x:" + Uri.EscapeDataString(requestUri)))}' is not a URL");
+        return Resolve(method, uri);
+    }
+
+    private Uri Resolve(HttpMethod method, Uri uri)
+    {
+        if (uri.IsAbsoluteUri) return uri;
+        if (_baseAddress is null)
+            throw new InvalidHttpCallException(method, uri, "the URL is relative and no Courier:BaseAddress is configured");
+        return new Uri(_baseAddress, uri);
+    }
+
+    private async Task<HttpCall> ToCallAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        var method = request.Method;
+        var uri = request.RequestUri ?? throw new InvalidHttpCallException(method, null, "the request has no URL");
+        uri = Resolve(method, uri);
+
+        var headers = new List<KeyValuePair<string, string>>();
+        foreach (var (name, values) in request.Headers)
+            foreach (var value in values) headers.Add(new(name, value));
+
+        RequestBody? body = null;
+        if (request.Content is { } content)
+        {
+            // Read once, replay on every attempt.
+            var bytes = await content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
+            var contentHeaders = new List<KeyValuePair<string, string>>();
+            foreach (var (name, values) in content.Headers)
+            {
+                if (string.Equals(name, "Content-Length", StringComparison.OrdinalIgnoreCase)) continue;
+                foreach (var value in values) contentHeaders.Add(new(name, value));
+            }
+            body = RequestBody.FromBytes(bytes, contentHeaders);
+        }
+
+        var options = request.Options;
+        return new HttpCall(method, uri)
+        {
+            Headers = headers,
+            Body = body,
+            RetryNonIdempotent = options.TryGetValue(HttpCallOptions.RetryNonIdempotent, out var retry) && retry,
+            AttemptTimeout = options.TryGetValue(HttpCallOptions.AttemptTimeout, out var attempt) ? attempt : null,
+            Deadline = options.TryGetValue(HttpCallOptions.Deadline, out var deadline) ? deadline : null,
+            MaxRetries = options.TryGetValue(HttpCallOptions.MaxRetries, out var retries) ? retries : null,
+        };
+    }
+}

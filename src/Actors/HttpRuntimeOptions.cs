@@ -1,0 +1,67 @@
+using Courier.Requests;
+
+namespace Courier;
+
+/// <summary>
+/// Settings of the HTTP runtime. Bound from the configuration section <c>Courier</c> by
+/// <see cref="Hosting.ServiceCollectionExtensions.AddHttpRuntime"/>; every property documents its default.
+/// Values are copied when the runtime starts.
+/// </summary>
+public sealed class HttpRuntimeOptions
+{
+    /// <summary>The configuration section the options bind from.</summary>
+    public const string SectionName = "Courier";
+
+    /// <summary>Base address for relative URLs given to the client facade.</summary>
+    /// <value>The default value is <see langword="null"/>: only absolute URLs are accepted.</value>
+    public Uri? BaseAddress { get; set; }
+
+    /// <summary>The most calls in flight at once; more wait in a queue.</summary>
+    /// <value>The default value is 256.</value>
+    public int MaxConcurrentCalls { get; set; } = 256;
+
+    /// <summary>The most calls waiting behind <see cref="MaxConcurrentCalls"/>; past it a call fails at once with a queue-full error.</summary>
+    /// <value>The default value is 10,000.</value>
+    public int MaxQueuedCalls { get; set; } = 10_000;
+
+    /// <summary>How long one attempt may take, from sending to the end of the buffered response.</summary>
+    /// <value>The default value is 15 s.</value>
+    public TimeSpan AttemptTimeout { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>How long a whole call may take, queueing, attempts and retry delays included.</summary>
+    /// <value>The default value is 60 s.</value>
+    public TimeSpan CallDeadline { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>How much of an error response's body is kept in <see cref="Errors.HttpStatusException.ResponseBody"/>.</summary>
+    /// <value>The default value is 4,096 bytes.</value>
+    public int MaxErrorBodyBytes { get; set; } = 4096;
+
+    /// <summary>How long a pooled connection lives before it is replaced (so DNS changes are seen).</summary>
+    /// <value>The default value is 5 minutes.</value>
+    public TimeSpan PooledConnectionLifetime { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The most connections per server the primary handler opens.</summary>
+    /// <value>The default value is <see cref="int.MaxValue"/> (unlimited; <see cref="MaxConcurrentCalls"/> bounds it).</value>
+    public int MaxConnectionsPerServer { get; set; } = int.MaxValue;
+
+    /// <summary>The retry policy.</summary>
+    public RetryOptions Retry { get; set; } = new();
+
+    /// <summary>The client-wide retry budget.</summary>
+    public RetryBudgetOptions RetryBudget { get; set; } = new();
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
+    public void Validate()
+    {
+        if (MaxConcurrentCalls < 1) throw new ArgumentOutOfRangeException(nameof(MaxConcurrentCalls), MaxConcurrentCalls, "Courier:MaxConcurrentCalls must be at least 1.");
+        if (MaxQueuedCalls < 0) throw new ArgumentOutOfRangeException(nameof(MaxQueuedCalls), MaxQueuedCalls, "Courier:MaxQueuedCalls must not be negative.");
+        if (AttemptTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(AttemptTimeout), AttemptTimeout, "Courier:AttemptTimeout must be positive.");
+        if (CallDeadline <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(CallDeadline), CallDeadline, "Courier:CallDeadline must be positive.");
+        if (MaxErrorBodyBytes < 0) throw new ArgumentOutOfRangeException(nameof(MaxErrorBodyBytes), MaxErrorBodyBytes, "Courier:MaxErrorBodyBytes must not be negative.");
+        if (BaseAddress is { IsAbsoluteUri: false }) throw new ArgumentException("Courier:BaseAddress must be an absolute URL.", nameof(BaseAddress));
+        ArgumentNullException.ThrowIfNull(Retry, "Courier:Retry");
+        ArgumentNullException.ThrowIfNull(RetryBudget, "Courier:RetryBudget");
+        Retry.Validate();
+        RetryBudget.Validate();
+    }
+}

@@ -1,0 +1,71 @@
+using System.Text.Json;
+using Courier.Diagnostics;
+
+namespace Courier.Requests;
+
+/// <summary>
+/// One HTTP call as the runtime runs it: immutable and replayable, so every attempt sends the same request.
+/// Build it directly, or let <see cref="HttpRuntimeClient.SendAsync(HttpRequestMessage, CancellationToken)"/> build it
+/// from an <see cref="HttpRequestMessage"/>.
+/// </summary>
+/// <param name="Method">The HTTP method.</param>
+/// <param name="Uri">An absolute http or https URL (a relative one is resolved against <see cref="HttpRuntimeOptions.BaseAddress"/> by the client facade).</param>
+public sealed record HttpCall(HttpMethod Method, Uri Uri)
+{
+    private static long _lastId;
+
+    /// <summary>A process-wide unique id, used to cancel the call and in log lines.</summary>
+    public long Id { get; init; } = Interlocked.Increment(ref _lastId);
+
+    /// <summary>Request headers (not content headers), in order. Never printed by <see cref="ToString"/>.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Headers { get; init; } = [];
+
+    /// <summary>The body, replayed on every attempt; null for none.</summary>
+    public RequestBody? Body { get; init; }
+
+    /// <summary>
+    /// Allow retries of a non-idempotent method (POST, PATCH) after the request may have reached the server.
+    /// An <c>Idempotency-Key</c> header has the same effect.
+    /// </summary>
+    public bool RetryNonIdempotent { get; init; }
+
+    /// <summary>Overrides <see cref="HttpRuntimeOptions.AttemptTimeout"/> for this call.</summary>
+    public TimeSpan? AttemptTimeout { get; init; }
+
+    /// <summary>Overrides <see cref="HttpRuntimeOptions.CallDeadline"/> for this call.</summary>
+    public TimeSpan? Deadline { get; init; }
+
+    /// <summary>Overrides <see cref="RetryOptions.MaxRetries"/> for this call.</summary>
+    public int? MaxRetries { get; init; }
+
+    /// <summary>
+    /// When the call completes: <see cref="HttpCompletionOption.ResponseContentRead"/> (the default) buffers the body inside
+    /// the attempt, so a body cut off mid-way is retried; <see cref="HttpCompletionOption.ResponseHeadersRead"/> hands back
+    /// a response whose body the caller streams.
+    /// </summary>
+    public HttpCompletionOption Completion { get; init; } = HttpCompletionOption.ResponseContentRead;
+
+    /// <summary>Whether the call carries an <c>Idempotency-Key</c> header.</summary>
+    public bool HasIdempotencyKey
+    {
+        get
+        {
+            foreach (var header in Headers)
+                if (string.Equals(header.Key, "Idempotency-Key", StringComparison.OrdinalIgnoreCase)) return true;
+            return false;
+        }
+    }
+
+    /// <summary>Creates a GET call.</summary>
+    public static HttpCall Get(Uri uri) => new(HttpMethod.Get, uri);
+
+    /// <summary>Creates a POST call with a JSON body.</summary>
+    public static HttpCall PostJson<T>(Uri uri, T value, JsonSerializerOptions? options = null) =>
+        new(HttpMethod.Post, uri) { Body = RequestBody.Json(value, options) };
+
+    /// <summary>Returns a copy with one more header.</summary>
+    public HttpCall WithHeader(string name, string value) => this with { Headers = [.. Headers, new(name, value)] };
+
+    /// <summary>Method and URL with query values masked: never headers or body.</summary>
+    public override string ToString() => $"{Method.Method} {SafeUrl.Format(Uri)} (call {Id})";
+}

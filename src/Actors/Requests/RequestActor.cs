@@ -1,0 +1,415 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Security.Authentication;
+using System.Text;
+using Akka.Actor;
+using Akka.Event;
+using Courier.Diagnostics;
+using Courier.Errors;
+
+namespace Courier.Requests;
+
+/// <summary>
+/// Runs one call: sends attempts, schedules retries on its timers (never sleeping a thread), enforces the
+/// per-attempt timeout and the call's deadline, and reports exactly one <see cref="CallResult"/> to its parent.
+/// It stops itself when the call ends.
+/// </summary>
+/// <remarks>
+/// States: <c>Sending</c> (an attempt is in flight) and <c>WaitingToRetry</c> (a retry timer is pending).
+/// Every timer and every attempt result carries the attempt number, so a late answer from an abandoned attempt
+/// (timed out, or superseded) is recognised and dropped.
+/// </remarks>
+internal sealed class RequestActor : ReceiveActor, IWithTimers
+{
+    private const string AttemptTimer = "attempt-timeout";
+    private const string RetryTimer = "retry";
+    private const string DeadlineTimer = "deadline";
+
+    private readonly HttpCall _call;
+    private readonly RequestRuntime _runtime;
+    private readonly DateTimeOffset _deadlineAt;
+    private readonly TimeSpan _deadline;
+    private readonly TimeSpan _attemptTimeout;
+    private readonly int _maxRetries;
+
+    private int _attempts;          // attempts sent so far
+    private int _inFlight;          // the attempt whose answer we wait for, 0 when none
+    private int _lastRetryCost;     // tokens the last retry took from the budget, refunded on success
+    private Exception? _lastError;
+    private CancellationTokenSource? _attemptCancellation;
+    private bool _finished;
+
+    public RequestActor(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt)
+    {
+        _call = call;
+        _runtime = runtime;
+        _deadline = call.Deadline ?? runtime.CallDeadline;
+        _deadlineAt = submittedAt + _deadline;
+        _attemptTimeout = call.AttemptTimeout ?? runtime.AttemptTimeout;
+        _maxRetries = call.MaxRetries ?? runtime.MaxRetries;
+        Sending();
+    }
+
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    public static Props Props(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt) =>
+        Akka.Actor.Props.Create(() => new RequestActor(call, runtime, submittedAt));
+
+    private DateTimeOffset Now => Context.System.Scheduler.Now;
+
+    protected override void PreStart()
+    {
+        var remaining = _deadlineAt - Now;
+        if (remaining <= TimeSpan.Zero)
+        {
+            Fail(new HttpCallTimeoutException(_call.Method, _call.Uri, 0, TimeoutKind.Deadline, _deadline, "it waited in the queue past its deadline"), "deadline");
+            return;
+        }
+        Timers.StartSingleTimer(DeadlineTimer, DeadlineReached.Instance, remaining);
+        SendAttempt();
+    }
+
+    protected override void PostStop()
+    {
+        // Aborts an attempt still in flight when the call ends early (cancelled, deadline, shutdown).
+        _attemptCancellation?.Cancel();
+        _attemptCancellation?.Dispose();
+    }
+
+    // ---- states -------------------------------------------------------------------------------------------
+
+    private void Sending()
+    {
+        Receive<AttemptResponded>(m => m.Attempt == _inFlight, OnResponse);
+        Receive<AttemptFaulted>(m => m.Attempt == _inFlight, OnFault);
+        Receive<AttemptTimedOut>(m => m.Attempt == _inFlight, OnAttemptTimeout);
+        CommonHandlers();
+    }
+
+    private void WaitingToRetry()
+    {
+        Receive<RetryNow>(_ => SendAttempt());
+        CommonHandlers();
+    }
+
+    private void CommonHandlers()
+    {
+        Receive<CancelCall>(_ => Fail(new HttpCallCanceledException(_call.Method, _call.Uri, _attempts), "cancelled"));
+        Receive<DeadlineReached>(_ => Fail(new HttpCallTimeoutException(_call.Method, _call.Uri, _attempts, TimeoutKind.Deadline, _deadline,
+            _lastError is null ? null : "last error: " + _lastError.Message, _lastError), "deadline"));
+        // Answers of abandoned attempts: release what they hold, nothing else.
+        Receive<AttemptResponded>(m => m.Response.Dispose());
+        Receive<AttemptFaulted>(_ => { });
+        Receive<AttemptTimedOut>(_ => { });
+        Receive<RetryNow>(_ => { });
+    }
+
+    // ---- attempts -----------------------------------------------------------------------------------------
+
+    private void SendAttempt()
+    {
+        HttpRequestMessage request;
+        try
+        {
+            request = BuildRequest();
+        }
+        catch (Exception ex) when (ex is FormatException or InvalidOperationException or ArgumentException or NotSupportedException)
+        {
+            Fail(new InvalidHttpCallException(_call.Method, _call.Uri, ex.Message, ex), "invalid_request");
+            return;
+        }
+
+        _attempts++;
+        _inFlight = _attempts;
+        HttpRuntimeMetrics.Attempts.Add(1);
+        _attemptCancellation?.Dispose();
+        _attemptCancellation = new CancellationTokenSource();
+        Timers.StartSingleTimer(AttemptTimer, new AttemptTimedOut(_attempts), _attemptTimeout);
+        Become(Sending);
+
+        HttpClient client;
+        try
+        {
+            client = _runtime.ClientSource();
+        }
+        catch (Exception ex)
+        {
+            request.Dispose();
+            Fail(new RuntimeUnavailableException(_call.Method, _call.Uri, _attempts, "no HttpClient could be created: " + ex.Message, ex), "runtime");
+            return;
+        }
+
+        RunAttemptAsync(client, request, _call.Completion, _attempts, _runtime.MaxErrorBodyBytes, _attemptCancellation.Token)
+            .PipeTo(Self);
+    }
+
+    private HttpRequestMessage BuildRequest()
+    {
+        var request = new HttpRequestMessage(_call.Method, _call.Uri);
+        foreach (var (name, value) in _call.Headers)
+        {
+            if (!request.Headers.TryAddWithoutValidation(name, value))
+                throw new ArgumentException($"'{name}' is not a request header (content headers belong to the body).");
+        }
+        if (_call.Body is not null) request.Content = _call.Body.CreateContent();
+        return request;
+    }
+
+    /// <summary>Runs outside the actor: it touches no actor state and turns every outcome into a message.</summary>
+    private static async Task<object> RunAttemptAsync(HttpClient client, HttpRequestMessage request, HttpCompletionOption completion,
+        int attempt, int maxErrorBody, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var response = await client.SendAsync(request, completion, cancellationToken).ConfigureAwait(false);
+            string? errorBody = null;
+            if (!response.IsSuccessStatusCode && maxErrorBody > 0)
+            {
+                try
+                {
+                    errorBody = await ReadSnippetAsync(response.Content, maxErrorBody, cancellationToken).ConfigureAwait(false);
+                }
+                catch (Exception) when (!cancellationToken.IsCancellationRequested)
+                {
+                    errorBody = null; // the status is what matters; a broken error body must not hide it
+                }
+            }
+            return new AttemptResponded(attempt, response, errorBody);
+        }
+        catch (Exception ex)
+        {
+            return new AttemptFaulted(attempt, ex);
+        }
+        finally
+        {
+            request.Dispose();
+        }
+    }
+
+    private static async Task<string> ReadSnippetAsync(HttpContent content, int max, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[max];
+        await using var stream = await content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        var total = 0;
+        while (total < max)
+        {
+            var read = await stream.ReadAsync(buffer.AsMemory(total), cancellationToken).ConfigureAwait(false);
+            if (read == 0) break;
+            total += read;
+        }
+        return Encoding.UTF8.GetString(buffer, 0, total);
+    }
+
+    // ---- outcomes -----------------------------------------------------------------------------------------
+
+    private void OnResponse(AttemptResponded m)
+    {
+        EndAttempt();
+        var response = m.Response;
+        if (response.IsSuccessStatusCode)
+        {
+            _runtime.Budget.RecordSuccess(_lastRetryCost);
+            Finish(new CallSucceeded(_call.Id, response, _attempts));
+            return;
+        }
+
+        var status = (int)response.StatusCode;
+        var error = new HttpStatusException(_call.Method, _call.Uri, _attempts, response.StatusCode, response.ReasonPhrase, m.ErrorBody);
+        var retryAfter = RetryAfter.Parse(response.Headers, Now);
+        response.Dispose();
+
+        if (!_runtime.RetryStatusCodes.Contains(status))
+        {
+            FailWithStatus(error);
+            return;
+        }
+        if (!_runtime.MayRepeat(_call))
+        {
+            FailWithStatus(new HttpStatusException(_call.Method, _call.Uri, _attempts, error.StatusCode, error.ReasonPhrase, error.ResponseBody,
+                $"not retried: a {_call.Method.Method} without an Idempotency-Key may already have taken effect on the server"));
+            return;
+        }
+        if (retryAfter > _runtime.MaxRetryAfter)
+        {
+            FailWithStatus(new HttpStatusException(_call.Method, _call.Uri, _attempts, error.StatusCode, error.ReasonPhrase, error.ResponseBody,
+                $"not retried: the server asked to wait {retryAfter.Value.TotalSeconds:0.###} s, more than Retry:MaxRetryAfter ({_runtime.MaxRetryAfter.TotalSeconds:0.###} s)"));
+            return;
+        }
+        RetryOrFail(error, $"{status} {response.ReasonPhrase}", retryAfter, afterTimeout: false);
+    }
+
+    private void OnFault(AttemptFaulted m)
+    {
+        EndAttempt();
+        var (retryable, reachedServer, reason) = Classify(m.Error);
+        var error = reason == "invalid request"
+            ? (HttpCallException)new InvalidHttpCallException(_call.Method, _call.Uri, m.Error.Message, m.Error)
+            : new HttpTransportException(_call.Method, _call.Uri, _attempts, $"{reason} ({m.Error.Message})", m.Error);
+
+        if (!retryable)
+        {
+            Fail(error, reason == "invalid request" ? "invalid_request" : "transport");
+            return;
+        }
+        if (reachedServer && !_runtime.MayRepeat(_call))
+        {
+            Fail(new HttpTransportException(_call.Method, _call.Uri, _attempts,
+                $"{reason} ({m.Error.Message}); not retried: a {_call.Method.Method} without an Idempotency-Key may already have reached the server", m.Error), "transport");
+            return;
+        }
+        RetryOrFail(error, reason, null, afterTimeout: false);
+    }
+
+    private void OnAttemptTimeout(AttemptTimedOut m)
+    {
+        EndAttempt(); // cancels the attempt: its late answer no longer matches _inFlight and is dropped
+        var error = new HttpCallTimeoutException(_call.Method, _call.Uri, _attempts, TimeoutKind.Attempt, _attemptTimeout);
+        if (!_runtime.MayRepeat(_call))
+        {
+            Fail(error, "timeout");
+            return;
+        }
+        RetryOrFail(error, "attempt timed out", null, afterTimeout: true);
+    }
+
+    private void RetryOrFail(HttpCallException error, string reason, TimeSpan? retryAfter, bool afterTimeout)
+    {
+        _lastError = error;
+        var retry = _attempts - 1; // zero-based number of the retry we would schedule
+        if (retry >= _maxRetries)
+        {
+            if (error is HttpStatusException status) FailWithStatus(status);
+            else Fail(error, FailureTag(error));
+            return;
+        }
+
+        var delay = _runtime.DelayBeforeRetry(retry);
+        if (retryAfter is { } wait && wait > delay) delay = wait;
+
+        if (Now + delay >= _deadlineAt)
+        {
+            Fail(new HttpCallTimeoutException(_call.Method, _call.Uri, _attempts, TimeoutKind.Deadline, _deadline,
+                $"the next retry ({reason}) would start {delay.TotalMilliseconds:0} ms from now, after the deadline", error), "deadline");
+            return;
+        }
+
+        var cost = _runtime.Budget.TryAcquire(afterTimeout);
+        if (cost < 0)
+        {
+            Fail(new RetryBudgetExhaustedException(_call.Method, _call.Uri, _attempts, error), "retry_budget");
+            return;
+        }
+        _lastRetryCost = cost;
+
+        HttpRuntimeMetrics.Retried(FailureTag(error));
+        _runtime.Log.Info("Retrying {0} in {1} ms (retry {2} of {3}): {4}", _call, (long)delay.TotalMilliseconds, retry + 1, _maxRetries, reason);
+        Timers.StartSingleTimer(RetryTimer, RetryNow.Instance, delay);
+        Become(WaitingToRetry);
+    }
+
+    /// <summary>What an attempt's exception means: may it be retried, and may the request have reached the server?</summary>
+    internal static (bool Retryable, bool ReachedServer, string Reason) Classify(Exception error)
+    {
+        if (error is HttpRequestException http)
+        {
+            return http.HttpRequestError switch
+            {
+                // Nothing was sent: always safe to try again, whatever the method.
+                HttpRequestError.ConnectionError => (true, false, "connection failed"),
+                HttpRequestError.NameResolutionError => (true, false, "name resolution failed"),
+                // A certificate or TLS failure does not fix itself between attempts.
+                HttpRequestError.SecureConnectionError => (false, false, "TLS handshake failed"),
+                HttpRequestError.UserAuthenticationError or HttpRequestError.ConfigurationLimitExceeded
+                    or HttpRequestError.VersionNegotiationError or HttpRequestError.ExtendedConnectNotSupported
+                    => (false, false, http.HttpRequestError.ToString()),
+                HttpRequestError.ResponseEnded => (true, true, "the response ended early"),
+                HttpRequestError.InvalidResponse => (true, true, "invalid response"),
+                _ when IsTls(http) => (false, false, "TLS handshake failed"),
+                _ => (true, true, "connection lost"),
+            };
+        }
+        return error switch
+        {
+            AuthenticationException => (false, false, "TLS handshake failed"),
+            SocketException { SocketErrorCode: SocketError.ConnectionRefused } => (true, false, "connection refused"),
+            IOException or SocketException => (true, true, "connection lost"),
+            InvalidOperationException or ArgumentException or UriFormatException or NotSupportedException => (false, false, "invalid request"),
+            _ => (false, true, error.GetType().Name),
+        };
+    }
+
+    private static bool IsTls(Exception error)
+    {
+        for (var e = error.InnerException; e is not null; e = e.InnerException)
+            if (e is AuthenticationException) return true;
+        return false;
+    }
+
+    private static string FailureTag(HttpCallException error) => error.Failure switch
+    {
+        HttpCallFailure.Status => "status",
+        HttpCallFailure.Timeout => "timeout",
+        HttpCallFailure.Transport => "transport",
+        HttpCallFailure.InvalidRequest => "invalid_request",
+        _ => error.Failure.ToString().ToLowerInvariant(),
+    };
+
+    // ---- ending ---------------------------------------------------------------------------------------------
+
+    private void EndAttempt()
+    {
+        _inFlight = 0;
+        Timers.Cancel(AttemptTimer);
+        _attemptCancellation?.Cancel();
+    }
+
+    private void FailWithStatus(HttpStatusException error)
+    {
+        // The seeds' levels: 4xx is the caller's problem (warning), 5xx the server's (error).
+        if ((int)error.StatusCode >= 500) _runtime.Log.Error("{0} failed: {1}", _call, error.Message);
+        else _runtime.Log.Warning("{0} failed: {1}", _call, error.Message);
+        Fail(error, "status");
+    }
+
+    private void Fail(Exception error, string tag)
+    {
+        HttpRuntimeMetrics.Failed(tag);
+        Finish(new CallFailed(_call.Id, error, _attempts));
+    }
+
+    private void Finish(CallResult result)
+    {
+        if (_finished) return;
+        _finished = true;
+        _inFlight = 0;
+        Context.Parent.Tell(new RequestFinished(result));
+        Context.Stop(Self);
+    }
+
+    // ---- private protocol ---------------------------------------------------------------------------------
+
+    private sealed record AttemptResponded(int Attempt, HttpResponseMessage Response, string? ErrorBody)
+    {
+        public override string ToString() => $"AttemptResponded({Attempt}, {(int)Response.StatusCode})";
+    }
+
+    private sealed record AttemptFaulted(int Attempt, Exception Error)
+    {
+        public override string ToString() => $"AttemptFaulted({Attempt}, {Error.GetType().Name})";
+    }
+
+    private sealed record AttemptTimedOut(int Attempt);
+
+    private sealed record RetryNow
+    {
+        public static readonly RetryNow Instance = new();
+    }
+
+    private sealed record DeadlineReached
+    {
+        public static readonly DeadlineReached Instance = new();
+    }
+}
+
+/// <summary>A RequestActor's one report to the coordinator.</summary>
+internal sealed record RequestFinished(CallResult Result);

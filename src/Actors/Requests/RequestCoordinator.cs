@@ -1,0 +1,126 @@
+using Akka.Actor;
+using Courier.Diagnostics;
+using Courier.Errors;
+
+namespace Courier.Requests;
+
+/// <summary>
+/// The entry point of the request path. It caps the calls in flight (<see cref="HttpRuntimeOptions.MaxConcurrentCalls"/>),
+/// keeps a bounded queue behind the cap (<see cref="HttpRuntimeOptions.MaxQueuedCalls"/>: past it a call is refused at once,
+/// never parked in an unbounded mailbox), spawns one <c>RequestActor</c> per call and answers each
+/// <see cref="ExecuteCall"/> sender with exactly one <see cref="CallResult"/>.
+/// </summary>
+/// <remarks>
+/// This type is also the key of the coordinator in Akka.Hosting's <c>ActorRegistry</c>:
+/// inject <c>IRequiredActor&lt;RequestCoordinator&gt;</c> to talk to it from your own actors.
+/// </remarks>
+public sealed class RequestCoordinator : ReceiveActor
+{
+    private readonly RequestRuntime _runtime;
+    private readonly Dictionary<long, Running> _running = new();
+    private readonly Dictionary<IActorRef, long> _callByChild = new();
+    private readonly LinkedList<Pending> _queue = new();
+    private readonly Dictionary<long, LinkedListNode<Pending>> _queuedById = new();
+
+    internal RequestCoordinator(RequestRuntime runtime)
+    {
+        _runtime = runtime;
+        Receive<ExecuteCall>(OnExecute);
+        Receive<RequestFinished>(OnFinished);
+        Receive<CancelCall>(OnCancel);
+        Receive<Terminated>(OnTerminated);
+    }
+
+    internal static Props Props(RequestRuntime runtime) => Akka.Actor.Props.Create(() => new RequestCoordinator(runtime));
+
+    /// <summary>A RequestActor that throws is stopped, never restarted: restarting would send its call again.</summary>
+    protected override SupervisorStrategy SupervisorStrategy() =>
+        new OneForOneStrategy(_ => Directive.Stop);
+
+    private void OnExecute(ExecuteCall message)
+    {
+        var call = message.Call;
+        HttpRuntimeMetrics.Calls.Add(1);
+        if (!call.Uri.IsAbsoluteUri || (call.Uri.Scheme != Uri.UriSchemeHttp && call.Uri.Scheme != Uri.UriSchemeHttps))
+        {
+            HttpRuntimeMetrics.Failed("invalid_request");
+            Sender.Tell(new CallFailed(call.Id, new InvalidHttpCallException(call.Method, call.Uri, "the URL must be an absolute http or https URL"), 0));
+            return;
+        }
+
+        var submittedAt = Context.System.Scheduler.Now;
+        if (_running.Count < _runtime.MaxConcurrentCalls)
+        {
+            Start(new Pending(call, Sender, submittedAt));
+        }
+        else if (_queue.Count < _runtime.MaxQueuedCalls)
+        {
+            _queuedById[call.Id] = _queue.AddLast(new Pending(call, Sender, submittedAt));
+        }
+        else
+        {
+            HttpRuntimeMetrics.Failed("queue_full");
+            Sender.Tell(new CallFailed(call.Id, new CallQueueFullException(call.Method, call.Uri, _running.Count, _queue.Count), 0));
+        }
+    }
+
+    private void Start(Pending pending)
+    {
+        var child = Context.ActorOf(RequestActor.Props(pending.Call, _runtime, pending.SubmittedAt));
+        Context.Watch(child);
+        _running[pending.Call.Id] = new Running(pending.Call, pending.ReplyTo, child);
+        _callByChild[child] = pending.Call.Id;
+    }
+
+    private void OnFinished(RequestFinished message)
+    {
+        if (!_running.Remove(message.Result.CallId, out var running)) return;
+        _callByChild.Remove(running.Child);
+        Context.Unwatch(running.Child);
+        running.ReplyTo.Tell(message.Result);
+        StartNextQueued();
+    }
+
+    private void OnTerminated(Terminated message)
+    {
+        // A RequestActor reports before it stops, so a call still registered here means it crashed.
+        if (!_callByChild.Remove(message.ActorRef, out var callId)) return;
+        if (_running.Remove(callId, out var running))
+        {
+            HttpRuntimeMetrics.Failed("runtime");
+            running.ReplyTo.Tell(new CallFailed(callId,
+                new RuntimeUnavailableException(running.Call.Method, running.Call.Uri, 0, "the actor running the call stopped unexpectedly"), 0));
+        }
+        StartNextQueued();
+    }
+
+    private void OnCancel(CancelCall message)
+    {
+        if (_running.TryGetValue(message.CallId, out var running))
+        {
+            running.Child.Forward(message);
+            return;
+        }
+        if (_queuedById.Remove(message.CallId, out var node))
+        {
+            _queue.Remove(node);
+            var call = node.Value.Call;
+            HttpRuntimeMetrics.Failed("cancelled");
+            node.Value.ReplyTo.Tell(new CallFailed(call.Id, new HttpCallCanceledException(call.Method, call.Uri, 0), 0));
+        }
+    }
+
+    private void StartNextQueued()
+    {
+        while (_running.Count < _runtime.MaxConcurrentCalls && _queue.First is { } first)
+        {
+            _queue.RemoveFirst();
+            _queuedById.Remove(first.Value.Call.Id);
+            Start(first.Value);
+        }
+    }
+
+    private sealed record Pending(HttpCall Call, IActorRef ReplyTo, DateTimeOffset SubmittedAt);
+
+    private sealed record Running(HttpCall Call, IActorRef ReplyTo, IActorRef Child);
+}

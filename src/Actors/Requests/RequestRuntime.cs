@@ -1,0 +1,71 @@
+using System.Collections.Frozen;
+using Akka.Actor;
+using Akka.Event;
+
+namespace Courier.Requests;
+
+/// <summary>
+/// What every RequestActor of one runtime shares: the settings (copied at start, so a running call never sees them
+/// change), the HTTP client source, the retry budget, the logger and the credential owner.
+/// </summary>
+internal sealed class RequestRuntime
+{
+    public RequestRuntime(HttpRuntimeOptions options, Func<HttpClient> clientSource, ILoggingAdapter log)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        options.Validate();
+        ClientSource = clientSource ?? throw new ArgumentNullException(nameof(clientSource));
+        Log = log;
+        MaxConcurrentCalls = options.MaxConcurrentCalls;
+        MaxQueuedCalls = options.MaxQueuedCalls;
+        AttemptTimeout = options.AttemptTimeout;
+        CallDeadline = options.CallDeadline;
+        MaxErrorBodyBytes = options.MaxErrorBodyBytes;
+        var retry = options.Retry;
+        MaxRetries = retry.MaxRetries;
+        BaseDelay = retry.BaseDelay;
+        BackoffFactor = retry.BackoffFactor;
+        MaxDelay = retry.MaxDelay;
+        Jitter = retry.Jitter;
+        MaxJitter = retry.MaxJitter;
+        MaxRetryAfter = retry.MaxRetryAfter;
+        RetryStatusCodes = retry.RetryStatusCodes.ToFrozenSet();
+        RetryNonIdempotentMethods = retry.RetryNonIdempotentMethods;
+        Randomizer = retry.Randomizer;
+        Budget = new RetryBudget(options.RetryBudget);
+    }
+
+    public Func<HttpClient> ClientSource { get; }
+    public ILoggingAdapter Log { get; }
+    public RetryBudget Budget { get; }
+    public int MaxConcurrentCalls { get; }
+    public int MaxQueuedCalls { get; }
+    public TimeSpan AttemptTimeout { get; }
+    public TimeSpan CallDeadline { get; }
+    public int MaxErrorBodyBytes { get; }
+    public int MaxRetries { get; }
+    public TimeSpan BaseDelay { get; }
+    public double BackoffFactor { get; }
+    public TimeSpan MaxDelay { get; }
+    public JitterMode Jitter { get; }
+    public TimeSpan MaxJitter { get; }
+    public TimeSpan MaxRetryAfter { get; }
+    public FrozenSet<int> RetryStatusCodes { get; }
+    public bool RetryNonIdempotentMethods { get; }
+    public Func<double> Randomizer { get; }
+
+    /// <summary>The credential owner (a TokenActor), or <see cref="ActorRefs.Nobody"/> when calls go out without tokens.</summary>
+    public IActorRef Tokens { get; init; } = ActorRefs.Nobody;
+
+    public TimeSpan DelayBeforeRetry(int retry) =>
+        Backoff.Compute(retry, BaseDelay, BackoffFactor, MaxDelay, Jitter, MaxJitter, Randomizer());
+
+    /// <summary>RFC 9110 §9.2.2: methods whose repetition has the same effect as one request.</summary>
+    public static bool IsIdempotent(HttpMethod method) =>
+        method == HttpMethod.Get || method == HttpMethod.Head || method == HttpMethod.Options ||
+        method == HttpMethod.Trace || method == HttpMethod.Put || method == HttpMethod.Delete;
+
+    /// <summary>May this call be sent again after the request may have reached the server?</summary>
+    public bool MayRepeat(HttpCall call) =>
+        IsIdempotent(call.Method) || call.RetryNonIdempotent || RetryNonIdempotentMethods || call.HasIdempotencyKey;
+}
