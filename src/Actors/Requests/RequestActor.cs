@@ -53,7 +53,7 @@ internal sealed class RequestActor : ReceiveActor, IWithTimers
     public ITimerScheduler Timers { get; set; } = null!;
 
     public static Props Props(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt) =>
-        Akka.Actor.Props.Create(() => new RequestActor(call, runtime, submittedAt));
+        Internal.FactoryProducer<RequestActor>.Props(() => new RequestActor(call, runtime, submittedAt));
 
     private DateTimeOffset Now => Context.System.Scheduler.Now;
 
@@ -301,10 +301,12 @@ internal sealed class RequestActor : ReceiveActor, IWithTimers
         }
         _lastRetryCost = cost;
 
-        HttpRuntimeMetrics.Retried(FailureTag(error));
-        _runtime.Log.Info("Retrying {0} in {1} ms (retry {2} of {3}): {4}", _call, (long)delay.TotalMilliseconds, retry + 1, _maxRetries, reason);
         Timers.StartSingleTimer(RetryTimer, RetryNow.Instance, delay);
         Become(WaitingToRetry);
+        HttpRuntimeMetrics.Retried(FailureTag(error));
+        _runtime.Log.Info("Retrying {0} in {1} ms (retry {2} of {3}): {4}", _call, (long)delay.TotalMilliseconds, retry + 1, _maxRetries, reason);
+        // Published after the timer is set: whoever reacts to it (a test advancing virtual time) finds the retry scheduled.
+        Context.System.EventStream.Publish(new RetryScheduled(_call.Id, _call, retry + 1, _maxRetries, delay, reason));
     }
 
     /// <summary>What an attempt's exception means: may it be retried, and may the request have reached the server?</summary>

@@ -31,7 +31,7 @@ public sealed class RequestCoordinator : ReceiveActor
         Receive<Terminated>(OnTerminated);
     }
 
-    internal static Props Props(RequestRuntime runtime) => Akka.Actor.Props.Create(() => new RequestCoordinator(runtime));
+    internal static Props Props(RequestRuntime runtime) => Internal.FactoryProducer<RequestCoordinator>.Props(() => new RequestCoordinator(runtime));
 
     /// <summary>A RequestActor that throws is stopped, never restarted: restarting would send its call again.</summary>
     protected override SupervisorStrategy SupervisorStrategy() =>
