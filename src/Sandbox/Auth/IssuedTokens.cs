@@ -25,26 +25,3 @@ internal sealed class RefreshTokenRecord(string token, TokenFamily family, int g
     /// <summary>Atomically marks the token used; exactly one caller ever gets true.</summary>
     public bool TryMarkUsed() => Interlocked.CompareExchange(ref _used, 1, 0) == 0;
 }
-
-/// <summary>Tokens handed out by a login or a refresh.</summary>
-/// <param name="RefreshToken">Null when a refresh did not rotate the refresh token.</param>
-internal readonly record struct TokenGrant(string AccessToken, string? RefreshToken, int ExpiresIn);
-
-/// <summary>Why a refresh token was refused (all of them are <c>invalid_grant</c> on the wire).</summary>
-internal enum RefreshFailure
-{
-    None,
-    Unknown,
-    Revoked,
-    Reused,
-}
-
-/// <summary>The outcome of validating an access token.</summary>
-internal enum AccessTokenStatus
-{
-    Valid,
-    Missing,
-    Invalid,
-    Revoked,
-    Expired,
-}

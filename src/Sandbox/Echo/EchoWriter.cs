@@ -22,7 +22,7 @@ internal static class EchoWriter
         foreach (var header in request.Headers)
         {
             // Repeated headers are joined with ", " as HTTP allows (RFC 9110 §5.3).
-            writer.WriteString(header.Key, header.Value.Count == 1 ? header.Value[0] : header.Value.ToString());
+            writer.WriteString(header.Key, header.Value.Count == 1 ? header.Value[0] : string.Join(", ", header.Value.ToArray()));
         }
 
         writer.WriteEndObject();

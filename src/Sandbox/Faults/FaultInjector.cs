@@ -10,6 +10,12 @@ internal static class FaultInjector
     /// <summary>The Content-Length declared by aborted responses, of which only a few bytes are sent.</summary>
     public const int AbortDeclaredLength = 1000;
 
+    /// <summary>
+    /// Pause between flushing the partial body and aborting: Kestrel's abort discards output the socket has not
+    /// sent yet, so without it the client would usually see a reset before the status line.
+    /// </summary>
+    private static readonly TimeSpan AbortGrace = TimeSpan.FromMilliseconds(30);
+
     private static readonly ReadOnlyMemory<byte> AbortPrefix = "{\"partial\":\"the connection is aborted after th"u8.ToArray();
 
     /// <summary>Waits <paramref name="delay"/>; stops early (throwing) if the client or the server goes away.</summary>
@@ -35,7 +41,7 @@ internal static class FaultInjector
     }
 
     /// <summary>Sends 200 headers declaring <see cref="AbortDeclaredLength"/> bytes, writes a few, flushes, then aborts.</summary>
-    public static async Task AbortMidBodyAsync(HttpContext context)
+    public static async Task AbortMidBodyAsync(HttpContext context, CancellationToken serverStopping)
     {
         var response = context.Response;
         response.StatusCode = StatusCodes.Status200OK;
@@ -43,6 +49,7 @@ internal static class FaultInjector
         response.ContentLength = AbortDeclaredLength;
         await response.Body.WriteAsync(AbortPrefix, context.RequestAborted).ConfigureAwait(false);
         await response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
+        await DelayAsync(AbortGrace, context, serverStopping).ConfigureAwait(false);
         context.Abort();
     }
 

@@ -36,7 +36,8 @@ internal static class JsonResponse
         Render(buffer, state, write);
         response.ContentType = ContentType;
         response.ContentLength = buffer.WrittenCount;
-        await response.Body.WriteAsync(buffer.WrittenMemory, context.RequestAborted).ConfigureAwait(false);
+        // No cancellation token: writes to a connection the client dropped complete silently in Kestrel.
+        await response.Body.WriteAsync(buffer.WrittenMemory).ConfigureAwait(false);
     }
 
     /// <summary>Writes <c>{"error": error}</c> (plus an optional description) with the given status code.</summary>
