@@ -1,8 +1,14 @@
 using Akka.Actor;
 using Akka.Event;
+using Courier.Auth;
 using Courier.Requests;
 
 namespace Courier;
+
+/// <summary>The runtime's actors: the request coordinator, and the credential owner when authentication is configured.</summary>
+/// <param name="Requests">The <see cref="RequestCoordinator"/>.</param>
+/// <param name="Tokens">The <see cref="TokenActor"/>, or null without <see cref="HttpRuntimeOptions.Auth"/>.</param>
+public sealed record HttpRuntimeActors(IActorRef Requests, IActorRef? Tokens);
 
 /// <summary>
 /// Starts the runtime's actors on an <see cref="ActorSystem"/> without Akka.Hosting: for tests, benchmarks and
@@ -17,39 +23,61 @@ public static class HttpRuntime
     /// <summary>The name of the <see cref="HttpClient"/> the hosted runtime takes from <see cref="IHttpClientFactory"/>.</summary>
     public const string HttpClientName = "Courier";
 
-    /// <summary>Starts the runtime with every call sent through <paramref name="handler"/> (which the runtime does not dispose).</summary>
+    /// <summary>The name of the <see cref="HttpClient"/> the hosted TokenActor sends token requests through.</summary>
+    public const string TokenHttpClientName = "Courier.Auth";
+
+    /// <summary>
+    /// Starts the runtime with every call, and every token request, sent through <paramref name="handler"/>
+    /// (which the runtime does not dispose). The handler should not follow redirects itself.
+    /// </summary>
     public static HttpRuntimeClient Start(ActorSystem system, HttpRuntimeOptions options, HttpMessageHandler handler, string name = CoordinatorName)
     {
         ArgumentNullException.ThrowIfNull(handler);
         var client = new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        return Start(system, options, () => client, name);
+        return Start(system, options, () => client, client, name);
     }
 
     /// <summary>Starts the runtime with every attempt sent through a client from <paramref name="clientSource"/>.</summary>
-    public static HttpRuntimeClient Start(ActorSystem system, HttpRuntimeOptions options, Func<HttpClient> clientSource, string name = CoordinatorName)
+    /// <param name="system">The actor system.</param>
+    /// <param name="options">The options.</param>
+    /// <param name="clientSource">Gives the client for each attempt.</param>
+    /// <param name="tokenClient">The client for token requests (required when <see cref="HttpRuntimeOptions.Auth"/> names an endpoint).</param>
+    /// <param name="name">The coordinator's actor name.</param>
+    public static HttpRuntimeClient Start(ActorSystem system, HttpRuntimeOptions options, Func<HttpClient> clientSource, HttpClient? tokenClient = null,
+        string name = CoordinatorName)
     {
-        var coordinator = StartCoordinator(system, options, clientSource, name);
-        return new HttpRuntimeClient(coordinator, options);
+        var actors = StartActors(system, options, clientSource, tokenClient, name);
+        return new HttpRuntimeClient(actors, options);
     }
 
-    /// <summary>Starts the coordinator actor and returns it, for actor callers that send <see cref="ExecuteCall"/> themselves.</summary>
-    public static IActorRef StartCoordinator(ActorSystem system, HttpRuntimeOptions options, Func<HttpClient> clientSource, string name = CoordinatorName)
+    /// <summary>Starts the runtime's actors and returns them, for actor callers that send <see cref="ExecuteCall"/> themselves.</summary>
+    public static HttpRuntimeActors StartActors(ActorSystem system, HttpRuntimeOptions options, Func<HttpClient> clientSource,
+        HttpClient? tokenClient = null, string name = CoordinatorName)
     {
         ArgumentNullException.ThrowIfNull(system);
         var runtime = new RequestRuntime(options, clientSource, Logging.GetLogger(system, "Courier.Requests"));
-        return system.ActorOf(RequestCoordinator.Props(runtime), name);
+        IActorRef? tokens = null;
+        if (options.Auth is { } auth)
+        {
+            var refresher = auth.Refresher ?? (auth.RefreshEndpoint is null ? null
+                : auth.CreateRefresher(tokenClient ?? throw new ArgumentNullException(nameof(tokenClient), "A token endpoint is configured: give the client for token requests.")));
+            tokens = system.ActorOf(TokenActor.Props(TokenSettings.From(auth, refresher, runtime.DelayBeforeRetry)), name + "-tokens");
+            runtime.Tokens = tokens;
+        }
+        var requests = system.ActorOf(RequestCoordinator.Props(runtime), name);
+        return new HttpRuntimeActors(requests, tokens);
     }
 
     /// <summary>
     /// The primary handler the runtime's named client uses: a <see cref="SocketsHttpHandler"/> with a pooled connection
-    /// lifetime (so DNS changes are seen) and automatic decompression.
+    /// lifetime (so DNS changes are seen) and automatic decompression. It does not follow redirects: the RequestActor does,
+    /// so that the access token never goes to another origin.
     /// </summary>
     public static SocketsHttpHandler CreatePrimaryHandler(HttpRuntimeOptions options) => new()
     {
         PooledConnectionLifetime = options.PooledConnectionLifetime,
         AutomaticDecompression = System.Net.DecompressionMethods.All,
         MaxConnectionsPerServer = options.MaxConnectionsPerServer,
-        // Redirects are followed by the handler; it drops Authorization on a cross-origin redirect.
-        AllowAutoRedirect = true,
+        AllowAutoRedirect = false,
     };
 }

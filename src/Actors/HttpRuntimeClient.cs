@@ -32,6 +32,16 @@ public interface IHttpRuntimeClient
 
     /// <summary>POSTs <paramref name="value"/> as JSON and returns the response.</summary>
     Task<HttpResponseMessage> PostJsonAsync<TRequest>(string requestUri, TRequest value, JsonSerializerOptions? options = null, CancellationToken cancellationToken = default);
+
+    /// <summary>Gives the TokenActor new credentials (after a login); calls use them from now on. Returns the new token generation.</summary>
+    /// <exception cref="InvalidOperationException">Authentication is not configured (<see cref="HttpRuntimeOptions.Auth"/>).</exception>
+    Task<long> SignInAsync(Auth.TokenPair credentials, CancellationToken cancellationToken = default);
+
+    /// <summary>Drops the credentials and clears the store: authenticated calls fail fast until the next sign-in.</summary>
+    Task SignOutAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The TokenActor's state: generation, expiry, refreshes performed.</summary>
+    Task<Auth.TokenStatus> GetTokenStatusAsync(CancellationToken cancellationToken = default);
 }
 
 /// <summary>Per-request switches for <see cref="IHttpRuntimeClient.SendAsync(HttpRequestMessage, CancellationToken)"/>, set in <see cref="HttpRequestMessage.Options"/>.</summary>
@@ -57,18 +67,20 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
     private static readonly TimeSpan AnswerGrace = TimeSpan.FromSeconds(10);
 
     private readonly Func<CancellationToken, Task<IActorRef>> _coordinator;
+    private readonly Func<CancellationToken, Task<IActorRef?>> _tokens;
     private readonly Uri? _baseAddress;
     private readonly TimeSpan _deadline;
 
-    /// <summary>Creates a client over a running coordinator.</summary>
-    public HttpRuntimeClient(IActorRef coordinator, HttpRuntimeOptions options)
-        : this(_ => Task.FromResult(coordinator), options)
+    /// <summary>Creates a client over running actors.</summary>
+    public HttpRuntimeClient(HttpRuntimeActors actors, HttpRuntimeOptions options)
+        : this(_ => Task.FromResult(actors.Requests), _ => Task.FromResult(actors.Tokens), options)
     {
     }
 
-    internal HttpRuntimeClient(Func<CancellationToken, Task<IActorRef>> coordinator, HttpRuntimeOptions options)
+    internal HttpRuntimeClient(Func<CancellationToken, Task<IActorRef>> coordinator, Func<CancellationToken, Task<IActorRef?>> tokens, HttpRuntimeOptions options)
     {
         _coordinator = coordinator;
+        _tokens = tokens;
         _baseAddress = options.BaseAddress;
         _deadline = options.CallDeadline;
     }
@@ -144,6 +156,35 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
         };
         return SendAsync(call, cancellationToken);
     }
+
+    /// <inheritdoc />
+    public async Task<long> SignInAsync(Auth.TokenPair credentials, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(credentials);
+        var tokens = await RequireTokens(cancellationToken).ConfigureAwait(false);
+        var answer = await tokens.Ask<Auth.SignedIn>(new Auth.SignIn(credentials), AnswerGrace, cancellationToken).ConfigureAwait(false);
+        return answer.Generation;
+    }
+
+    /// <inheritdoc />
+    public async Task SignOutAsync(CancellationToken cancellationToken = default)
+    {
+        var tokens = await RequireTokens(cancellationToken).ConfigureAwait(false);
+        tokens.Tell(Auth.SignOut.Instance);
+        // The status answer comes after the sign-out is processed (one mailbox, in order).
+        await tokens.Ask<Auth.TokenStatus>(Auth.GetTokenStatus.Instance, AnswerGrace, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async Task<Auth.TokenStatus> GetTokenStatusAsync(CancellationToken cancellationToken = default)
+    {
+        var tokens = await RequireTokens(cancellationToken).ConfigureAwait(false);
+        return await tokens.Ask<Auth.TokenStatus>(Auth.GetTokenStatus.Instance, AnswerGrace, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<IActorRef> RequireTokens(CancellationToken cancellationToken) =>
+        await _tokens(cancellationToken).ConfigureAwait(false)
+        ?? throw new InvalidOperationException("Authentication is not configured: set Courier:Auth (HttpRuntimeOptions.Auth).");
 
     private Uri Resolve(HttpMethod method, string requestUri)
     {

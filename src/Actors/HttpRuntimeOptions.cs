@@ -44,6 +44,17 @@ public sealed class HttpRuntimeOptions
     /// <value>The default value is <see cref="int.MaxValue"/> (unlimited; <see cref="MaxConcurrentCalls"/> bounds it).</value>
     public int MaxConnectionsPerServer { get; set; } = int.MaxValue;
 
+    /// <summary>
+    /// How many redirects a call follows. The runtime follows them itself (its primary handler does not), so that the
+    /// access token is only ever sent to the origin of the call's URL. 0 returns the 3xx to the caller as an error.
+    /// </summary>
+    /// <value>The default value is 10.</value>
+    public int MaxRedirects { get; set; } = 10;
+
+    /// <summary>Authentication: when set, a TokenActor owns the credentials and calls carry its access token.</summary>
+    /// <value>The default value is <see langword="null"/> (calls go out without tokens).</value>
+    public Auth.TokenOptions? Auth { get; set; }
+
     /// <summary>The retry policy.</summary>
     public RetryOptions Retry { get; set; } = new();
 
@@ -61,7 +72,9 @@ public sealed class HttpRuntimeOptions
         if (BaseAddress is { IsAbsoluteUri: false }) throw new ArgumentException("Courier:BaseAddress must be an absolute URL.", nameof(BaseAddress));
         ArgumentNullException.ThrowIfNull(Retry, "Courier:Retry");
         ArgumentNullException.ThrowIfNull(RetryBudget, "Courier:RetryBudget");
+        if (MaxRedirects is < 0 or > 50) throw new ArgumentOutOfRangeException(nameof(MaxRedirects), MaxRedirects, "Courier:MaxRedirects must be between 0 and 50.");
         Retry.Validate();
+        Auth?.Validate();
         RetryBudget.Validate();
     }
 }

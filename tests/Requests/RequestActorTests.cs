@@ -50,7 +50,7 @@ public sealed class RequestActorTests : TestKit
     private IActorRef StartRuntime(HttpRuntimeOptions? options = null)
     {
         var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        return HttpRuntime.StartCoordinator(Sys, options ?? Options(), () => client, "requests-" + Guid.NewGuid().ToString("N"));
+        return HttpRuntime.StartActors(Sys, options ?? Options(), () => client, name: "requests-" + Guid.NewGuid().ToString("N")).Requests;
     }
 
     private SeenRequest ExpectRequest(int number)

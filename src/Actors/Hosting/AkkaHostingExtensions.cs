@@ -11,7 +11,8 @@ public static class AkkaHostingExtensions
 {
     /// <summary>
     /// Starts the runtime's actors when the actor system starts and registers the coordinator in the
-    /// <see cref="ActorRegistry"/> under <see cref="RequestCoordinator"/>. Calls go through the named client from
+    /// <see cref="ActorRegistry"/> under <see cref="RequestCoordinator"/> (and the credential owner under
+    /// <see cref="Auth.TokenActor"/> when <see cref="HttpRuntimeOptions.Auth"/> is set). Calls go through the named client from
     /// <see cref="IHttpClientFactory"/> registered by <see cref="ServiceCollectionExtensions.AddHttpRuntime"/>.
     /// </summary>
     /// <param name="builder">The Akka configuration builder.</param>
@@ -25,8 +26,10 @@ public static class AkkaHostingExtensions
             var effective = options ?? resolver.GetService<IOptions<HttpRuntimeOptions>>().Value;
             var factory = resolver.GetService<IHttpClientFactory>()
                 ?? throw new InvalidOperationException("WithHttpRuntime needs IHttpClientFactory: call services.AddHttpRuntime(...) first.");
-            var runtime = new RequestRuntime(effective, () => factory.CreateClient(HttpRuntime.HttpClientName), Logging.GetLogger(system, "Courier.Requests"));
-            registry.Register<RequestCoordinator>(system.ActorOf(RequestCoordinator.Props(runtime), HttpRuntime.CoordinatorName));
+            var actors = HttpRuntime.StartActors(system, effective, () => factory.CreateClient(HttpRuntime.HttpClientName),
+                factory.CreateClient(HttpRuntime.TokenHttpClientName));
+            if (actors.Tokens is not null) registry.Register<Auth.TokenActor>(actors.Tokens);
+            registry.Register<RequestCoordinator>(actors.Requests);
         });
     }
 }

@@ -28,8 +28,22 @@ public static class ServiceCollectionExtensions
         services.AddSingleton<IHttpRuntimeClient>(sp =>
         {
             var coordinator = sp.GetRequiredService<IRequiredActor<RequestCoordinator>>();
-            return new HttpRuntimeClient(ct => coordinator.GetAsync(ct), sp.GetRequiredService<IOptions<HttpRuntimeOptions>>().Value);
+            var registry = sp.GetRequiredService<ActorRegistry>();
+            return new HttpRuntimeClient(
+                ct => coordinator.GetAsync(ct),
+                async ct =>
+                {
+                    await coordinator.GetAsync(ct).ConfigureAwait(false); // both are registered in the same start-up step
+                    return registry.TryGet<Auth.TokenActor>(out var tokens) ? tokens : null;
+                },
+                sp.GetRequiredService<IOptions<HttpRuntimeOptions>>().Value);
         });
+
+        // Token requests have a client of their own: a refresh can never go through (or recurse into) the request path.
+        services.AddHttpClient(HttpRuntime.TokenHttpClientName)
+            .ConfigurePrimaryHttpMessageHandler(sp => HttpRuntime.CreatePrimaryHandler(sp.GetRequiredService<IOptions<HttpRuntimeOptions>>().Value))
+            .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
+            .ConfigureHttpClient(client => client.Timeout = Timeout.InfiniteTimeSpan);
 
         return services.AddHttpClient(HttpRuntime.HttpClientName)
             .ConfigurePrimaryHttpMessageHandler(sp => HttpRuntime.CreatePrimaryHandler(sp.GetRequiredService<IOptions<HttpRuntimeOptions>>().Value))

@@ -29,6 +29,12 @@ public sealed record HttpCall(HttpMethod Method, Uri Uri)
     /// </summary>
     public bool RetryNonIdempotent { get; init; }
 
+    /// <summary>
+    /// Send the call without an access token, and never refresh for it. Calls that set the token header themselves are
+    /// treated the same way.
+    /// </summary>
+    public bool Anonymous { get; init; }
+
     /// <summary>Overrides <see cref="HttpRuntimeOptions.AttemptTimeout"/> for this call.</summary>
     public TimeSpan? AttemptTimeout { get; init; }
 

@@ -4,6 +4,7 @@ using System.Security.Authentication;
 using System.Text;
 using Akka.Actor;
 using Akka.Event;
+using Courier.Auth;
 using Courier.Diagnostics;
 using Courier.Errors;
 
@@ -32,8 +33,15 @@ internal sealed class RequestActor : ReceiveActor, IWithTimers
     private readonly TimeSpan _attemptTimeout;
     private readonly int _maxRetries;
 
-    private int _attempts;          // attempts sent so far
+    private int _attempts;          // requests sent so far (first attempts, retries, auth retries, redirects)
+    private int _retries;           // retries after failures, bounded by MaxRetries
+    private int _redirects;
     private int _inFlight;          // the attempt whose answer we wait for, 0 when none
+    private Uri _uri;               // where the next request goes (changes when a redirect is followed)
+    private HttpMethod _method;
+    private bool _sendBody = true;
+    private long _tokenGeneration;  // generation of the token the last request carried, 0 for none
+    private bool _refreshedOnce;    // a call is retried after a token refresh at most once
     private int _lastRetryCost;     // tokens the last retry took from the budget, refunded on success
     private Exception? _lastError;
     private CancellationTokenSource? _attemptCancellation;
@@ -47,6 +55,8 @@ internal sealed class RequestActor : ReceiveActor, IWithTimers
         _deadlineAt = submittedAt + _deadline;
         _attemptTimeout = call.AttemptTimeout ?? runtime.AttemptTimeout;
         _maxRetries = call.MaxRetries ?? runtime.MaxRetries;
+        _uri = call.Uri;
+        _method = call.Method;
         Sending();
     }
 
@@ -66,7 +76,7 @@ internal sealed class RequestActor : ReceiveActor, IWithTimers
             return;
         }
         Timers.StartSingleTimer(DeadlineTimer, DeadlineReached.Instance, remaining);
-        SendAttempt();
+        BeginAttempt();
     }
 
     protected override void PostStop()
@@ -88,7 +98,19 @@ internal sealed class RequestActor : ReceiveActor, IWithTimers
 
     private void WaitingToRetry()
     {
-        Receive<RetryNow>(_ => SendAttempt());
+        Receive<RetryNow>(_ => BeginAttempt());
+        CommonHandlers();
+    }
+
+    private void AwaitingToken()
+    {
+        Receive<TokenGranted>(m => m.CallId == _call.Id, m =>
+        {
+            _tokenGeneration = m.Generation;
+            SendAttempt(m.AccessToken);
+        });
+        Receive<TokenUnavailable>(m => m.CallId == _call.Id, m =>
+            Fail(m.Error.ForCall(_call.Method, _call.Uri, _attempts), "authentication"));
         CommonHandlers();
     }
 
@@ -102,16 +124,31 @@ internal sealed class RequestActor : ReceiveActor, IWithTimers
         Receive<AttemptFaulted>(_ => { });
         Receive<AttemptTimedOut>(_ => { });
         Receive<RetryNow>(_ => { });
+        Receive<TokenGranted>(_ => { });
+        Receive<TokenUnavailable>(_ => { });
     }
 
     // ---- attempts -----------------------------------------------------------------------------------------
 
-    private void SendAttempt()
+    /// <summary>Gets the access token at send time (never one captured earlier), then sends.</summary>
+    private void BeginAttempt()
+    {
+        if (_runtime.UsesToken(_call) && SameOrigin(_uri, _call.Uri))
+        {
+            _runtime.Tokens!.Tell(new GetToken(_call.Id));
+            Become(AwaitingToken);
+            return;
+        }
+        _tokenGeneration = 0;
+        SendAttempt(null);
+    }
+
+    private void SendAttempt(string? accessToken)
     {
         HttpRequestMessage request;
         try
         {
-            request = BuildRequest();
+            request = BuildRequest(accessToken);
         }
         catch (Exception ex) when (ex is FormatException or InvalidOperationException or ArgumentException or NotSupportedException)
         {
@@ -143,17 +180,33 @@ internal sealed class RequestActor : ReceiveActor, IWithTimers
             .PipeTo(Self);
     }
 
-    private HttpRequestMessage BuildRequest()
+    private HttpRequestMessage BuildRequest(string? accessToken)
     {
-        var request = new HttpRequestMessage(_call.Method, _call.Uri);
+        var request = new HttpRequestMessage(_method, _uri);
+        var crossOrigin = !SameOrigin(_uri, _call.Uri);
         foreach (var (name, value) in _call.Headers)
         {
+            // Credentials the caller set never follow a redirect to another origin.
+            if (crossOrigin && IsCredentialHeader(name)) continue;
             if (!request.Headers.TryAddWithoutValidation(name, value))
                 throw new ArgumentException($"'{name}' is not a request header (content headers belong to the body).");
         }
-        if (_call.Body is not null) request.Content = _call.Body.CreateContent();
+        if (accessToken is not null)
+            request.Headers.TryAddWithoutValidation(_runtime.TokenHeader, _runtime.TokenScheme is null ? accessToken : _runtime.TokenScheme + " " + accessToken);
+        if (_call.Body is not null && _sendBody) request.Content = _call.Body.CreateContent();
         return request;
     }
+
+    private bool IsCredentialHeader(string name) =>
+        string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase) ||
+        string.Equals(name, "Cookie", StringComparison.OrdinalIgnoreCase) ||
+        string.Equals(name, "Proxy-Authorization", StringComparison.OrdinalIgnoreCase) ||
+        string.Equals(name, _runtime.TokenHeader, StringComparison.OrdinalIgnoreCase);
+
+    /// <summary>RFC 6454 origin: scheme, host and port.</summary>
+    private static bool SameOrigin(Uri a, Uri b) =>
+        string.Equals(a.Scheme, b.Scheme, StringComparison.OrdinalIgnoreCase) &&
+        string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase) && a.Port == b.Port;
 
     /// <summary>Runs outside the actor: it touches no actor state and turns every outcome into a message.</summary>
     private static async Task<object> RunAttemptAsync(HttpClient client, HttpRequestMessage request, HttpCompletionOption completion,
@@ -214,6 +267,27 @@ internal sealed class RequestActor : ReceiveActor, IWithTimers
         }
 
         var status = (int)response.StatusCode;
+        if (_tokenGeneration > 0 && _runtime.TriggerStatusCodes.Contains(status))
+        {
+            response.Dispose();
+            if (_refreshedOnce)
+            {
+                Fail(new AuthenticationFailedException($"the server refused the access token with {status} again after a refresh",
+                    _call.Method, _call.Uri, _attempts), "authentication");
+                return;
+            }
+            // Report the generation we used: the TokenActor refreshes only if nobody has done so since.
+            _refreshedOnce = true;
+            _runtime.Tokens!.Tell(new TokenRejected(_call.Id, _tokenGeneration));
+            Become(AwaitingToken);
+            return;
+        }
+        if (IsRedirect(status) && _runtime.MaxRedirects > 0 && response.Headers.Location is { } location)
+        {
+            FollowRedirect(status, location, response);
+            return;
+        }
+
         var error = new HttpStatusException(_call.Method, _call.Uri, _attempts, response.StatusCode, response.ReasonPhrase, m.ErrorBody);
         var retryAfter = RetryAfter.Parse(response.Headers, Now);
         response.Dispose();
@@ -236,6 +310,36 @@ internal sealed class RequestActor : ReceiveActor, IWithTimers
             return;
         }
         RetryOrFail(error, $"{status} {response.ReasonPhrase}", retryAfter, afterTimeout: false);
+    }
+
+    private static bool IsRedirect(int status) => status is 301 or 302 or 303 or 307 or 308;
+
+    private void FollowRedirect(int status, Uri location, HttpResponseMessage response)
+    {
+        response.Dispose();
+        var next = location.IsAbsoluteUri ? location : new Uri(_uri, location);
+        if (_redirects >= _runtime.MaxRedirects)
+        {
+            Fail(new HttpStatusException(_call.Method, _call.Uri, _attempts, (HttpStatusCode)status, null, null,
+                $"more than {_runtime.MaxRedirects} redirects (Courier:MaxRedirects)"), "status");
+            return;
+        }
+        if (next.Scheme != Uri.UriSchemeHttp && next.Scheme != Uri.UriSchemeHttps ||
+            _uri.Scheme == Uri.UriSchemeHttps && next.Scheme == Uri.UriSchemeHttp)
+        {
+            Fail(new HttpStatusException(_call.Method, _call.Uri, _attempts, (HttpStatusCode)status, null, null,
+                $"a redirect to {SafeUrl.Format(next)} was refused (only http(s), and never from https down to http)"), "status");
+            return;
+        }
+        // RFC 9110 §15.4: 303 turns into GET; so do 301/302 after a POST, as every browser and HttpClient do.
+        if (status == 303 && _method != HttpMethod.Head || status is 301 or 302 && _method == HttpMethod.Post)
+        {
+            _method = HttpMethod.Get;
+            _sendBody = false;
+        }
+        _redirects++;
+        _uri = next;
+        BeginAttempt();
     }
 
     private void OnFault(AttemptFaulted m)
@@ -275,7 +379,7 @@ internal sealed class RequestActor : ReceiveActor, IWithTimers
     private void RetryOrFail(HttpCallException error, string reason, TimeSpan? retryAfter, bool afterTimeout)
     {
         _lastError = error;
-        var retry = _attempts - 1; // zero-based number of the retry we would schedule
+        var retry = _retries; // zero-based number of the retry we would schedule
         if (retry >= _maxRetries)
         {
             if (error is HttpStatusException status) FailWithStatus(status);
@@ -300,6 +404,7 @@ internal sealed class RequestActor : ReceiveActor, IWithTimers
             return;
         }
         _lastRetryCost = cost;
+        _retries++;
 
         Timers.StartSingleTimer(RetryTimer, RetryNow.Instance, delay);
         Become(WaitingToRetry);

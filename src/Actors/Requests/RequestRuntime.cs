@@ -33,6 +33,13 @@ internal sealed class RequestRuntime
         RetryNonIdempotentMethods = retry.RetryNonIdempotentMethods;
         Randomizer = retry.Randomizer;
         Budget = new RetryBudget(options.RetryBudget);
+        MaxRedirects = options.MaxRedirects;
+        if (options.Auth is { } auth)
+        {
+            TokenHeader = auth.HeaderName;
+            TokenScheme = string.IsNullOrWhiteSpace(auth.Scheme) ? null : auth.Scheme.Trim();
+            TriggerStatusCodes = auth.TriggerStatusCodes.ToFrozenSet();
+        }
     }
 
     public Func<HttpClient> ClientSource { get; }
@@ -54,8 +61,28 @@ internal sealed class RequestRuntime
     public bool RetryNonIdempotentMethods { get; }
     public Func<double> Randomizer { get; }
 
-    /// <summary>The credential owner (a TokenActor), or <see cref="ActorRefs.Nobody"/> when calls go out without tokens.</summary>
-    public IActorRef Tokens { get; init; } = ActorRefs.Nobody;
+    public int MaxRedirects { get; }
+
+    /// <summary>The credential owner (a TokenActor), or null when calls go out without tokens.</summary>
+    public IActorRef? Tokens { get; set; }
+
+    /// <summary>The header the access token goes in.</summary>
+    public string TokenHeader { get; } = "Authorization";
+
+    /// <summary>The scheme before the token, or null for a bare token.</summary>
+    public string? TokenScheme { get; } = "Bearer";
+
+    /// <summary>Statuses that mean "the access token was refused".</summary>
+    public FrozenSet<int> TriggerStatusCodes { get; } = FrozenSet<int>.Empty;
+
+    /// <summary>Does this call carry the runtime's access token?</summary>
+    public bool UsesToken(HttpCall call)
+    {
+        if (Tokens is null || call.Anonymous) return false;
+        foreach (var header in call.Headers)
+            if (string.Equals(header.Key, TokenHeader, StringComparison.OrdinalIgnoreCase)) return false; // the caller brought its own
+        return true;
+    }
 
     public TimeSpan DelayBeforeRetry(int retry) =>
         Backoff.Compute(retry, BaseDelay, BackoffFactor, MaxDelay, Jitter, MaxJitter, Randomizer());

@@ -1,0 +1,411 @@
+using Akka.Actor;
+using Akka.Event;
+using Courier.Errors;
+
+namespace Courier.Auth;
+
+/// <summary>
+/// The one owner of the credentials. It hands the current access token to every call at send time, and when a call is
+/// refused it runs exactly one refresh for the whole runtime while every other token request waits in its stash; then
+/// all of them continue with the new token, or all fail together with one <see cref="AuthenticationFailedException"/> and
+/// one <see cref="AuthenticationFailed"/> event.
+/// </summary>
+/// <remarks>
+/// States: <c>Loading</c> (reading the store), <c>Ready</c>, <c>Refreshing</c>, <c>Releasing</c> (failing the waiters of a
+/// refresh that timed out) and <c>SignedOut</c>. Generations make late rejections harmless: a call refused with a token
+/// older than the current one is simply given the current one.
+/// </remarks>
+public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
+{
+    private const string ProactiveTimer = "proactive";
+    private const string RefreshAttemptTimer = "refresh-attempt";
+    private const string RefreshRetryTimer = "refresh-retry";
+    private const string RefreshDeadlineTimer = "refresh-deadline";
+
+    private readonly TokenSettings _settings;
+    private readonly ILoggingAdapter _log = Context.GetLogger();
+
+    private TokenPair? _credentials;
+    private long _generation;
+    private long _refreshes;
+    private AuthenticationFailedException? _signedOutError;
+
+    // The refresh in progress.
+    private string _trigger = "";
+    private int _refreshAttempt;
+    private int _waiting;
+    private CancellationTokenSource? _refreshCancellation;
+
+    internal TokenActor(TokenSettings settings)
+    {
+        _settings = settings;
+        Loading();
+    }
+
+    /// <inheritdoc />
+    public ITimerScheduler Timers { get; set; } = null!;
+
+    /// <inheritdoc />
+    public IStash Stash { get; set; } = null!;
+
+    internal static Props Props(TokenSettings settings) => Internal.FactoryProducer<TokenActor>.Props(() => new TokenActor(settings));
+
+    private DateTimeOffset Now => Context.System.Scheduler.Now;
+
+    /// <inheritdoc />
+    protected override void PreStart() =>
+        _settings.Store.LoadAsync(CancellationToken.None).PipeTo(Self,
+            success: loaded => new StoreLoaded(loaded),
+            failure: error => new StoreFailed(error));
+
+    /// <inheritdoc />
+    protected override void PostStop()
+    {
+        _refreshCancellation?.Cancel();
+        _refreshCancellation?.Dispose();
+    }
+
+    // ---- Loading --------------------------------------------------------------------------------------------
+
+    private void Loading()
+    {
+        Receive<StoreLoaded>(m =>
+        {
+            var credentials = m.Credentials ?? _settings.Initial;
+            if (credentials is null)
+            {
+                _log.Info("No credentials in the store and none configured: signed out until a sign-in.");
+                BecomeSignedOut(new AuthenticationFailedException("no credentials: sign in first"), publish: false);
+                return;
+            }
+            Adopt(credentials);
+            if (m.Credentials is null) Persist(credentials); // keep configured credentials, so rotation survives a restart
+            _log.Info("Credentials loaded ({0}), generation {1}.", credentials, _generation);
+            Become(Ready);
+            Stash.UnstashAll();
+        });
+        Receive<StoreFailed>(m =>
+        {
+            _log.Error("The token store could not be loaded: {0}", m.Error.Message);
+            BecomeSignedOut(new AuthenticationFailedException(m.Error.Message, inner: m.Error), publish: true);
+        });
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    // ---- Ready ----------------------------------------------------------------------------------------------
+
+    private void Ready()
+    {
+        Receive<GetToken>(m =>
+        {
+            if (IsUsable()) Grant(Sender, m.CallId);
+            else StartRefresh("expired", waiter: true);
+        });
+        Receive<TokenRejected>(m =>
+        {
+            if (m.Generation < _generation) Grant(Sender, m.CallId); // someone already refreshed: no second refresh
+            else StartRefresh("rejected", waiter: true);
+        });
+        Receive<ProactiveRefreshDue>(m =>
+        {
+            if (m.Generation == _generation) StartRefresh("proactive", waiter: false);
+        });
+        CommonHandlers();
+    }
+
+    private bool IsUsable() =>
+        _credentials is { AccessToken.Length: > 0 } c && (c.ExpiresAt is not { } expires || expires > Now);
+
+    private void Grant(IActorRef to, long callId) => to.Tell(new TokenGranted(callId, _credentials!.AccessToken, _generation));
+
+    // ---- Refreshing -----------------------------------------------------------------------------------------
+
+    private void StartRefresh(string trigger, bool waiter)
+    {
+        if (_credentials?.RefreshToken is null || _settings.Refresher is null)
+        {
+            var error = new AuthenticationFailedException(
+                _settings.Refresher is null ? "the access token was refused or has expired, and no token endpoint is configured (Courier:Auth:RefreshEndpoint)"
+                : _credentials is { AccessToken.Length: > 0 } ? "the access token was refused or has expired, and there is no refresh token to renew it"
+                : "there is no access token and no refresh token");
+            if (waiter) Stash.Stash();
+            BecomeSignedOut(error, publish: true);
+            return;
+        }
+
+        _trigger = trigger;
+        _refreshAttempt = 0;
+        _waiting = 0;
+        Timers.Cancel(ProactiveTimer);
+        Timers.StartSingleTimer(RefreshDeadlineTimer, new RefreshDeadline(_generation), _settings.RefreshTimeout);
+        Become(Refreshing);
+        if (waiter) Wait();
+        _log.Info("Refreshing the access token (generation {0}, {1}).", _generation, trigger);
+        SendRefresh();
+    }
+
+    private void Refreshing()
+    {
+        Receive<GetToken>(m =>
+        {
+            // A proactive refresh runs while the current token is still good: keep serving it.
+            if (_trigger == "proactive" && IsUsable()) Grant(Sender, m.CallId);
+            else Wait();
+        });
+        Receive<TokenRejected>(_ => Wait());
+        Receive<RefreshAnswered>(m => m.Attempt == _refreshAttempt, OnRefreshAnswered);
+        Receive<RefreshAttemptTimedOut>(m => m.Attempt == _refreshAttempt, m =>
+        {
+            _refreshCancellation?.Cancel();
+            OnRefreshAnswered(new RefreshAnswered(m.Attempt,
+                new TokenRefreshResult.Failed($"the token endpoint did not answer within {_settings.RefreshAttemptTimeout.TotalSeconds:0.###} s")));
+        });
+        Receive<RetryRefresh>(_ => SendRefresh());
+        Receive<RefreshDeadline>(_ =>
+        {
+            _refreshCancellation?.Cancel();
+            _refreshAttempt = -1; // late answers are dropped
+            _log.Warning("The token refresh did not finish within {0} s; {1} waiting call(s) fail.", _settings.RefreshTimeout.TotalSeconds, _waiting);
+            Release(new AuthenticationFailedException($"the token refresh did not finish within {_settings.RefreshTimeout.TotalSeconds:0.###} s"));
+        });
+        Receive<Persisted>(m => m.Generation == _generation + 1, m => Complete(m.Credentials, m.Attempts));
+        Receive<SignIn>(_ => Stash.Stash());
+        Receive<SignOut>(_ => Stash.Stash());
+        Receive<GetTokenStatus>(_ => Sender.Tell(Status("Refreshing")));
+        ReceiveAny(_ => { }); // late answers of abandoned attempts, stale timers
+    }
+
+    private void Wait()
+    {
+        _waiting++;
+        Stash.Stash();
+    }
+
+    private void SendRefresh()
+    {
+        _refreshAttempt++;
+        _refreshCancellation?.Dispose();
+        _refreshCancellation = new CancellationTokenSource();
+        var attempt = _refreshAttempt;
+        Timers.StartSingleTimer(RefreshAttemptTimer, new RefreshAttemptTimedOut(attempt), _settings.RefreshAttemptTimeout);
+        _settings.Refresher!.RefreshAsync(_credentials!.RefreshToken!, _refreshCancellation.Token).PipeTo(Self,
+            success: result => new RefreshAnswered(attempt, result),
+            failure: error => new RefreshAnswered(attempt, new TokenRefreshResult.Failed(error.GetType().Name + ": " + error.Message, error)));
+    }
+
+    private void OnRefreshAnswered(RefreshAnswered m)
+    {
+        Timers.Cancel(RefreshAttemptTimer);
+        switch (m.Result)
+        {
+            case TokenRefreshResult.Refreshed refreshed:
+            {
+                var expiresAt = refreshed.ExpiresIn is { } lifetime ? Now + lifetime : JwtExpiry.TryRead(refreshed.AccessToken);
+                // The refresh token may rotate; when the answer has none, the old one stays valid.
+                var next = new TokenPair(refreshed.AccessToken, refreshed.RefreshToken ?? _credentials!.RefreshToken, expiresAt);
+                var generation = _generation + 1;
+                var attempts = _refreshAttempt;
+                _refreshAttempt = -1;
+                // Persist first: a rotated refresh token must survive a crash before any call uses the new pair.
+                _settings.Store.SaveAsync(next, CancellationToken.None).PipeTo(Self,
+                    success: () => new Persisted(next, generation, attempts, null),
+                    failure: error => new Persisted(next, generation, attempts, error));
+                break;
+            }
+            case TokenRefreshResult.Rejected rejected:
+                _log.Warning("The token endpoint refused the refresh token: {0}. Signing out; {1} waiting call(s) fail.", rejected.Reason, _waiting);
+                Timers.Cancel(RefreshDeadlineTimer);
+                ClearStore();
+                BecomeSignedOut(new AuthenticationFailedException($"the refresh token was refused ({rejected.Reason}); sign in again"), publish: true);
+                break;
+            case TokenRefreshResult.Failed failed:
+                if (_refreshAttempt > _settings.RefreshMaxRetries)
+                {
+                    var attempts = _refreshAttempt;
+                    _log.Warning("The token refresh failed {0} time(s), last: {1}; {2} waiting call(s) fail.", attempts, failed.Reason, _waiting);
+                    Timers.Cancel(RefreshDeadlineTimer);
+                    _refreshAttempt = -1;
+                    Context.System.EventStream.Publish(new TokenRefreshFailed(failed.Reason, attempts, null));
+                    Release(new AuthenticationFailedException($"the token refresh failed {attempts} time(s): {failed.Reason}", inner: failed.Error));
+                    break;
+                }
+                var delay = _settings.DelayBeforeRetry(_refreshAttempt - 1);
+                Timers.StartSingleTimer(RefreshRetryTimer, RetryRefresh.Instance, delay);
+                _log.Info("The token refresh failed ({0}); retrying in {1} ms.", failed.Reason, (long)delay.TotalMilliseconds);
+                Context.System.EventStream.Publish(new TokenRefreshFailed(failed.Reason, _refreshAttempt, delay));
+                break;
+        }
+    }
+
+    private void Complete(TokenPair next, int attempts)
+    {
+        Timers.Cancel(RefreshDeadlineTimer);
+        if (_refreshCancellation is not null) { _refreshCancellation.Dispose(); _refreshCancellation = null; }
+        Adopt(next);
+        _refreshes++;
+        _log.Info("Access token refreshed: generation {0}, {1}; {2} waiting call(s) continue.", _generation, next, _waiting);
+        Context.System.EventStream.Publish(new TokenRefreshed(_generation, next.ExpiresAt, _trigger, attempts, _waiting));
+        _waiting = 0;
+        Become(Ready);
+        Stash.UnstashAll();
+    }
+
+    /// <summary>Fails the waiters of a refresh that gave up, then goes back to Ready with the credentials unchanged.</summary>
+    private void Release(AuthenticationFailedException error)
+    {
+        _waiting = 0;
+        Become(() => Releasing(error));
+        Stash.UnstashAll();
+        Self.Tell(ReleaseDone.Instance);
+    }
+
+    private void Releasing(AuthenticationFailedException error)
+    {
+        Receive<GetToken>(m => Sender.Tell(new TokenUnavailable(m.CallId, error)));
+        Receive<TokenRejected>(m => Sender.Tell(new TokenUnavailable(m.CallId, error)));
+        Receive<ReleaseDone>(_ => { Become(Ready); Stash.UnstashAll(); });
+        Receive<GetTokenStatus>(_ => Sender.Tell(Status("Releasing")));
+        ReceiveAny(_ => Stash.Stash());
+    }
+
+    // ---- SignedOut ------------------------------------------------------------------------------------------
+
+    private void BecomeSignedOut(AuthenticationFailedException error, bool publish)
+    {
+        _signedOutError = error;
+        _credentials = null;
+        _waiting = 0;
+        Timers.Cancel(ProactiveTimer);
+        Become(SignedOut);
+        if (publish) Context.System.EventStream.Publish(new AuthenticationFailed(error.Reason, error));
+        Stash.UnstashAll();
+    }
+
+    private void SignedOut()
+    {
+        Receive<GetToken>(m => Sender.Tell(new TokenUnavailable(m.CallId, _signedOutError!)));
+        Receive<TokenRejected>(m => Sender.Tell(new TokenUnavailable(m.CallId, _signedOutError!)));
+        CommonHandlers();
+    }
+
+    // ---- shared ---------------------------------------------------------------------------------------------
+
+    private void CommonHandlers()
+    {
+        Receive<SignIn>(m =>
+        {
+            var credentials = m.Credentials.ExpiresAt is null
+                ? m.Credentials with { ExpiresAt = JwtExpiry.TryRead(m.Credentials.AccessToken) }
+                : m.Credentials;
+            Adopt(credentials);
+            Persist(credentials);
+            _signedOutError = null;
+            _log.Info("Signed in ({0}), generation {1}.", credentials, _generation);
+            Sender.Tell(new SignedIn(_generation));
+            Become(Ready);
+        });
+        Receive<SignOut>(_ =>
+        {
+            ClearStore();
+            BecomeSignedOut(new AuthenticationFailedException("signed out"), publish: false);
+        });
+        Receive<GetTokenStatus>(_ => Sender.Tell(Status(_credentials is null ? "SignedOut" : "Ready")));
+        Receive<Persisted>(m =>
+        {
+            if (m.Error is not null) _log.Error("The token store could not be written: {0}", m.Error.Message);
+        });
+        Receive<StoreCleared>(m =>
+        {
+            if (m.Error is not null) _log.Error("The token store could not be cleared: {0}", m.Error.Message);
+        });
+        ReceiveAny(_ => { }); // stale timers and answers
+    }
+
+    private void ClearStore() =>
+        _settings.Store.ClearAsync(CancellationToken.None).PipeTo(Self, success: () => new StoreCleared(null), failure: e => new StoreCleared(e));
+
+    private TokenStatus Status(string state) => new(state, _generation, _credentials?.ExpiresAt, _refreshes, _waiting);
+
+    private void Adopt(TokenPair credentials)
+    {
+        _credentials = credentials;
+        _generation++;
+        ScheduleProactiveRefresh();
+    }
+
+    private void Persist(TokenPair credentials) =>
+        _settings.Store.SaveAsync(credentials, CancellationToken.None).PipeTo(Self,
+            success: () => new Persisted(credentials, _generation, 0, null),
+            failure: error => new Persisted(credentials, _generation, 0, error));
+
+    private void ScheduleProactiveRefresh()
+    {
+        Timers.Cancel(ProactiveTimer);
+        if (!_settings.ProactiveRefresh || _credentials is not { RefreshToken: not null, ExpiresAt: { } expiresAt }) return;
+        var lifetime = expiresAt - Now;
+        if (lifetime <= TimeSpan.Zero) return; // already expired: the next GetToken refreshes
+        var margin = TimeSpan.FromTicks(Math.Min(_settings.ProactiveMargin.Ticks, (long)(lifetime.Ticks * _settings.ProactiveFraction)));
+        Timers.StartSingleTimer(ProactiveTimer, new ProactiveRefreshDue(_generation), lifetime - margin);
+    }
+
+    // ---- private protocol -----------------------------------------------------------------------------------
+
+    private sealed record StoreLoaded(TokenPair? Credentials);
+
+    private sealed record StoreFailed(Exception Error);
+
+    private sealed record RefreshAnswered(int Attempt, TokenRefreshResult Result);
+
+    private sealed record RefreshAttemptTimedOut(int Attempt);
+
+    private sealed record RetryRefresh
+    {
+        public static readonly RetryRefresh Instance = new();
+    }
+
+    private sealed record RefreshDeadline(long Generation);
+
+    private sealed record ProactiveRefreshDue(long Generation);
+
+    private sealed record Persisted(TokenPair Credentials, long Generation, int Attempts, Exception? Error)
+    {
+        public override string ToString() => $"Persisted(generation {Generation})";
+    }
+
+    private sealed record StoreCleared(Exception? Error);
+
+    private sealed record ReleaseDone
+    {
+        public static readonly ReleaseDone Instance = new();
+    }
+}
+
+/// <summary>The TokenActor's settings, copied at start.</summary>
+internal sealed class TokenSettings
+{
+    /// <summary>Null when no token endpoint is configured: a refused token then signs the client out.</summary>
+    public ITokenRefresher? Refresher { get; init; }
+    public required ITokenStore Store { get; init; }
+    public TokenPair? Initial { get; init; }
+    public TimeSpan RefreshTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    public TimeSpan RefreshAttemptTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public int RefreshMaxRetries { get; init; } = 3;
+    public bool ProactiveRefresh { get; init; } = true;
+    public TimeSpan ProactiveMargin { get; init; } = TimeSpan.FromSeconds(60);
+    public double ProactiveFraction { get; init; } = 0.2;
+    public required Func<int, TimeSpan> DelayBeforeRetry { get; init; }
+
+    public static TokenSettings From(TokenOptions options, ITokenRefresher? refresher, Func<int, TimeSpan> delayBeforeRetry) => new()
+    {
+        Refresher = refresher,
+        Store = options.CreateStore(),
+        Initial = options.InitialCredentials(),
+        RefreshTimeout = options.RefreshTimeout,
+        RefreshAttemptTimeout = options.RefreshAttemptTimeout,
+        RefreshMaxRetries = options.RefreshMaxRetries,
+        ProactiveRefresh = options.ProactiveRefresh,
+        ProactiveMargin = options.ProactiveRefreshMargin,
+        ProactiveFraction = options.ProactiveRefreshFraction,
+        DelayBeforeRetry = delayBeforeRetry,
+    };
+}
