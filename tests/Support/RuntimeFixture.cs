@@ -1,0 +1,58 @@
+using Akka.Actor;
+using Courier.Sandbox;
+
+namespace Courier.Tests.Support;
+
+/// <summary>
+/// A real runtime over real sockets: its own ActorSystem (real scheduler), a SocketsHttpHandler like production's, and
+/// the caller's Sandbox server. Dispose stops both the runtime and the handler.
+/// </summary>
+public sealed class LoopbackRuntime : IAsyncDisposable
+{
+    private readonly SocketsHttpHandler _handler;
+
+    private LoopbackRuntime(ActorSystem system, SocketsHttpHandler handler, HttpRuntimeClient client)
+    {
+        System = system;
+        _handler = handler;
+        Client = client;
+    }
+
+    public ActorSystem System { get; }
+
+    public HttpRuntimeClient Client { get; }
+
+    /// <summary>Starts a runtime with fast retries (10 ms base) unless <paramref name="configure"/> says otherwise.</summary>
+    public static LoopbackRuntime Start(Action<HttpRuntimeOptions>? configure = null)
+    {
+        var options = new HttpRuntimeOptions();
+        options.Retry.BaseDelay = TimeSpan.FromMilliseconds(10);
+        options.Retry.MaxDelay = TimeSpan.FromMilliseconds(100);
+        options.Retry.MaxJitter = TimeSpan.FromMilliseconds(5);
+        configure?.Invoke(options);
+        var system = ActorSystem.Create("loopback-" + Guid.NewGuid().ToString("N")[..8], "akka.loglevel = WARNING\nakka.log-dead-letters = off");
+        var handler = HttpRuntime.CreatePrimaryHandler(options);
+        var client = HttpRuntime.Start(system, options, handler);
+        return new LoopbackRuntime(system, handler, client);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await System.Terminate();
+        _handler.Dispose();
+    }
+}
+
+/// <summary>One Sandbox server per test class.</summary>
+public sealed class SandboxFixture : IAsyncDisposable, Xunit.IAsyncLifetime
+{
+    public SandboxServer Server { get; private set; } = null!;
+
+    public Uri Url(string relative) => new(Server.BaseAddress, relative);
+
+    public async Task InitializeAsync() => Server = await SandboxServer.StartAsync();
+
+    async Task Xunit.IAsyncLifetime.DisposeAsync() => await Server.DisposeAsync();
+
+    public ValueTask DisposeAsync() => Server.DisposeAsync();
+}
