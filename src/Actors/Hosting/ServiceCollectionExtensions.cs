@@ -23,7 +23,9 @@ public static class ServiceCollectionExtensions
         var options = services.AddOptions<HttpRuntimeOptions>();
         if (configuration is not null) options.Bind(configuration);
         if (configure is not null) options.Configure(configure);
-        options.Validate(o => { o.Validate(); return true; });
+        // Bad settings stop the host at start with a message naming the setting, not at the first call.
+        services.AddSingleton<IValidateOptions<HttpRuntimeOptions>, HttpRuntimeOptionsValidator>();
+        options.ValidateOnStart();
 
         services.AddSingleton<IHttpRuntimeClient>(sp =>
         {
@@ -50,5 +52,22 @@ public static class ServiceCollectionExtensions
             // SocketsHttpHandler recycles connections itself (PooledConnectionLifetime): the factory need not rotate handlers.
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             .ConfigureHttpClient(client => client.Timeout = Timeout.InfiniteTimeSpan); // the actors own every timeout
+    }
+}
+
+/// <summary>Turns <see cref="HttpRuntimeOptions.Validate"/>'s exceptions into an options validation result.</summary>
+internal sealed class HttpRuntimeOptionsValidator : IValidateOptions<HttpRuntimeOptions>
+{
+    public ValidateOptionsResult Validate(string? name, HttpRuntimeOptions options)
+    {
+        try
+        {
+            options.Validate();
+            return ValidateOptionsResult.Success;
+        }
+        catch (ArgumentException ex)
+        {
+            return ValidateOptionsResult.Fail(ex.Message);
+        }
     }
 }
