@@ -24,6 +24,12 @@ public interface IHttpRuntimeClient
     /// <inheritdoc cref="SendAsync(HttpRequestMessage, CancellationToken)"/>
     Task<HttpResponseMessage> SendAsync(HttpCall call, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// Runs a call and returns its outcome without throwing: <see cref="CallSucceeded"/> (whose response the caller
+    /// disposes) or <see cref="CallFailed"/>, both with the number of attempts. For batch callers that record every result.
+    /// </summary>
+    Task<CallResult> ExecuteAsync(HttpCall call, CancellationToken cancellationToken = default);
+
     /// <summary>GETs <paramref name="requestUri"/> and deserialises the JSON body.</summary>
     Task<T?> GetJsonAsync<T>(string requestUri, JsonSerializerOptions? options = null, CancellationToken cancellationToken = default);
 
@@ -96,6 +102,19 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
     /// <inheritdoc />
     public async Task<HttpResponseMessage> SendAsync(HttpCall call, CancellationToken cancellationToken = default)
     {
+        var result = await ExecuteAsync(call, cancellationToken).ConfigureAwait(false);
+        return result switch
+        {
+            CallSucceeded ok => ok.Response,
+            CallFailed { Error: HttpCallCanceledException canceled } => throw new HttpCallCanceledException(canceled.Method, call.Uri, canceled.Attempts, cancellationToken),
+            CallFailed failed => throw failed.Error,
+            _ => throw new InvalidOperationException($"Unexpected answer {result}."),
+        };
+    }
+
+    /// <inheritdoc />
+    public async Task<CallResult> ExecuteAsync(HttpCall call, CancellationToken cancellationToken = default)
+    {
         ArgumentNullException.ThrowIfNull(call);
         if (!call.Uri.IsAbsoluteUri) call = call with { Uri = Resolve(call.Method, call.Uri) };
         cancellationToken.ThrowIfCancellationRequested();
@@ -109,23 +128,14 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
             target.Tell(new CancelCall(id));
         }, (coordinator, call.Id)).ConfigureAwait(false);
 
-        CallResult result;
         try
         {
-            result = await coordinator.Ask<CallResult>(new ExecuteCall(call), (call.Deadline ?? _deadline) + AnswerGrace).ConfigureAwait(false);
+            return await coordinator.Ask<CallResult>(new ExecuteCall(call), (call.Deadline ?? _deadline) + AnswerGrace).ConfigureAwait(false);
         }
         catch (AskTimeoutException ex)
         {
-            throw new RuntimeUnavailableException(call.Method, call.Uri, 0, "the runtime did not answer (is the actor system shutting down?)", ex);
+            return new CallFailed(call.Id, new RuntimeUnavailableException(call.Method, call.Uri, 0, "the runtime did not answer (is the actor system shutting down?)", ex), 0);
         }
-
-        return result switch
-        {
-            CallSucceeded ok => ok.Response,
-            CallFailed { Error: HttpCallCanceledException canceled } => throw new HttpCallCanceledException(call.Method, call.Uri, canceled.Attempts, cancellationToken),
-            CallFailed failed => throw failed.Error,
-            _ => throw new InvalidOperationException($"Unexpected answer {result}."),
-        };
     }
 
     /// <inheritdoc />
