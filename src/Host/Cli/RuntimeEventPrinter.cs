@@ -13,7 +13,7 @@ internal sealed class RuntimeEventPrinter : ReceiveActor
         Receive<RetryScheduled>(m =>
         {
             if (showRetry(m.CallId))
-                console.MarkupLineInterpolated($"[yellow]retry[/] {m.Call.Method.Method} {m.Call.Uri.PathAndQuery} in {m.Delay.TotalMilliseconds:0} ms (retry {m.Retry}/{m.MaxRetries}): {m.Reason}");
+                console.MarkupLineInterpolated($"[yellow]retry[/] {m.Call.Method.Method} {Courier.Diagnostics.SafeUrl.Format(m.Call.Uri)} in {m.Delay.TotalMilliseconds:0} ms (retry {m.Retry}/{m.MaxRetries}): {m.Reason}");
         });
         Receive<TokenRefreshed>(m =>
             console.MarkupLineInterpolated($"[green]token refreshed[/] generation {m.Generation} ({m.Trigger}, {m.Attempts} request(s) to the token endpoint, {m.Waiting} call(s) were waiting)"));
