@@ -18,7 +18,7 @@ public sealed class HostingTests(SandboxFixture sandbox) : IClassFixture<Sandbox
 {
     private IHost BuildHost(Dictionary<string, string?> settings, Action<IHttpClientBuilder>? client = null)
     {
-        var builder = Host.CreateApplicationBuilder();
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Configuration.AddInMemoryCollection(settings);
         var http = builder.Services.AddHttpRuntime(builder.Configuration.GetSection(HttpRuntimeOptions.SectionName));
         client?.Invoke(http);

@@ -48,8 +48,7 @@ internal static class RequestCommand
                     else
                     {
                         stderr.MarkupLineInterpolated($"[green]{(int)ok.Response.StatusCode} {ok.Response.ReasonPhrase}[/] after {ok.Attempts} attempt(s), {stopwatch.ElapsedMilliseconds} ms");
-                        await using var stdout = Console.OpenStandardOutput();
-                        await stdout.WriteAsync(body, cancellationToken);
+                        await WriteBodyAsync(ok.Response.Content.Headers.ContentType?.MediaType, body, cancellationToken);
                     }
                 }
                 return ExitCodes.Success;
@@ -125,6 +124,22 @@ internal static class RequestCommand
         {
             return false;
         }
+    }
+
+    /// <summary>Text goes through <see cref="Console.Out"/>; anything else is copied byte for byte, as curl does.</summary>
+    private static async Task WriteBodyAsync(string? mediaType, byte[] body, CancellationToken cancellationToken)
+    {
+        var isText = mediaType is null || mediaType.StartsWith("text/", StringComparison.OrdinalIgnoreCase) ||
+                     mediaType.Contains("json", StringComparison.OrdinalIgnoreCase) || mediaType.Contains("xml", StringComparison.OrdinalIgnoreCase);
+        if (isText)
+        {
+            await Console.Out.WriteAsync(Encoding.UTF8.GetString(body));
+            await Console.Out.FlushAsync(cancellationToken);
+            return;
+        }
+        await Console.Out.FlushAsync(cancellationToken);
+        await using var stdout = Console.OpenStandardOutput();
+        await stdout.WriteAsync(body, cancellationToken);
     }
 
     private static void WriteJson(object value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, JsonSerializerOptions.Web));
