@@ -90,3 +90,23 @@ public sealed class HostingTests(SandboxFixture sandbox) : IClassFixture<Sandbox
         }
     }
 }
+
+public sealed class OptionsBindingTests
+{
+    [Fact]
+    public void Status_lists_from_configuration_replace_the_defaults()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Courier:Retry:RetryStatusCodes:0"] = "503",
+            ["Courier:Auth:TriggerStatusCodes:0"] = "403",
+            ["Courier:Auth:RefreshEndpoint"] = "https://login.example.com/token",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddHttpRuntime(configuration.GetSection("Courier"));
+        var options = services.BuildServiceProvider().GetRequiredService<IOptions<HttpRuntimeOptions>>().Value;
+
+        Assert.Equal([503], options.Retry.RetryStatusCodes.Order());
+        Assert.Equal([403], options.Auth!.TriggerStatusCodes.Order());
+    }
+}

@@ -168,7 +168,14 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             _log.Warning("The token refresh did not finish within {0} s; {1} waiting call(s) fail.", _settings.RefreshTimeout.TotalSeconds, _waiting);
             Release(new AuthenticationFailedException($"the token refresh did not finish within {_settings.RefreshTimeout.TotalSeconds:0.###} s"));
         });
-        Receive<Persisted>(m => m.Generation == _generation + 1, m => Complete(m.Credentials, m.Attempts));
+        Receive<Persisted>(m => m.Generation == _generation + 1, m =>
+        {
+            // The old refresh token is already spent at the server: carry on with the new pair even if it could not be
+            // stored, and say so loudly (a restart would need a new sign-in).
+            if (m.Error is not null)
+                _log.Error("The refreshed credentials could not be stored ({0}); they are used from memory. A restart will need a new sign-in.", m.Error.Message);
+            Complete(m.Credentials, m.Attempts);
+        });
         Receive<SignIn>(_ => Stash.Stash());
         Receive<SignOut>(_ => Stash.Stash());
         Receive<GetTokenStatus>(_ => Sender.Tell(Status("Refreshing")));

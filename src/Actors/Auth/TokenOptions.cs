@@ -55,9 +55,13 @@ public sealed class TokenOptions
     /// <value>The default value is <see langword="null"/>.</value>
     public string? TokenStorePath { get; set; }
 
-    /// <summary>Response statuses that mean "the access token was refused".</summary>
-    /// <value>The default value is 401 only (some servers use 403: add it).</value>
-    public HashSet<int> TriggerStatusCodes { get; set; } = [401];
+    /// <summary>
+    /// Response statuses that mean "the access token was refused". A configured list replaces the default.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>, meaning 401 only (some servers use 403: list both, or 403 alone).</value>
+    public IList<int>? TriggerStatusCodes { get; set; }
+
+    internal IReadOnlyCollection<int> EffectiveTriggerStatusCodes => (IReadOnlyCollection<int>?)TriggerStatusCodes?.ToArray() ?? [401];
 
     /// <summary>The header the access token goes in.</summary>
     /// <value>The default value is <c>Authorization</c>.</value>
@@ -102,7 +106,7 @@ public sealed class TokenOptions
     {
         if (Refresher is null && RefreshEndpoint is not null) TokenEndpointGuard.Validate(RefreshEndpoint, AllowInsecureHttp);
         if (string.IsNullOrWhiteSpace(HeaderName)) throw new ArgumentException("Courier:Auth:HeaderName must not be empty.", nameof(HeaderName));
-        if (TriggerStatusCodes is null || TriggerStatusCodes.Count == 0) throw new ArgumentException("Courier:Auth:TriggerStatusCodes must name at least one status.", nameof(TriggerStatusCodes));
+        if (TriggerStatusCodes is { Count: 0 }) throw new ArgumentException("Courier:Auth:TriggerStatusCodes must name at least one status.", nameof(TriggerStatusCodes));
         if (ProactiveRefreshMargin < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ProactiveRefreshMargin), "Courier:Auth:ProactiveRefreshMargin must not be negative.");
         if (ProactiveRefreshFraction is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(ProactiveRefreshFraction), "Courier:Auth:ProactiveRefreshFraction must be between 0 and 1.");
         if (RefreshTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(RefreshTimeout), "Courier:Auth:RefreshTimeout must be positive.");

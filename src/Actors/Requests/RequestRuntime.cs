@@ -29,7 +29,7 @@ internal sealed class RequestRuntime
         Jitter = retry.Jitter;
         MaxJitter = retry.MaxJitter;
         MaxRetryAfter = retry.MaxRetryAfter;
-        RetryStatusCodes = retry.RetryStatusCodes.ToFrozenSet();
+        RetryStatusCodes = retry.EffectiveRetryStatusCodes.ToFrozenSet();
         RetryNonIdempotentMethods = retry.RetryNonIdempotentMethods;
         Randomizer = retry.Randomizer;
         Budget = new RetryBudget(options.RetryBudget);
@@ -38,7 +38,7 @@ internal sealed class RequestRuntime
         {
             TokenHeader = auth.HeaderName;
             TokenScheme = string.IsNullOrWhiteSpace(auth.Scheme) ? null : auth.Scheme.Trim();
-            TriggerStatusCodes = auth.TriggerStatusCodes.ToFrozenSet();
+            TriggerStatusCodes = auth.EffectiveTriggerStatusCodes.ToFrozenSet();
         }
     }
 

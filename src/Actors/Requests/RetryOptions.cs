@@ -56,9 +56,17 @@ public sealed class RetryOptions
     /// <value>The default value is 30 s.</value>
     public TimeSpan MaxRetryAfter { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Response statuses that are retried.</summary>
-    /// <value>The default value is 408, 429, 500, 502, 503 and 504. 501 and other 4xx are never retried by default.</value>
-    public HashSet<int> RetryStatusCodes { get; set; } = [408, 429, 500, 502, 503, 504];
+    /// <summary>The statuses retried when <see cref="RetryStatusCodes"/> is not set: 408, 429, 500, 502, 503, 504.</summary>
+    public static IReadOnlyList<int> DefaultRetryStatusCodes { get; } = [408, 429, 500, 502, 503, 504];
+
+    /// <summary>
+    /// Response statuses that are retried. A configured list replaces the defaults (it is not added to them).
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>, meaning <see cref="DefaultRetryStatusCodes"/>
+    /// (408, 429, 500, 502, 503, 504; 501 and other 4xx are never retried by default).</value>
+    public IList<int>? RetryStatusCodes { get; set; }
+
+    internal IReadOnlyCollection<int> EffectiveRetryStatusCodes => (IReadOnlyCollection<int>?)RetryStatusCodes?.ToArray() ?? DefaultRetryStatusCodes;
 
     /// <summary>
     /// Retry non-idempotent methods (POST, PATCH) even after the request may have reached the server.
@@ -83,7 +91,6 @@ public sealed class RetryOptions
         if (MaxDelay < BaseDelay) throw new ArgumentOutOfRangeException(nameof(MaxDelay), MaxDelay, "Retry:MaxDelay must be at least Retry:BaseDelay.");
         if (MaxJitter < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(MaxJitter), MaxJitter, "Retry:MaxJitter must not be negative.");
         if (MaxRetryAfter < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(MaxRetryAfter), MaxRetryAfter, "Retry:MaxRetryAfter must not be negative.");
-        ArgumentNullException.ThrowIfNull(RetryStatusCodes, "Retry:RetryStatusCodes");
         ArgumentNullException.ThrowIfNull(Randomizer, "Retry:Randomizer");
     }
 }

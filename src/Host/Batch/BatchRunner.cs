@@ -132,7 +132,11 @@ internal static class BatchRunner
                 }
                 await results.Writer.WriteAsync(json, CancellationToken.None);
             }
-            catch (Exception ex) when (ex is not OperationCanceledException)
+            catch (OperationCanceledException)
+            {
+                // Cancelled before it was sent: not answered, a resumed batch sends it.
+            }
+            catch (Exception ex)
             {
                 Interlocked.Increment(ref failed);
                 await results.Writer.WriteAsync(Failure(line, ex, 0, TimeSpan.Zero), CancellationToken.None);
