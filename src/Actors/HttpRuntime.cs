@@ -55,6 +55,7 @@ public static class HttpRuntime
         HttpClient? tokenClient = null, string name = CoordinatorName)
     {
         ArgumentNullException.ThrowIfNull(system);
+        WarmUpScheduler(system);
         var runtime = new RequestRuntime(options, clientSource, Logging.GetLogger(system, "Courier.Requests"));
         IActorRef? tokens = null;
         if (options.Auth is { } auth)
@@ -67,6 +68,16 @@ public static class HttpRuntime
         var requests = system.ActorOf(RequestCoordinator.Props(runtime), name);
         return new HttpRuntimeActors(requests, tokens);
     }
+
+    /// <summary>
+    /// Starts the actor system's scheduler now, from this thread, before any RequestActor exists. On .NET 6+ Akka's
+    /// <c>HashedWheelTimerScheduler</c> starts lazily on the first timer and blocks the calling thread until its worker,
+    /// which itself needs a thread-pool thread, is running (akka.net #7130, #8549). When a burst of calls starts hundreds
+    /// of RequestActors at once on a 2-core machine, every pool thread can end up blocked in that wait, and all timers
+    /// (retries, timeouts) stall for the ~10 s the pool takes to inject threads. Starting it here, once, avoids the race.
+    /// </summary>
+    private static void WarmUpScheduler(ActorSystem system) =>
+        system.Scheduler.Advanced.ScheduleOnce(TimeSpan.Zero, static () => { });
 
     /// <summary>
     /// The primary handler the runtime's named client uses: a <see cref="SocketsHttpHandler"/> with a pooled connection
