@@ -42,6 +42,14 @@ public sealed class ClusteredCredentialsOptions
     /// <value>The default value is 1 s.</value>
     public TimeSpan ResendInterval { get; set; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// Allow remoting without TLS on an address other than loopback. Refresh tokens and access tokens travel between
+    /// the nodes in the owner's answers and the replicated register: without TLS they cross the network in clear text.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>: a node whose remoting binds a non-loopback host without
+    /// <c>akka.remote.dot-netty.tcp.enable-ssl</c> refuses to start.</value>
+    public bool AllowUnencryptedRemoting { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {

@@ -31,6 +31,7 @@ public static class ClusteredHttpRuntime
         ArgumentNullException.ThrowIfNull(system);
         ArgumentNullException.ThrowIfNull(options);
         var node = NodeCredentials.Create(options, clustered ?? new ClusteredCredentialsOptions(), tokenClient);
+        RemotingGuard.Check(system, node.Clustered);
         node.StartOwnerManager(system);
         return node.StartRuntime(system, options, clientSource, tokenClient, name);
     }
@@ -95,6 +96,9 @@ internal sealed class NodeCredentials
         system.ActorOf(ClusterSingletonManager.Props(OwnerProps(), StopCredentialOwner.Instance, settings), Clustered.SingletonName);
     }
 
-    public HttpRuntimeActors StartRuntime(ActorSystem system, HttpRuntimeOptions options, Func<HttpClient> clientSource, HttpClient? tokenClient, string name) =>
-        HttpRuntime.StartActors(system, options, clientSource, tokenClient, name, CredentialLink.Props(Link), Store);
+    public HttpRuntimeActors StartRuntime(ActorSystem system, HttpRuntimeOptions options, Func<HttpClient> clientSource, HttpClient? tokenClient, string name)
+    {
+        RemotingGuard.Check(system, Clustered);
+        return HttpRuntime.StartActors(system, options, clientSource, tokenClient, name, CredentialLink.Props(Link), Store);
+    }
 }

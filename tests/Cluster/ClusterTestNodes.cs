@@ -64,12 +64,17 @@ public sealed class ClusterTestNodes : IAsyncDisposable
     /// Starts <paramref name="count"/> nodes with the same configured tokens (issued by <paramref name="server"/>'s JSON
     /// endpoint), joins them and returns once every node is Up and serves the shared pair.
     /// </summary>
+    /// <param name="server">The Sandbox server.</param>
+    /// <param name="count">How many nodes.</param>
+    /// <param name="configure">Changes to every node's runtime options.</param>
+    /// <param name="hocon">HOCON that overrides the test defaults on every node (TLS, for example).</param>
+    /// <param name="timeout">How long the cluster may take to form.</param>
     public static async Task<ClusterTestNodes> StartAsync(SandboxServer server, int count = 3, Action<HttpRuntimeOptions>? configure = null,
-        TimeSpan? timeout = null)
+        string? hocon = null, TimeSpan? timeout = null)
     {
         var (access, refresh, _) = server.Auth.IssueTokens();
         var clustered = new ClusteredCredentialsOptions { MajorityTimeout = TimeSpan.FromSeconds(2), ResendInterval = TimeSpan.FromMilliseconds(500) };
-        var config = ConfigurationFactory.ParseString($"akka.cluster.min-nr-of-members = {count}").WithFallback(ConfigurationFactory.ParseString(Hocon));
+        var config = ConfigurationFactory.ParseString($"akka.cluster.min-nr-of-members = {count}\n{hocon}").WithFallback(ConfigurationFactory.ParseString(Hocon));
         var nodes = new List<Node>();
         var clusterName = "courier-" + Guid.NewGuid().ToString("N")[..8];
         for (var i = 0; i < count; i++)

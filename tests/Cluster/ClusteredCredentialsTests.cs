@@ -75,6 +75,34 @@ public sealed class ClusteredCredentialsTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public async Task An_expiry_during_a_graceful_hand_over_keeps_the_calls_waiting_and_is_refreshed_once()
+    {
+        await using var server = await SandboxServer.StartAsync();
+        await using var cluster = await ClusterTestNodes.StartAsync(server);
+        await using var traffic = SteadyTraffic.Start(cluster.Nodes, new Uri(server.BaseAddress, "/secure/steady"));
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+
+        var (owner, survivors) = await RefreshOnceAsync(cluster, traffic, expectedGeneration: 2, cancel.Token);
+        var leaving = owner.LeaveAsync();
+        server.Auth.ExpireAccessTokens(); // the requests reach the leaving owner (which finishes before it stops) or the next one
+        await leaving.WaitAsync(StepTimeout);
+
+        var (next, status) = await cluster.FindOwnerAsync(survivors[0], s => s.State == "Ready" && s.Node != owner.Address && s.Generation >= 3);
+        output.WriteLine($"owner: node {owner.Index}, new owner: node {next.Index} at generation {status.Generation}");
+        await traffic.MoreSuccessesAsync(survivors, 20, cancel.Token);
+        await traffic.StopAsync();
+
+        Assert.Equal(3, status.Generation);
+        foreach (var node in survivors)
+        {
+            Assert.True(traffic.Failures(node.Index) == 0, traffic.Errors);
+            Assert.Equal(3, (await node.Client.GetTokenStatusAsync()).Generation);
+        }
+        Assert.Equal(0, server.Auth.ReuseEvents);
+        Assert.Equal(2, server.Auth.RefreshesPerformed);
+    }
+
+    [Fact]
     public async Task The_owner_stopped_abruptly_is_replaced_by_one_that_recovers_the_pair_from_the_replicas()
     {
         await using var server = await SandboxServer.StartAsync();
