@@ -52,7 +52,15 @@ public static class HttpRuntime
 
     /// <summary>Starts the runtime's actors and returns them, for actor callers that send <see cref="ExecuteCall"/> themselves.</summary>
     public static HttpRuntimeActors StartActors(ActorSystem system, HttpRuntimeOptions options, Func<HttpClient> clientSource,
-        HttpClient? tokenClient = null, string name = CoordinatorName)
+        HttpClient? tokenClient = null, string name = CoordinatorName) =>
+        StartActors(system, options, clientSource, tokenClient, name, sharedLink: null);
+
+    /// <summary>
+    /// Starts the runtime's actors; with <paramref name="sharedLink"/> the TokenActor leaves refreshes to that link
+    /// (Courier.Cluster) instead of refreshing itself, and <paramref name="store"/> is the store it writes adopted pairs to.
+    /// </summary>
+    internal static HttpRuntimeActors StartActors(ActorSystem system, HttpRuntimeOptions options, Func<HttpClient> clientSource,
+        HttpClient? tokenClient, string name, Props? sharedLink, ITokenStore? store = null)
     {
         ArgumentNullException.ThrowIfNull(system);
         WarmUpScheduler(system);
@@ -60,9 +68,11 @@ public static class HttpRuntime
         IActorRef? tokens = null;
         if (options.Auth is { } auth)
         {
-            var refresher = auth.Refresher ?? (auth.RefreshEndpoint is null ? null
+            var refresher = sharedLink is not null ? null : auth.Refresher ?? (auth.RefreshEndpoint is null ? null
                 : auth.CreateRefresher(tokenClient ?? throw new ArgumentNullException(nameof(tokenClient), "A token endpoint is configured: give the client for token requests.")));
-            tokens = system.ActorOf(TokenActor.Props(TokenSettings.From(auth, refresher, runtime.DelayBeforeRetry)), name + "-tokens");
+            var settings = TokenSettings.From(auth, refresher, runtime.DelayBeforeRetry);
+            if (sharedLink is not null) settings = settings.WithSharedLink(sharedLink, store ?? settings.Store);
+            tokens = system.ActorOf(TokenActor.Props(settings), name + "-tokens");
             runtime.Tokens = tokens;
         }
         var requests = system.ActorOf(RequestCoordinator.Props(runtime), name);

@@ -14,6 +14,11 @@ namespace Courier.Auth;
 /// States: <c>Loading</c> (reading the store), <c>Ready</c>, <c>Refreshing</c>, <c>Releasing</c> (failing the waiters of a
 /// refresh that timed out) and <c>SignedOut</c>. Generations make late rejections harmless: a call refused with a token
 /// older than the current one is simply given the current one.
+/// <para>
+/// The refresh step is pluggable: with a shared link (Courier.Cluster) the actor does not refresh itself but asks the link
+/// for the successor of its generation, adopts any newer shared pair it is told about, and waits in <c>Loading</c> for the
+/// first shared pair instead of reading its store.
+/// </para>
 /// </remarks>
 public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
@@ -21,6 +26,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     private const string RefreshAttemptTimer = "refresh-attempt";
     private const string RefreshRetryTimer = "refresh-retry";
     private const string RefreshDeadlineTimer = "refresh-deadline";
+    private const string LoadDeadlineTimer = "load-deadline";
 
     private readonly TokenSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
@@ -35,6 +41,9 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     private int _refreshAttempt;
     private int _waiting;
     private CancellationTokenSource? _refreshCancellation;
+
+    // The shared refresh step (null: this actor refreshes itself).
+    private IActorRef? _link;
 
     internal TokenActor(TokenSettings settings)
     {
@@ -52,11 +61,21 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private DateTimeOffset Now => Context.System.Scheduler.Now;
 
+    private bool IsShared => _link is not null;
+
     /// <inheritdoc />
-    protected override void PreStart() =>
+    protected override void PreStart()
+    {
+        if (_settings.SharedLink is { } link)
+        {
+            // The shared pair comes from the link; the store is only written (the link's owner seeds from it).
+            _link = Context.ActorOf(link, "shared");
+            return;
+        }
         _settings.Store.LoadAsync(CancellationToken.None).PipeTo(Self,
             success: loaded => new StoreLoaded(loaded),
             failure: error => new StoreFailed(error));
+    }
 
     /// <inheritdoc />
     protected override void PostStop()
@@ -89,7 +108,24 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             _log.Error("The token store could not be loaded: {0}", m.Error.Message);
             BecomeSignedOut(new AuthenticationFailedException(m.Error.Message, inner: m.Error), publish: true);
         });
-        ReceiveAny(_ => Stash.Stash());
+        Receive<SharedCredentials>(m =>
+        {
+            Timers.Cancel(LoadDeadlineTimer);
+            AdoptShared(m);
+        });
+        Receive<LoadDeadline>(_ =>
+        {
+            // Shared mode only: no shared pair yet (cluster forming, owner moving). Fail the waiting calls, keep waiting.
+            _log.Warning("No shared credentials within {0} s; the waiting calls fail.", _settings.RefreshTimeout.TotalSeconds);
+            Release(new AuthenticationFailedException($"no shared credentials arrived within {_settings.RefreshTimeout.TotalSeconds:0.###} s"), Loading);
+        });
+        Receive<GetTokenStatus>(_ => Sender.Tell(Status("Loading")), _ => IsShared);
+        ReceiveAny(_ =>
+        {
+            if (IsShared && !Timers.IsTimerActive(LoadDeadlineTimer))
+                Timers.StartSingleTimer(LoadDeadlineTimer, LoadDeadline.Instance, _settings.RefreshTimeout);
+            Stash.Stash();
+        });
     }
 
     // ---- Ready ----------------------------------------------------------------------------------------------
@@ -122,7 +158,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private void StartRefresh(string trigger, bool waiter)
     {
-        if (_credentials?.RefreshToken is null || _settings.Refresher is null)
+        if (!IsShared && (_credentials?.RefreshToken is null || _settings.Refresher is null))
         {
             var error = new AuthenticationFailedException(
                 _settings.Refresher is null ? "the access token was refused or has expired, and no token endpoint is configured (Courier:Auth:RefreshEndpoint)"
@@ -168,13 +204,25 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             _log.Warning("The token refresh did not finish within {0} s; {1} waiting call(s) fail.", _settings.RefreshTimeout.TotalSeconds, _waiting);
             Release(new AuthenticationFailedException($"the token refresh did not finish within {_settings.RefreshTimeout.TotalSeconds:0.###} s"));
         });
-        Receive<Persisted>(m => m.Generation == _generation + 1, m =>
+        Receive<Persisted>(m => m.Generation == _generation + 1 && !IsShared, m =>
         {
             // The old refresh token is already spent at the server: carry on with the new pair even if it could not be
             // stored, and say so loudly (a restart would need a new sign-in).
             if (m.Error is not null)
                 _log.Error("The refreshed credentials could not be stored ({0}); they are used from memory. A restart will need a new sign-in.", m.Error.Message);
             Complete(m.Credentials, m.Attempts);
+        });
+        Receive<SharedCredentials>(m => m.Generation > _generation, m =>
+        {
+            Timers.Cancel(RefreshDeadlineTimer);
+            AdoptShared(m);
+        });
+        Receive<SharedRefreshFailed>(m => m.Generation == _generation, m =>
+        {
+            Timers.Cancel(RefreshDeadlineTimer);
+            _log.Warning("The shared token refresh failed after {0} attempt(s): {1}; {2} waiting call(s) fail.", m.Attempts, m.Reason, _waiting);
+            Context.System.EventStream.Publish(new TokenRefreshFailed(m.Reason, m.Attempts, null));
+            Release(new AuthenticationFailedException($"the token refresh failed {m.Attempts} time(s): {m.Reason}"));
         });
         Receive<SignIn>(_ => Stash.Stash());
         Receive<SignOut>(_ => Stash.Stash());
@@ -190,6 +238,12 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private void SendRefresh()
     {
+        if (_link is not null)
+        {
+            // The link resends until it is answered or the deadline passes; the owner refreshes once per generation.
+            _link.Tell(new SharedRefreshRequest(_generation, _trigger));
+            return;
+        }
         _refreshAttempt++;
         _refreshCancellation?.Dispose();
         _refreshCancellation = new CancellationTokenSource();
@@ -257,20 +311,20 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Stash.UnstashAll();
     }
 
-    /// <summary>Fails the waiters of a refresh that gave up, then goes back to Ready with the credentials unchanged.</summary>
-    private void Release(AuthenticationFailedException error)
+    /// <summary>Fails the waiters of a refresh that gave up, then goes back to Ready (or <paramref name="next"/>) with the credentials unchanged.</summary>
+    private void Release(AuthenticationFailedException error, Action? next = null)
     {
         _waiting = 0;
-        Become(() => Releasing(error));
+        Become(() => Releasing(error, next ?? Ready));
         Stash.UnstashAll();
         Self.Tell(ReleaseDone.Instance);
     }
 
-    private void Releasing(AuthenticationFailedException error)
+    private void Releasing(AuthenticationFailedException error, Action next)
     {
         Receive<GetToken>(m => Sender.Tell(new TokenUnavailable(m.CallId, error)));
         Receive<TokenRejected>(m => Sender.Tell(new TokenUnavailable(m.CallId, error)));
-        Receive<ReleaseDone>(_ => { Become(Ready); Stash.UnstashAll(); });
+        Receive<ReleaseDone>(_ => { Become(next); Stash.UnstashAll(); });
         Receive<GetTokenStatus>(_ => Sender.Tell(Status("Releasing")));
         ReceiveAny(_ => Stash.Stash());
     }
@@ -299,6 +353,10 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private void CommonHandlers()
     {
+        Receive<SharedCredentials>(m => m.Generation > _generation, AdoptShared);
+        Receive<SignIn>(_ => IsShared, m => _link!.Forward(new SharedSignIn(m.Credentials.ExpiresAt is null
+            ? m.Credentials with { ExpiresAt = JwtExpiry.TryRead(m.Credentials.AccessToken) }
+            : m.Credentials)));
         Receive<SignIn>(m =>
         {
             var credentials = m.Credentials.ExpiresAt is null
@@ -313,6 +371,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         });
         Receive<SignOut>(_ =>
         {
+            _link?.Tell(SharedSignOut.Instance);
             ClearStore();
             BecomeSignedOut(new AuthenticationFailedException("signed out"), publish: false);
         });
@@ -338,6 +397,37 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         _credentials = credentials;
         _generation++;
         ScheduleProactiveRefresh();
+    }
+
+    /// <summary>
+    /// Takes a shared pair newer than the current one (a refresh anywhere in the cluster, a sign-in, a seed), or signs
+    /// out when the shared state has none. Either way the waiting calls continue.
+    /// </summary>
+    private void AdoptShared(SharedCredentials shared)
+    {
+        _generation = shared.Generation;
+        if (shared.Credentials is not { } next)
+        {
+            var reason = shared.Failure ?? "signed out";
+            _log.Info("The shared credentials are gone (generation {0}): {1}; {2} waiting call(s) fail.", _generation, reason, _waiting);
+            ClearStore();
+            BecomeSignedOut(new AuthenticationFailedException(shared.Announce ? $"the refresh token was refused ({reason}); sign in again" : reason),
+                publish: shared.Announce);
+            return;
+        }
+        _credentials = next;
+        _signedOutError = null;
+        ScheduleProactiveRefresh();
+        Persist(next); // so that this node can seed a new owner after a restart of the whole cluster
+        if (shared.Trigger is not null)
+        {
+            _refreshes++;
+            Context.System.EventStream.Publish(new TokenRefreshed(_generation, next.ExpiresAt, shared.Trigger, shared.Attempts, _waiting));
+        }
+        _log.Info("Shared credentials adopted: generation {0}, {1}; {2} waiting call(s) continue.", _generation, next, _waiting);
+        _waiting = 0;
+        Become(Ready);
+        Stash.UnstashAll();
     }
 
     private void Persist(TokenPair credentials) =>
@@ -385,6 +475,11 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     {
         public static readonly ReleaseDone Instance = new();
     }
+
+    private sealed record LoadDeadline
+    {
+        public static readonly LoadDeadline Instance = new();
+    }
 }
 
 /// <summary>The TokenActor's settings, copied at start.</summary>
@@ -402,6 +497,9 @@ internal sealed class TokenSettings
     public double ProactiveFraction { get; init; } = 0.2;
     public required Func<int, TimeSpan> DelayBeforeRetry { get; init; }
 
+    /// <summary>The shared refresh step (a child the TokenActor starts), or null when the TokenActor refreshes itself.</summary>
+    public Props? SharedLink { get; init; }
+
     public static TokenSettings From(TokenOptions options, ITokenRefresher? refresher, Func<int, TimeSpan> delayBeforeRetry) => new()
     {
         Refresher = refresher,
@@ -414,5 +512,21 @@ internal sealed class TokenSettings
         ProactiveMargin = options.ProactiveRefreshMargin,
         ProactiveFraction = options.ProactiveRefreshFraction,
         DelayBeforeRetry = delayBeforeRetry,
+    };
+
+    /// <summary>A copy that leaves refreshes to <paramref name="link"/> and writes adopted pairs to <paramref name="store"/>.</summary>
+    public TokenSettings WithSharedLink(Props link, ITokenStore store) => new()
+    {
+        Refresher = null,
+        Store = store,
+        Initial = Initial,
+        RefreshTimeout = RefreshTimeout,
+        RefreshAttemptTimeout = RefreshAttemptTimeout,
+        RefreshMaxRetries = RefreshMaxRetries,
+        ProactiveRefresh = ProactiveRefresh,
+        ProactiveMargin = ProactiveMargin,
+        ProactiveFraction = ProactiveFraction,
+        DelayBeforeRetry = DelayBeforeRetry,
+        SharedLink = link,
     };
 }

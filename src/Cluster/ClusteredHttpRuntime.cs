@@ -1,0 +1,104 @@
+using Akka.Actor;
+using Akka.Cluster.Tools.Singleton;
+using Courier.Auth;
+using Courier.Requests;
+
+namespace Courier.Cluster;
+
+/// <summary>
+/// Starts the runtime with clustered credentials on an <see cref="ActorSystem"/> whose provider is <c>cluster</c>,
+/// without Akka.Hosting: for tests, benchmarks and programs that manage their own actor system. Hosted applications use
+/// <see cref="Hosting.ClusteredCredentialsHostingExtensions.WithClusteredCredentials"/>. Call it once on every node,
+/// with the same <see cref="HttpRuntimeOptions.Auth"/> and <see cref="ClusteredCredentialsOptions"/>.
+/// </summary>
+public static class ClusteredHttpRuntime
+{
+    /// <summary>Starts the credential owner's singleton manager and the runtime, whose TokenActor leaves refreshes to the owner.</summary>
+    /// <param name="system">The actor system (<c>akka.actor.provider = cluster</c>); it may join the cluster before or after.</param>
+    /// <param name="options">The runtime's options; <see cref="HttpRuntimeOptions.Auth"/> is required.</param>
+    /// <param name="clustered">The cluster settings, or null for the defaults.</param>
+    /// <param name="clientSource">Gives the client for each attempt.</param>
+    /// <param name="tokenClient">The client for token requests (used by the owner when it runs on this node).</param>
+    /// <param name="name">The coordinator's actor name.</param>
+    public static HttpRuntimeClient Start(ActorSystem system, HttpRuntimeOptions options, ClusteredCredentialsOptions? clustered,
+        Func<HttpClient> clientSource, HttpClient? tokenClient, string name = HttpRuntime.CoordinatorName) =>
+        new(StartActors(system, options, clustered, clientSource, tokenClient, name), options);
+
+    /// <summary>Like <see cref="Start"/>, for actor callers that send <see cref="ExecuteCall"/> themselves.</summary>
+    public static HttpRuntimeActors StartActors(ActorSystem system, HttpRuntimeOptions options, ClusteredCredentialsOptions? clustered,
+        Func<HttpClient> clientSource, HttpClient? tokenClient, string name = HttpRuntime.CoordinatorName)
+    {
+        ArgumentNullException.ThrowIfNull(system);
+        ArgumentNullException.ThrowIfNull(options);
+        var node = NodeCredentials.Create(options, clustered ?? new ClusteredCredentialsOptions(), tokenClient);
+        RemotingGuard.Check(system, node.Clustered);
+        node.StartOwnerManager(system);
+        return node.StartRuntime(system, options, clientSource, tokenClient, name);
+    }
+}
+
+/// <summary>One node's share of clustered credentials: its store (shared by the owner and the TokenActor), the owner's and the link's settings.</summary>
+internal sealed class NodeCredentials
+{
+    private NodeCredentials(ClusteredCredentialsOptions clustered, CredentialOwnerSettings owner, CredentialLinkSettings link, ITokenStore store)
+    {
+        Clustered = clustered;
+        Owner = owner;
+        Link = link;
+        Store = store;
+    }
+
+    public ClusteredCredentialsOptions Clustered { get; }
+    public CredentialOwnerSettings Owner { get; }
+    public CredentialLinkSettings Link { get; }
+    public ITokenStore Store { get; }
+
+    public static NodeCredentials Create(HttpRuntimeOptions options, ClusteredCredentialsOptions clustered, HttpClient? tokenClient)
+    {
+        options.Validate();
+        clustered.Validate();
+        var auth = options.Auth ?? throw new ArgumentException("Clustered credentials need Courier:Auth (HttpRuntimeOptions.Auth).", nameof(options));
+        var refresher = auth.Refresher ?? (auth.RefreshEndpoint is null ? null
+            : auth.CreateRefresher(tokenClient ?? throw new ArgumentNullException(nameof(tokenClient), "A token endpoint is configured: give the client for token requests.")));
+        var store = auth.CreateStore();
+        var retry = options.Retry;
+        var owner = new CredentialOwnerSettings
+        {
+            Refresher = refresher,
+            Store = store,
+            Initial = auth.InitialCredentials(),
+            AttemptTimeout = auth.RefreshAttemptTimeout,
+            MaxRetries = auth.RefreshMaxRetries,
+            DelayBeforeRetry = attempt => Backoff.Compute(attempt, retry, retry.Randomizer()),
+            DataKey = clustered.DataKey,
+            MajorityTimeout = clustered.MajorityTimeout,
+            HandOverTimeout = auth.RefreshTimeout,
+        };
+        var link = new CredentialLinkSettings
+        {
+            SingletonName = clustered.SingletonName,
+            Role = clustered.Role,
+            DataKey = clustered.DataKey,
+            ResendInterval = clustered.ResendInterval,
+            RefreshTimeout = auth.RefreshTimeout,
+        };
+        return new NodeCredentials(clustered, owner, link, store);
+    }
+
+    public Props OwnerProps() => CredentialOwner.Props(Owner);
+
+    /// <summary>Starts the owner's singleton manager at <c>/user/{SingletonName}</c> (as Akka.Cluster.Hosting does), on nodes with the role.</summary>
+    public void StartOwnerManager(ActorSystem system)
+    {
+        if (Clustered.Role is { } role && !Akka.Cluster.Cluster.Get(system).SelfRoles.Contains(role)) return;
+        var settings = ClusterSingletonManagerSettings.Create(system).WithSingletonName(Clustered.SingletonName);
+        if (Clustered.Role is not null) settings = settings.WithRole(Clustered.Role);
+        system.ActorOf(ClusterSingletonManager.Props(OwnerProps(), StopCredentialOwner.Instance, settings), Clustered.SingletonName);
+    }
+
+    public HttpRuntimeActors StartRuntime(ActorSystem system, HttpRuntimeOptions options, Func<HttpClient> clientSource, HttpClient? tokenClient, string name)
+    {
+        RemotingGuard.Check(system, Clustered);
+        return HttpRuntime.StartActors(system, options, clientSource, tokenClient, name, CredentialLink.Props(Link), Store);
+    }
+}
