@@ -1,9 +1,6 @@
 using System.Net;
 using System.Net.Http.Headers;
 using Akka.Actor;
-using Akka.TestKit;
-using Akka.TestKit.Xunit2;
-using Courier.Requests;
 using Courier.Tests.Support;
 using Courier.Transfers;
 using Xunit;
@@ -15,43 +12,15 @@ namespace Courier.Tests.Transfers;
 /// The DownloadActor driven deterministically: a TestScheduler is the clock, a scripted handler answers with bodies the
 /// test feeds chunk by chunk (<see cref="GatedStream"/>), and the test waits on events (progress, retries) and the result.
 /// </summary>
-public sealed class DownloadActorTests : TestKit, IDisposable
+public sealed class DownloadActorTests(ITestOutputHelper output)
+    : ScriptedTransferTestKit(output, typeof(TransferProgress), typeof(TransferRetryScheduled))
 {
-    private const int Chunk = 1024;
     private static readonly Uri Url = new("https://files.example.test/data/report.bin?sig=secret");
-
-    private readonly TestProbe _seen;
-    private readonly TestProbe _events;
-    private readonly ScriptedHandler _handler;
-    private readonly TempFolder _folder = new();
-
-    public DownloadActorTests(ITestOutputHelper output)
-        : base(@"akka.scheduler.implementation = ""Akka.TestKit.TestScheduler, Akka.TestKit""", output: output)
-    {
-        _seen = CreateTestProbe();
-        _events = CreateTestProbe();
-        Sys.EventStream.Subscribe(_events.Ref, typeof(TransferProgress));
-        Sys.EventStream.Subscribe(_events.Ref, typeof(TransferRetryScheduled));
-        _handler = new ScriptedHandler(_seen.Ref, () => Scheduler.Now);
-    }
-
-    private TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
-
-    private IActorRef StartRuntime(Action<TransferOptions>? configure = null)
-    {
-        var options = new HttpRuntimeOptions();
-        options.Retry.Jitter = JitterMode.None;
-        options.Transfers.ChunkSize = Chunk;
-        options.Transfers.ReadBufferSize = Chunk;
-        configure?.Invoke(options.Transfers);
-        var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        return HttpRuntime.StartActors(Sys, options, () => client, name: "t-" + Guid.NewGuid().ToString("N")).Transfers!;
-    }
 
     /// <summary>Answers the next request with <paramref name="body"/> and the given headers.</summary>
     private void ThenBody(HttpStatusCode status, Stream body, long? length, string? etag = "\"v1\"", string? contentRange = null,
         Action<HttpResponseMessage>? configure = null) =>
-        _handler.Then((_, _) =>
+        Handler.Then((_, _) =>
         {
             var response = new HttpResponseMessage(status) { Content = new StreamContent(body) };
             response.Content.Headers.ContentLength = length;
@@ -63,7 +32,7 @@ public sealed class DownloadActorTests : TestKit, IDisposable
 
     private TransferProgress ExpectProgress(long bytes)
     {
-        var progress = _events.ExpectMsg<TransferProgress>(TimeSpan.FromSeconds(5));
+        var progress = Events.ExpectMsg<TransferProgress>(TimeSpan.FromSeconds(5));
         Assert.Equal(bytes, progress.BytesTransferred);
         return progress;
     }
@@ -72,7 +41,7 @@ public sealed class DownloadActorTests : TestKit, IDisposable
     private TransferRetryScheduled ExpectRetry()
     {
         while (true)
-            if (_events.ExpectMsg<object>(TimeSpan.FromSeconds(5)) is TransferRetryScheduled retry) return retry;
+            if (Events.ExpectMsg<object>(TimeSpan.FromSeconds(5)) is TransferRetryScheduled retry) return retry;
     }
 
     [Fact]
@@ -81,11 +50,11 @@ public sealed class DownloadActorTests : TestKit, IDisposable
         var content = TempFolder.Bytes(4 * Chunk, seed: 1);
         ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), content.Length);
         var transfers = StartRuntime();
-        var destination = _folder.File("report.bin");
+        var destination = Folder.File("report.bin");
 
         transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
 
-        Assert.Equal(HttpMethod.Get, _seen.ExpectMsg<SeenRequest>().Method);
+        Assert.Equal(HttpMethod.Get, Seen.ExpectMsg<SeenRequest>().Method);
         for (var i = 1; i <= 4; i++)
         {
             var progress = ExpectProgress(i * Chunk);
@@ -108,13 +77,13 @@ public sealed class DownloadActorTests : TestKit, IDisposable
         var body = new GatedStream();
         ThenBody(HttpStatusCode.OK, body, 4 * Chunk);
         var transfers = StartRuntime(o => o.ProgressStep = 0);
-        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, _folder.File("a.bin"))));
-        _seen.ExpectMsg<SeenRequest>();
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, Folder.File("a.bin"))));
+        Seen.ExpectMsg<SeenRequest>();
 
         body.Release(TempFolder.Bytes(Chunk, 1));
         ExpectProgress(Chunk);
         body.Release(TempFolder.Bytes(Chunk, 2));
-        _events.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // 1 chunk later, but no virtual time has passed
+        Events.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // 1 chunk later, but no virtual time has passed
         Scheduler.Advance(TimeSpan.FromMilliseconds(100));
         body.Release(TempFolder.Bytes(Chunk, 3));
         ExpectProgress(3 * Chunk);
@@ -129,10 +98,10 @@ public sealed class DownloadActorTests : TestKit, IDisposable
         var body = new GatedStream();
         ThenBody(HttpStatusCode.OK, body, 8 * Chunk);
         var transfers = StartRuntime();
-        var destination = _folder.File("big.bin");
+        var destination = Folder.File("big.bin");
         var request = DownloadRequest.ToFile(Url, destination);
         transfers.Tell(new StartDownload(request));
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         body.Release(TempFolder.Bytes(Chunk, 1));
         ExpectProgress(Chunk);
 
@@ -155,21 +124,21 @@ public sealed class DownloadActorTests : TestKit, IDisposable
         ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content.AsMemory(2 * Chunk)).End(), 2 * Chunk,
             contentRange: $"bytes {2 * Chunk}-{4 * Chunk - 1}/{4 * Chunk}");
         var transfers = StartRuntime();
-        var destination = _folder.File("resumed.bin");
+        var destination = Folder.File("resumed.bin");
         transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
 
-        var first = _seen.ExpectMsg<SeenRequest>();
+        var first = Seen.ExpectMsg<SeenRequest>();
         Assert.False(first.Headers.ContainsKey("Range"));
         ExpectProgress(Chunk);
         ExpectProgress(2 * Chunk);
-        var retry = _events.ExpectMsg<TransferRetryScheduled>();
+        var retry = Events.ExpectMsg<TransferRetryScheduled>();
         Assert.Equal(2 * Chunk, retry.Offset);
         Assert.Equal(TimeSpan.FromMilliseconds(100), retry.Delay); // the request path's backoff
         Scheduler.Advance(TimeSpan.FromMilliseconds(99));
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
         Scheduler.Advance(TimeSpan.FromMilliseconds(1));
 
-        var second = _seen.ExpectMsg<SeenRequest>();
+        var second = Seen.ExpectMsg<SeenRequest>();
         Assert.Equal($"bytes={2 * Chunk}-", second.Headers["Range"]);
         Assert.Equal("\"v1\"", second.Headers["If-Range"]);
         var completed = ExpectMsg<TransferCompleted>();
@@ -185,12 +154,12 @@ public sealed class DownloadActorTests : TestKit, IDisposable
         ThenBody(HttpStatusCode.OK, new GatedStream().Release(old.AsMemory(0, 2 * Chunk)).Fail(new IOException("reset")), old.Length);
         ThenBody(HttpStatusCode.OK, new GatedStream().Release(changed).End(), changed.Length, etag: "\"v2\"");
         var transfers = StartRuntime();
-        var destination = _folder.File("changed.bin");
+        var destination = Folder.File("changed.bin");
         transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
 
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         Scheduler.Advance(ExpectRetry().Delay);
-        Assert.Equal("\"v1\"", _seen.ExpectMsg<SeenRequest>().Headers["If-Range"]);
+        Assert.Equal("\"v1\"", Seen.ExpectMsg<SeenRequest>().Headers["If-Range"]);
         var completed = ExpectMsg<TransferCompleted>();
         Assert.Equal(TempFolder.Sha256(changed), completed.Sha256);
         Assert.Equal(changed, File.ReadAllBytes(destination));
@@ -204,15 +173,36 @@ public sealed class DownloadActorTests : TestKit, IDisposable
         ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content).End(), content.Length, contentRange: $"bytes 0-{content.Length - 1}/{content.Length}");
         ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), content.Length);
         var transfers = StartRuntime();
-        var destination = _folder.File("offset.bin");
+        var destination = Folder.File("offset.bin");
         transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
 
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         Scheduler.Advance(ExpectRetry().Delay);
-        Assert.True(_seen.ExpectMsg<SeenRequest>().Headers.ContainsKey("Range"));
-        Assert.False(_seen.ExpectMsg<SeenRequest>().Headers.ContainsKey("Range"));
+        Assert.True(Seen.ExpectMsg<SeenRequest>().Headers.ContainsKey("Range"));
+        Assert.False(Seen.ExpectMsg<SeenRequest>().Headers.ContainsKey("Range"));
         Assert.Equal(TempFolder.Sha256(content), ExpectMsg<TransferCompleted>().Sha256);
         Assert.Equal(content, File.ReadAllBytes(destination));
+    }
+
+    [Fact]
+    public void A_whole_part_left_by_an_earlier_process_is_verified_and_renamed_after_a_416()
+    {
+        var content = TempFolder.Bytes(2 * Chunk, seed: 10);
+        var destination = Folder.File("done.bin");
+        File.WriteAllBytes(destination + ".part", content);
+        File.WriteAllText(destination + ".part.json", System.Text.Json.JsonSerializer.Serialize(
+            new { url = Url.AbsoluteUri, validator = "\"v1\"", length = content.Length, sha256 = TempFolder.Sha256(content) }));
+        Handler.ThenStatus(HttpStatusCode.RequestedRangeNotSatisfiable);
+        var transfers = StartRuntime();
+
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        var seen = Seen.ExpectMsg<SeenRequest>();
+        Assert.Equal($"bytes={2 * Chunk}-", seen.Headers["Range"]);
+        Assert.Equal("\"v1\"", seen.Headers["If-Range"]);
+        Assert.Equal(TempFolder.Sha256(content), ExpectMsg<TransferCompleted>().Sha256);
+        Assert.Equal(content, File.ReadAllBytes(destination));
+        Assert.False(File.Exists(destination + ".part.json"));
     }
 
     [Fact]
@@ -221,7 +211,7 @@ public sealed class DownloadActorTests : TestKit, IDisposable
         var content = TempFolder.Bytes(2 * Chunk, seed: 4);
         ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), 4 * Chunk); // announces 4 KiB, sends 2
         var transfers = StartRuntime(o => o.MaxRetriesPerChunk = 0);
-        var destination = _folder.File("short.bin");
+        var destination = Folder.File("short.bin");
         transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
 
         var failed = ExpectMsg<TransferFailed>();
@@ -241,7 +231,7 @@ public sealed class DownloadActorTests : TestKit, IDisposable
         ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), content.Length,
             configure: r => r.Headers.TryAddWithoutValidation("Repr-Digest", TransferHeaders.FormatSha256(wrong)));
         var transfers = StartRuntime();
-        var destination = _folder.File("digest.bin");
+        var destination = Folder.File("digest.bin");
         transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
 
         var error = Assert.IsType<TransferIntegrityException>(ExpectMsg<TransferFailed>().Error);
@@ -259,27 +249,27 @@ public sealed class DownloadActorTests : TestKit, IDisposable
         ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), content.Length);
         var transfers = StartRuntime();
 
-        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, _folder.File("ok.bin")) with { ExpectedSha256 = TempFolder.Sha256(content).ToUpperInvariant() }));
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, Folder.File("ok.bin")) with { ExpectedSha256 = TempFolder.Sha256(content).ToUpperInvariant() }));
         Assert.Equal(TempFolder.Sha256(content), ExpectMsg<TransferCompleted>().Sha256);
 
-        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, _folder.File("bad.bin")) with { ExpectedSha256 = new string('0', 64) }));
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, Folder.File("bad.bin")) with { ExpectedSha256 = new string('0', 64) }));
         Assert.Equal(TransferFailure.DigestMismatch, ExpectMsg<TransferFailed>().Error.Failure);
-        Assert.False(File.Exists(_folder.File("bad.bin")));
+        Assert.False(File.Exists(Folder.File("bad.bin")));
     }
 
     [Fact]
     public void A_missing_destination_folder_fails_before_any_request()
     {
         var transfers = StartRuntime();
-        var missing = Path.Combine(_folder.Path, "nope", "file.bin");
+        var missing = Path.Combine(Folder.Path, "nope", "file.bin");
 
         transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, missing)));
         var error = Assert.IsType<TransferDestinationException>(ExpectMsg<TransferFailed>().Error);
         Assert.Equal(TransferFailure.DestinationFolderMissing, error.Failure);
 
-        transfers.Tell(new StartDownload(DownloadRequest.ToFolder(Url, Path.Combine(_folder.Path, "nope"))));
+        transfers.Tell(new StartDownload(DownloadRequest.ToFolder(Url, Path.Combine(Folder.Path, "nope"))));
         Assert.Equal(TransferFailure.DestinationFolderMissing, ExpectMsg<TransferFailed>().Error.Failure);
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 
     [Fact]
@@ -289,15 +279,15 @@ public sealed class DownloadActorTests : TestKit, IDisposable
         ThenBody(HttpStatusCode.OK, new GatedStream().Release(content.AsMemory(0, Chunk)).Fail(new IOException("reset")), length: null);
         ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), length: null);
         var transfers = StartRuntime();
-        var destination = _folder.File("unknown.bin");
+        var destination = Folder.File("unknown.bin");
         transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
 
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         var progress = ExpectProgress(Chunk);
         Assert.False(progress.TotalKnown);
         Assert.Null(progress.Eta);
-        Scheduler.Advance(_events.ExpectMsg<TransferRetryScheduled>().Delay);
-        Assert.False(_seen.ExpectMsg<SeenRequest>().Headers.ContainsKey("Range"));
+        Scheduler.Advance(Events.ExpectMsg<TransferRetryScheduled>().Delay);
+        Assert.False(Seen.ExpectMsg<SeenRequest>().Headers.ContainsKey("Range"));
         Assert.Equal(TempFolder.Sha256(content), ExpectMsg<TransferCompleted>().Sha256);
         Assert.Equal(content, File.ReadAllBytes(destination));
     }
@@ -305,30 +295,24 @@ public sealed class DownloadActorTests : TestKit, IDisposable
     [Fact]
     public void The_concurrency_cap_queues_transfers_and_a_cancelled_queued_one_never_starts()
     {
-        _handler.Default = (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = new StreamContent(new GatedStream()) });
+        Handler.Default = (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = new StreamContent(new GatedStream()) });
         var transfers = StartRuntime(o =>
         {
             o.MaxConcurrentTransfers = 2;
             o.MaxQueuedTransfers = 1;
         });
-        var requests = Enumerable.Range(0, 4).Select(i => DownloadRequest.ToFile(Url, _folder.File($"q{i}.bin"))).ToArray();
+        var requests = Enumerable.Range(0, 4).Select(i => DownloadRequest.ToFile(Url, Folder.File($"q{i}.bin"))).ToArray();
         foreach (var request in requests) transfers.Tell(new StartDownload(request));
 
-        _seen.ExpectMsg<SeenRequest>();
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         Assert.Equal(TransferFailure.QueueFull, ExpectMsg<TransferFailed>().Error.Failure); // the 4th: 2 running, 1 queued
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
 
         transfers.Tell(new CancelTransfer(requests[2].Id));
         Assert.Equal(requests[2].Id, ExpectMsg<TransferCancelled>().TransferId);
         transfers.Tell(new CancelTransfer(requests[0].Id));
         Assert.Equal(requests[0].Id, ExpectMsg<TransferCancelled>().TransferId);
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // the cancelled queued one was dropped
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        base.Dispose(disposing);
-        if (disposing) _folder.Dispose();
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // the cancelled queued one was dropped
     }
 }

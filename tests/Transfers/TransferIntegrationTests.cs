@@ -68,8 +68,11 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
         Assert.Equal(sha, completed.Sha256);
         Assert.Equal(sha, TempFolder.Sha256File(destination));
         Assert.Equal(50L * MiB, completed.Bytes);
-        Assert.Equal(3, retries.Count);
-        Assert.Equal([10L * MiB, 20L * MiB, 30L * MiB], retries.Select(r => r.Offset).Order().ToArray());
+        // Each of the first three responses was cut after at most 10 MiB; each resume started where the .part ended.
+        var offsets = retries.Select(r => r.Offset).ToArray();
+        Assert.Equal(3, offsets.Length);
+        Assert.All(offsets.Prepend(0).Zip(offsets), p => Assert.InRange(p.Second - p.First, 1, 10L * MiB));
+        Assert.InRange((await InfoAsync("big.bin")).GetProperty("servedBytes").GetInt64(), 50L * MiB, 60L * MiB); // a restart would be 80+
         Assert.True(progress.IsMonotonic());
         Assert.Equal(50L * MiB, progress.Last!.BytesTransferred);
         Assert.False(File.Exists(destination + ".part"));
@@ -205,16 +208,20 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
     {
         var sha = await PutAsync("secret.bin", 6L * MiB, seed: 9); // the open and protected routes share the store
         var (access, refresh, _) = _server.Auth.IssueTokens();
-        await using var runtime = LoopbackTransfers.Start(o => o.Auth = new Courier.Auth.TokenOptions
+        await using var runtime = LoopbackTransfers.Start(o =>
         {
-            RefreshEndpoint = Url("/auth/refresh"),
-            AccessToken = access,
-            RefreshToken = refresh,
-            AllowInsecureHttp = true,
+            o.Transfers.ChunkSize = 64 * 1024; // the first progress (which expires the token) comes long before the cut
+            o.Auth = new Courier.Auth.TokenOptions
+            {
+                RefreshEndpoint = Url("/auth/refresh"),
+                AccessToken = access,
+                RefreshToken = refresh,
+                AllowInsecureHttp = true,
+            };
         });
         var retries = Collect<TransferRetryScheduled>(runtime.System);
         var expired = 0;
-        var progress = new ProgressLog(p => { if (p.BytesTransferred >= MiB && Interlocked.Exchange(ref expired, 1) == 0) _server.Auth.ExpireAccessTokens(); });
+        var progress = new ProgressLog(_ => { if (Interlocked.Exchange(ref expired, 1) == 0) _server.Auth.ExpireAccessTokens(); });
 
         var completed = await runtime.Client.DownloadAsync(DownloadRequest.ToFile(Url($"/protected-files/{_key}/secret.bin"), _folder.File("secret.bin")) with
         {
@@ -223,7 +230,9 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
 
         Assert.Equal(sha, completed.Sha256);
         Assert.Equal(1, _server.Auth.RefreshesPerformed);
-        Assert.Equal(2L * MiB, Assert.Single(retries).Offset);
+        Assert.InRange(Assert.Single(retries).Offset, 64 * 1024, 2L * MiB);
+        // At most 2 MiB before the cut, then the rest from the .part's end: a restart after the 401 would be 8 MiB.
+        Assert.InRange((await InfoAsync("secret.bin")).GetProperty("servedBytes").GetInt64(), 6L * MiB, 8L * MiB - 64 * 1024);
     }
 
     [Fact]

@@ -2,9 +2,6 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Text;
 using Akka.Actor;
-using Akka.TestKit;
-using Akka.TestKit.Xunit2;
-using Courier.Requests;
 using Courier.Tests.Support;
 using Courier.Transfers;
 using Xunit;
@@ -13,42 +10,15 @@ using Xunit.Abstractions;
 namespace Courier.Tests.Transfers;
 
 /// <summary>The upload actors against a scripted server on a TestScheduler: the tus exchange header by header, and the typed errors.</summary>
-public sealed class UploadActorTests : TestKit, IDisposable
+public sealed class UploadActorTests(ITestOutputHelper output) : ScriptedTransferTestKit(output, typeof(TransferRetryScheduled))
 {
-    private const int Chunk = 1024;
     private static readonly Uri Endpoint = new("https://uploads.example.test/files/");
     private static readonly Uri UploadUrl = new("https://uploads.example.test/files/abc123");
 
-    private readonly TestProbe _seen;
-    private readonly TestProbe _events;
-    private readonly ScriptedHandler _handler;
-    private readonly TempFolder _folder = new();
     private readonly ConcurrentQueue<(string? ContentType, long? Length)> _contents = new();
 
-    public UploadActorTests(ITestOutputHelper output)
-        : base(@"akka.scheduler.implementation = ""Akka.TestKit.TestScheduler, Akka.TestKit""", output: output)
-    {
-        _seen = CreateTestProbe();
-        _events = CreateTestProbe();
-        Sys.EventStream.Subscribe(_events.Ref, typeof(TransferRetryScheduled));
-        _handler = new ScriptedHandler(_seen.Ref, () => Scheduler.Now);
-    }
-
-    private TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
-
-    private IActorRef StartRuntime(Action<TransferOptions>? configure = null)
-    {
-        var options = new HttpRuntimeOptions();
-        options.Retry.Jitter = JitterMode.None;
-        options.Transfers.ChunkSize = Chunk;
-        options.Transfers.ReadBufferSize = Chunk;
-        configure?.Invoke(options.Transfers);
-        var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        return HttpRuntime.StartActors(Sys, options, () => client, name: "u-" + Guid.NewGuid().ToString("N")).Transfers!;
-    }
-
     private void Then(HttpStatusCode status, params (string Name, string Value)[] headers) =>
-        _handler.Then((request, _) =>
+        Handler.Then((request, _) =>
         {
             _contents.Enqueue((request.Content?.Headers.ContentType?.MediaType, request.Content?.Headers.ContentLength));
             var response = new HttpResponseMessage(status) { Content = new ByteArrayContent([]) };
@@ -60,7 +30,7 @@ public sealed class UploadActorTests : TestKit, IDisposable
 
     private SeenRequest Expect(HttpMethod method)
     {
-        var seen = _seen.ExpectMsg<SeenRequest>(TimeSpan.FromSeconds(5));
+        var seen = Seen.ExpectMsg<SeenRequest>(TimeSpan.FromSeconds(5));
         Assert.Equal(method, seen.Method);
         return seen;
     }
@@ -68,7 +38,7 @@ public sealed class UploadActorTests : TestKit, IDisposable
     [Fact]
     public void Tus_creates_patches_in_chunks_asks_HEAD_after_a_409_and_reports_the_sha256()
     {
-        var (source, sha) = _folder.CreateFile("movie.mp4", 3000, seed: 9);
+        var (source, sha) = Folder.CreateFile("movie.mp4", 3000, seed: 9);
         Then(HttpStatusCode.Created, ("Location", "/files/abc123"), ("Tus-Resumable", "1.0.0"));
         Then(HttpStatusCode.NoContent, ("Upload-Offset", "1024"));
         Then(HttpStatusCode.Conflict);
@@ -89,7 +59,7 @@ public sealed class UploadActorTests : TestKit, IDisposable
         Assert.Equal(UploadUrl, first.Uri);
         Assert.Equal("0", first.Headers["Upload-Offset"]);
         Assert.Equal("1024", Expect(HttpMethod.Patch).Headers["Upload-Offset"]);
-        var retry = _events.ExpectMsg<TransferRetryScheduled>();
+        var retry = Events.ExpectMsg<TransferRetryScheduled>();
         Assert.Contains("409", retry.Reason);
         Scheduler.Advance(retry.Delay);
         Expect(HttpMethod.Head);
@@ -106,7 +76,7 @@ public sealed class UploadActorTests : TestKit, IDisposable
     [Fact]
     public void Tus_refuses_a_server_that_acknowledges_more_than_was_sent()
     {
-        var (source, _) = _folder.CreateFile("a.bin", 2000);
+        var (source, _) = Folder.CreateFile("a.bin", 2000);
         Then(HttpStatusCode.Created, ("Location", UploadUrl.ToString()));
         Then(HttpStatusCode.NoContent, ("Upload-Offset", "1500"));
         var transfers = StartRuntime();
@@ -122,7 +92,7 @@ public sealed class UploadActorTests : TestKit, IDisposable
     [Fact]
     public void A_413_at_creation_is_a_typed_rejection()
     {
-        var (source, _) = _folder.CreateFile("huge.bin", 100);
+        var (source, _) = Folder.CreateFile("huge.bin", 100);
         Then(HttpStatusCode.RequestEntityTooLarge);
         var transfers = StartRuntime();
 
@@ -137,7 +107,7 @@ public sealed class UploadActorTests : TestKit, IDisposable
     [Fact]
     public void A_415_to_a_multipart_upload_is_a_typed_rejection()
     {
-        var (source, _) = _folder.CreateFile("photo.jpg", 100);
+        var (source, _) = Folder.CreateFile("photo.jpg", 100);
         Then(HttpStatusCode.UnsupportedMediaType);
         var transfers = StartRuntime();
 
@@ -151,7 +121,7 @@ public sealed class UploadActorTests : TestKit, IDisposable
     [Fact]
     public void A_multipart_upload_failing_with_503_starts_again_from_the_first_byte()
     {
-        var (source, sha) = _folder.CreateFile("doc.txt", 5000);
+        var (source, sha) = Folder.CreateFile("doc.txt", 5000);
         Then(HttpStatusCode.ServiceUnavailable);
         Then(HttpStatusCode.OK);
         var transfers = StartRuntime();
@@ -159,7 +129,7 @@ public sealed class UploadActorTests : TestKit, IDisposable
         transfers.Tell(new StartUpload(UploadRequest.Multipart(Endpoint, source) with { Fields = [new("title", "Doc")] }));
 
         var first = Expect(HttpMethod.Post);
-        Scheduler.Advance(_events.ExpectMsg<TransferRetryScheduled>().Delay);
+        Scheduler.Advance(Events.ExpectMsg<TransferRetryScheduled>().Delay);
         var second = Expect(HttpMethod.Post);
         Assert.Equal(first.Body!.Length, second.Body!.Length);
         Assert.Contains("name=file; filename=doc.txt", second.Body);
@@ -172,7 +142,7 @@ public sealed class UploadActorTests : TestKit, IDisposable
     [InlineData(true, TransferFailure.SourceIsDirectory)]
     public void A_missing_or_directory_source_fails_with_a_typed_error_and_no_request(bool directory, TransferFailure expected)
     {
-        var path = directory ? _folder.Folder("dir") : _folder.File("missing.bin");
+        var path = directory ? Folder.Folder("dir") : Folder.File("missing.bin");
         var transfers = StartRuntime();
 
         transfers.Tell(new StartUpload(UploadRequest.Tus(Endpoint, path)));
@@ -183,12 +153,6 @@ public sealed class UploadActorTests : TestKit, IDisposable
 
         transfers.Tell(new StartUpload(UploadRequest.Multipart(Endpoint, path)));
         Assert.Equal(expected, ExpectMsg<TransferFailed>().Error.Failure);
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
-    }
-
-    protected override void Dispose(bool disposing)
-    {
-        base.Dispose(disposing);
-        if (disposing) _folder.Dispose();
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 }

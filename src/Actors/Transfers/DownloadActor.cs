@@ -450,6 +450,13 @@ internal sealed class DownloadActor : TransferActor
 
     protected override void OnCallFailed(Exception error)
     {
+        if (IsStatus(error, System.Net.HttpStatusCode.RequestedRangeNotSatisfiable) && _offset > 0 && _offset == _state?.Length)
+        {
+            // The .part is already whole (a process stopped between the last byte and the rename). If-Range is evaluated
+            // before Range, so the 416 also says the validator still holds: verify and rename.
+            Finish();
+            return;
+        }
         if (IsStatus(error, System.Net.HttpStatusCode.RequestedRangeNotSatisfiable) && _offset > 0 && !_rangeRefused)
         {
             // The file shrank, or the .part is already whole: start over once with the whole body.

@@ -95,20 +95,24 @@ internal sealed class FileEndpoints
         await WriteInfoAsync(context, 201, stored).ConfigureAwait(false);
     }
 
-    /// <summary><c>GET /files/{key}/{name}/info</c>: <c>{"name","length","sha256","etag"}</c>.</summary>
+    /// <summary>
+    /// <c>GET /files/{key}/{name}/info</c>: <c>{"name","length","sha256","etag","servedBytes"}</c>; <c>servedBytes</c> counts
+    /// the body bytes every download of the key was sent.
+    /// </summary>
     private Task InfoAsync(HttpContext context) =>
         Name(context) is { } name && _store.Get(Key(context), name) is { } file
-            ? WriteInfoAsync(context, 200, file)
+            ? WriteInfoAsync(context, 200, file, _faults.ServedBytes(Key(context)))
             : JsonResponse.WriteErrorAsync(context, 404, "not_found");
 
-    public static Task WriteInfoAsync(HttpContext context, int status, StoredFile file) =>
-        JsonResponse.WriteAsync(context, status, file, static (writer, f) =>
+    private static Task WriteInfoAsync(HttpContext context, int status, StoredFile file, long served = 0) =>
+        JsonResponse.WriteAsync(context, status, (file, served), static (writer, s) =>
         {
             writer.WriteStartObject();
-            writer.WriteString("name"u8, f.Name);
-            writer.WriteNumber("length"u8, f.Length);
-            writer.WriteString("sha256"u8, f.Sha256Hex);
-            writer.WriteString("etag"u8, f.ETag);
+            writer.WriteString("name"u8, s.file.Name);
+            writer.WriteNumber("length"u8, s.file.Length);
+            writer.WriteString("sha256"u8, s.file.Sha256Hex);
+            writer.WriteString("etag"u8, s.file.ETag);
+            writer.WriteNumber("servedBytes"u8, s.served);
             writer.WriteEndObject();
         });
 
@@ -186,6 +190,7 @@ internal sealed class FileEndpoints
                 var read = await stream.ReadAsync(buffer.AsMemory(0, want), context.RequestAborted).ConfigureAwait(false);
                 if (read == 0) break;
                 await response.Body.WriteAsync(buffer.AsMemory(0, read), context.RequestAborted).ConfigureAwait(false);
+                _faults.Served(Key(context), read);
                 sent += read;
                 left -= read;
                 if (delay > 0) await Task.Delay(TimeSpan.FromMilliseconds(delay), context.RequestAborted).ConfigureAwait(false);

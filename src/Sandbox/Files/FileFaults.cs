@@ -31,6 +31,11 @@ internal sealed class FileFaults
     /// <summary>Counts one request of <paramref name="kind"/> for the key and returns its 1-based number.</summary>
     public long Count(string key, string kind) => _counts.AddOrUpdate(key + "|" + kind, 1, static (_, n) => n + 1);
 
+    /// <summary>Counts body bytes the download endpoint wrote for the key (what a resume saves shows up here).</summary>
+    public void Served(string key, long bytes) => _counts.AddOrUpdate(key + "|served", bytes, (_, n) => n + bytes);
+
+    public long ServedBytes(string key) => _counts.TryGetValue(key + "|served", out var n) ? n : 0;
+
     /// <summary>The number of bytes after which this request's body is cut, or null.</summary>
     public long? CutFor(HttpRequest request, string key)
     {
@@ -46,13 +51,17 @@ internal sealed class FileFaults
     public static long? Long(HttpRequest request, string name) =>
         request.Headers.TryGetValue(name, out var value) && long.TryParse(value.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
 
-    /// <summary>Flushes what was written, lets the socket send it, then aborts the connection (as <c>X-Fault-Abort-First</c> does).</summary>
+    /// <summary>
+    /// Flushes what was written, gives the client time to read it, then aborts the connection (as <c>X-Fault-Abort-First</c>
+    /// does). Kestrel's abort drops output the socket has not sent yet, so a client that reads slowly may see the cut a
+    /// little before byte N: tests assert "at most N".
+    /// </summary>
     public static async Task CutAsync(HttpContext context)
     {
         try
         {
             await context.Response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
-            await Task.Delay(TimeSpan.FromMilliseconds(30), context.RequestAborted).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(150), context.RequestAborted).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
