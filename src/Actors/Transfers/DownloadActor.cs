@@ -275,37 +275,61 @@ internal sealed class DownloadActor : TransferActor
 
     private void Pump()
     {
-        _buffer ??= ArrayPool<byte>.Shared.Rent(Runtime.ReadBufferSize);
+        // Two read buffers in one pooled array: the next network read runs while the previous block is written and hashed.
+        _buffer ??= ArrayPool<byte>.Shared.Rent(2 * Runtime.ReadBufferSize);
         var (body, file, hash, buffer, size, chunk, counter) = (_body!, _file!, _hash!, _buffer, Runtime.ReadBufferSize, Runtime.ChunkSize, _pumped);
         counter.Reset();
         RunIo(ct => PumpAsync(body, file, hash, buffer, size, chunk, counter, ct), watchStall: true);
     }
 
     /// <summary>
-    /// Copies up to one chunk from the body into the file. Bytes are hashed only once written, and a read failure leaves the
-    /// file exactly at the last complete write: its position is always a good resume offset.
+    /// Copies up to one chunk from the body into the file, overlapping three things: the next read from the network, the
+    /// write of the block before it (async file I/O) and its hashing. A block is counted only once it is written and hashed,
+    /// and the read ahead is always awaited before returning, so when this fails or ends the file position is exactly the
+    /// bytes written: always a good resume offset, with the hash covering exactly those bytes.
     /// </summary>
     private static async Task<object?> PumpAsync(Stream body, FileStream file, IncrementalHash hash, byte[] buffer, int size, int chunk,
         ByteCounter counter, CancellationToken cancellationToken)
     {
+        var blocks = (Front: buffer.AsMemory(0, size), Back: buffer.AsMemory(size, size));
         var copied = 0;
-        while (copied < chunk)
+        var read = await body.ReadAsync(blocks.Front, cancellationToken).ConfigureAwait(false);
+        while (read > 0)
         {
-            var read = await body.ReadAsync(buffer.AsMemory(0, Math.Min(size, buffer.Length)), cancellationToken).ConfigureAwait(false);
-            if (read == 0) return new Chunk(copied, End: true);
+            var current = blocks.Front[..read];
+            copied += read;
+            var more = copied < chunk;
+            var next = more ? body.ReadAsync(blocks.Back, cancellationToken) : ValueTask.FromResult(0);
             try
             {
-                await file.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                var write = file.WriteAsync(current, cancellationToken);
+                hash.AppendData(current.Span);
+                await write.ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
+                await Drain(next).ConfigureAwait(false);
                 throw new LocalIoException($"writing '{file.Name}' failed: {ex.Message}", ex);
             }
-            hash.AppendData(buffer, 0, read);
-            copied += read;
             counter.Add(read);
+            if (!more) return new Chunk(copied, End: false);
+            read = await next.ConfigureAwait(false);
+            blocks = (blocks.Back, blocks.Front);
         }
-        return new Chunk(copied, End: false);
+        return new Chunk(copied, End: true);
+    }
+
+    /// <summary>Waits for a read ahead that is no longer wanted, so nothing touches the buffer afterwards.</summary>
+    private static async Task Drain(ValueTask<int> read)
+    {
+        try
+        {
+            await read.ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // The write failure is what gets reported.
+        }
     }
 
     protected override void OnIo(object? result)
