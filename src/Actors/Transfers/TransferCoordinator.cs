@@ -20,6 +20,7 @@ public sealed class TransferCoordinator : ReceiveActor
     private readonly Dictionary<IActorRef, long> _idByChild = new();
     private readonly LinkedList<Pending> _queue = new();
     private readonly Dictionary<long, LinkedListNode<Pending>> _queuedById = new();
+    private long _spawned; // keeps child names unique even when a caller reuses an id right after its transfer ended
 
     internal TransferCoordinator(TransferRuntime runtime)
     {
@@ -74,7 +75,7 @@ public sealed class TransferCoordinator : ReceiveActor
             UploadRequest multipart => MultipartUploadActor.Props(multipart, _runtime),
             _ => throw new InvalidOperationException($"Unknown transfer request {pending.Request.GetType().Name}."),
         };
-        var child = Context.ActorOf(props, $"transfer-{pending.Id}");
+        var child = Context.ActorOf(props, $"transfer-{pending.Id}-{++_spawned}");
         Context.Watch(child);
         _running[pending.Id] = new Running(pending, child);
         _idByChild[child] = pending.Id;

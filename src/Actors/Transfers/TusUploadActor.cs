@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Security.Cryptography;
 using Akka.Actor;
+using Akka.Event;
 using Courier.Diagnostics;
 using Courier.Requests;
 using Microsoft.Win32.SafeHandles;
@@ -193,10 +194,18 @@ internal sealed class TusUploadActor : TransferActor
             return;
         }
         _uploadUrl = location.IsAbsoluteUri ? location : new Uri(_request.Target, location);
-        var (statePath, state) = (StatePath, new UploadState(_request.Target.AbsoluteUri, _uploadUrl.AbsoluteUri, _length, _written));
+        var (statePath, state, log, id) = (StatePath, new UploadState(_request.Target.AbsoluteUri, _uploadUrl.AbsoluteUri, _length, _written), Runtime.Requests.Log, Id);
         RunIo(async ct =>
         {
-            await TransferState.SaveAsync(statePath, state, ct).ConfigureAwait(false);
+            try
+            {
+                await TransferState.SaveAsync(statePath, state, ct).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // A read-only source folder: the upload still runs, it just cannot be resumed by another process.
+                log.Warning("Transfer {0}: the tus state '{1}' cannot be written ({2}); the upload will not be resumable across processes.", id, statePath, ex.Message);
+            }
             return StateSaved.Instance;
         });
     }
