@@ -8,7 +8,11 @@ namespace Courier;
 /// <summary>The runtime's actors: the request coordinator, and the credential owner when authentication is configured.</summary>
 /// <param name="Requests">The <see cref="RequestCoordinator"/>.</param>
 /// <param name="Tokens">The <see cref="TokenActor"/>, or null without <see cref="HttpRuntimeOptions.Auth"/>.</param>
-public sealed record HttpRuntimeActors(IActorRef Requests, IActorRef? Tokens);
+public sealed record HttpRuntimeActors(IActorRef Requests, IActorRef? Tokens)
+{
+    /// <summary>The <see cref="Courier.Transfers.TransferCoordinator"/> (null only for actors assembled by hand).</summary>
+    public IActorRef? Transfers { get; init; }
+}
 
 /// <summary>
 /// Starts the runtime's actors on an <see cref="ActorSystem"/> without Akka.Hosting: for tests, benchmarks and
@@ -76,7 +80,8 @@ public static class HttpRuntime
             runtime.Tokens = tokens;
         }
         var requests = system.ActorOf(RequestCoordinator.Props(runtime), name);
-        return new HttpRuntimeActors(requests, tokens);
+        var transfers = system.ActorOf(Transfers.TransferCoordinator.Props(new Transfers.TransferRuntime(options.Transfers, runtime, requests)), name + "-transfers");
+        return new HttpRuntimeActors(requests, tokens) { Transfers = transfers };
     }
 
     /// <summary>

@@ -10,7 +10,7 @@ namespace Courier;
 /// The runtime as seen from code that is not an actor: each call is handed to the <see cref="RequestCoordinator"/>,
 /// which runs it in its own actor with retries, timeouts and (when configured) tokens.
 /// </summary>
-public interface IHttpRuntimeClient
+public interface IHttpRuntimeClient : Transfers.ITransferClient
 {
     /// <summary>
     /// Sends a request through the runtime. The request's body is read once and replayed on every attempt.
@@ -76,20 +76,31 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
     private readonly Func<CancellationToken, Task<IActorRef?>> _tokens;
     private readonly Uri? _baseAddress;
     private readonly TimeSpan _deadline;
+    private readonly Transfers.TransferClient _transfers;
 
     /// <summary>Creates a client over running actors.</summary>
     public HttpRuntimeClient(HttpRuntimeActors actors, HttpRuntimeOptions options)
-        : this(_ => Task.FromResult(actors.Requests), _ => Task.FromResult(actors.Tokens), options)
+        : this(_ => Task.FromResult(actors.Requests), _ => Task.FromResult(actors.Tokens), options, _ => Task.FromResult(actors.Transfers))
     {
     }
 
-    internal HttpRuntimeClient(Func<CancellationToken, Task<IActorRef>> coordinator, Func<CancellationToken, Task<IActorRef?>> tokens, HttpRuntimeOptions options)
+    internal HttpRuntimeClient(Func<CancellationToken, Task<IActorRef>> coordinator, Func<CancellationToken, Task<IActorRef?>> tokens, HttpRuntimeOptions options,
+        Func<CancellationToken, Task<IActorRef?>>? transfers = null)
     {
         _coordinator = coordinator;
         _tokens = tokens;
         _baseAddress = options.BaseAddress;
         _deadline = options.CallDeadline;
+        _transfers = new Transfers.TransferClient(transfers ?? (_ => Task.FromResult<IActorRef?>(null)), options.BaseAddress);
     }
+
+    /// <inheritdoc />
+    public Task<Transfers.TransferCompleted> DownloadAsync(Transfers.DownloadRequest request, IProgress<Transfers.TransferProgress>? progress = null,
+        CancellationToken cancellationToken = default) => _transfers.DownloadAsync(request, progress, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<Transfers.TransferCompleted> UploadAsync(Transfers.UploadRequest request, IProgress<Transfers.TransferProgress>? progress = null,
+        CancellationToken cancellationToken = default) => _transfers.UploadAsync(request, progress, cancellationToken);
 
     /// <inheritdoc />
     public async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken = default)

@@ -61,6 +61,9 @@ public sealed class HttpRuntimeOptions
     /// <summary>The client-wide retry budget.</summary>
     public RetryBudgetOptions RetryBudget { get; set; } = new();
 
+    /// <summary>File transfers (downloads, multipart and tus uploads): concurrency cap, chunk size, progress, retries.</summary>
+    public Transfers.TransferOptions Transfers { get; set; } = new();
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -76,5 +79,7 @@ public sealed class HttpRuntimeOptions
         Retry.Validate();
         Auth?.Validate();
         RetryBudget.Validate();
+        ArgumentNullException.ThrowIfNull(Transfers, "Courier:Transfers");
+        Transfers.Validate();
     }
 }

@@ -29,6 +29,7 @@ public static class AkkaHostingExtensions
             var actors = HttpRuntime.StartActors(system, effective, () => factory.CreateClient(HttpRuntime.HttpClientName),
                 factory.CreateClient(HttpRuntime.TokenHttpClientName));
             if (actors.Tokens is not null) registry.Register<Auth.TokenActor>(actors.Tokens);
+            if (actors.Transfers is not null) registry.Register<Transfers.TransferCoordinator>(actors.Transfers);
             registry.Register<RequestCoordinator>(actors.Requests);
         });
     }

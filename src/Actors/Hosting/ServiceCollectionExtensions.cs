@@ -38,7 +38,12 @@ public static class ServiceCollectionExtensions
                     await coordinator.GetAsync(ct).ConfigureAwait(false); // both are registered in the same start-up step
                     return registry.TryGet<Auth.TokenActor>(out var tokens) ? tokens : null;
                 },
-                sp.GetRequiredService<IOptions<HttpRuntimeOptions>>().Value);
+                sp.GetRequiredService<IOptions<HttpRuntimeOptions>>().Value,
+                async ct =>
+                {
+                    await coordinator.GetAsync(ct).ConfigureAwait(false);
+                    return registry.TryGet<Transfers.TransferCoordinator>(out var transfers) ? transfers : null;
+                });
         });
 
         // Token requests have a client of their own: a refresh can never go through (or recurse into) the request path.

@@ -66,5 +66,7 @@ internal static class SandboxApplication
         app.MapPost("/_sandbox/auth/fail-refreshes", (RequestDelegate)control.FailRefreshesAsync);
         app.MapPost("/_sandbox/auth/refresh-latency", (RequestDelegate)control.RefreshLatencyAsync);
         app.MapPost("/_sandbox/auth/issue", (RequestDelegate)control.IssueAsync);
+
+        Files.FileEndpoints.Map(app, authority);
     }
 }

@@ -1,0 +1,101 @@
+using System.Net.Http.Headers;
+using System.Text;
+
+namespace Courier.Transfers;
+
+/// <summary>
+/// Turns a name proposed by a server (<c>Content-Disposition</c>, RFC 6266; or the URL's last segment) into a file name that
+/// is safe inside the download folder: only the last path segment is kept (so <c>../../x</c>, <c>/etc/passwd</c> and
+/// <c>C:\x</c> lose their directories), control and reserved characters are replaced, names made only of dots fall back,
+/// Windows device names are prefixed, the length is bounded. The resolved path is checked to lie inside the folder.
+/// </summary>
+public static class SafeFileName
+{
+    /// <summary>Longest name kept (in chars), leaving room for the <c>.part.json</c> suffix under the usual 255-byte limit.</summary>
+    public const int MaxLength = 200;
+
+    private static readonly string[] DeviceNames = ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"];
+
+    /// <summary>The name a <c>Content-Disposition</c> proposes: <c>filename*</c> (already decoded) first, then <c>filename</c>.</summary>
+    public static string? FromContentDisposition(ContentDispositionHeaderValue? disposition)
+    {
+        if (disposition is null) return null;
+        var name = disposition.FileNameStar;
+        if (string.IsNullOrWhiteSpace(name)) name = disposition.FileName;
+        if (string.IsNullOrWhiteSpace(name)) return null;
+        name = name.Trim();
+        if (name.Length >= 2 && name[0] == '"' && name[^1] == '"') name = name[1..^1];
+        return name;
+    }
+
+    /// <summary>The last segment of the URL's path, decoded, or null.</summary>
+    public static string? FromUrl(Uri url)
+    {
+        var path = url.IsAbsoluteUri ? url.AbsolutePath : url.OriginalString;
+        var slash = path.LastIndexOf('/');
+        var segment = slash >= 0 ? path[(slash + 1)..] : path;
+        return segment.Length == 0 ? null : Uri.UnescapeDataString(segment);
+    }
+
+    /// <summary>A safe version of <paramref name="proposed"/>, or <paramref name="fallback"/> when nothing usable is left.</summary>
+    public static string Sanitize(string? proposed, string fallback = "download")
+    {
+        if (string.IsNullOrEmpty(proposed)) return fallback;
+        var cut = proposed.LastIndexOfAny(['/', '\\']);
+        var name = cut >= 0 ? proposed[(cut + 1)..] : proposed;
+
+        var builder = new StringBuilder(name.Length);
+        foreach (var c in name)
+        {
+            builder.Append(char.IsControl(c) || c is '<' or '>' or ':' or '"' or '|' or '?' or '*'
+                ? '_'
+                : c);
+        }
+        // Windows drops trailing dots and spaces (so "x." would be "x"); leading spaces are confusing. Names of only dots
+        // ("." and "..") mean directories.
+        name = builder.ToString().Trim(' ').TrimEnd('.', ' ');
+        if (name.Length == 0 || name.All(c => c == '.')) return fallback;
+
+        var stem = name.Split('.')[0].TrimEnd(' ');
+        if (IsDeviceName(stem)) name = "_" + name;
+
+        if (name.Length > MaxLength)
+        {
+            var extension = Path.GetExtension(name);
+            if (extension.Length > 20) extension = "";
+            name = name[..(MaxLength - extension.Length)] + extension;
+        }
+        return name;
+    }
+
+    /// <summary>
+    /// The full path of <paramref name="name"/> (already sanitized) inside <paramref name="folder"/>; throws
+    /// <see cref="TransferDestinationException"/> if it would lie anywhere else.
+    /// </summary>
+    public static string ResolveInside(string folder, string name)
+    {
+        var root = Path.GetFullPath(folder);
+        if (!Path.EndsInDirectorySeparator(root)) root += Path.DirectorySeparatorChar;
+        var full = Path.GetFullPath(Path.Combine(root, name));
+        var comparison = OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal;
+        if (!full.StartsWith(root, comparison) || full.Length == root.Length || full.IndexOfAny(['/', '\\'], root.Length) >= 0)
+            throw new TransferDestinationException(TransferFailure.UnsafeFileName, folder,
+                $"The file name '{Printable(name)}' proposed by the server would not lie inside the folder '{folder}'.");
+        return full;
+    }
+
+    private static bool IsDeviceName(string stem)
+    {
+        foreach (var device in DeviceNames)
+            if (string.Equals(stem, device, StringComparison.OrdinalIgnoreCase)) return true;
+        return stem.Length == 4 && (stem.StartsWith("COM", StringComparison.OrdinalIgnoreCase) || stem.StartsWith("LPT", StringComparison.OrdinalIgnoreCase))
+            && (char.IsAsciiDigit(stem[3]) || stem[3] is '¹' or '²' or '³');
+    }
+
+    /// <summary>The name with control characters shown as <c>?</c>, for error messages.</summary>
+    internal static string Printable(string name) =>
+        string.Create(name.Length, name, static (span, source) =>
+        {
+            for (var i = 0; i < source.Length; i++) span[i] = char.IsControl(source[i]) ? '?' : source[i];
+        });
+}

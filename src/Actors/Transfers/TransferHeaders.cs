@@ -1,0 +1,92 @@
+using System.Globalization;
+using System.Net.Http.Headers;
+
+namespace Courier.Transfers;
+
+/// <summary>The HTTP header work of transfers: validators for <c>If-Range</c>, RFC 9530 digests, tus headers.</summary>
+internal static class TransferHeaders
+{
+    public const string TusResumable = "Tus-Resumable";
+    public const string TusVersion = "1.0.0";
+    public const string UploadOffset = "Upload-Offset";
+    public const string UploadLength = "Upload-Length";
+    public const string UploadMetadata = "Upload-Metadata";
+    public const string OffsetOctetStream = "application/offset+octet-stream";
+
+    /// <summary>
+    /// The validator to send in <c>If-Range</c>: the strong ETag, else Last-Modified (RFC 9110 §13.1.5: a weak ETag can
+    /// never validate a range). Null when the response has neither.
+    /// </summary>
+    public static string? Validator(HttpResponseMessage response)
+    {
+        if (response.Headers.ETag is { IsWeak: false } tag) return tag.Tag;
+        if (response.Content.Headers.LastModified is { } modified) return modified.ToString("r", CultureInfo.InvariantCulture);
+        return null;
+    }
+
+    /// <summary>
+    /// The SHA-256 the server declares for the response: <c>Repr-Digest</c> (the whole representation, valid for every
+    /// range) or, on a full 200 only, <c>Content-Digest</c> (which covers just this message's content).
+    /// </summary>
+    public static byte[]? DeclaredSha256(HttpResponseMessage response, bool fullBody)
+    {
+        var digest = Sha256From(response, "Repr-Digest");
+        if (digest is null && fullBody) digest = Sha256From(response, "Content-Digest");
+        return digest;
+    }
+
+    /// <summary>The header value <c>sha-256=:base64:</c>.</summary>
+    public static string FormatSha256(ReadOnlySpan<byte> digest) => "sha-256=:" + Convert.ToBase64String(digest) + ":";
+
+    /// <summary>Parses the sha-256 member of an RFC 9530 dictionary (<c>sha-256=:AAA=:, sha-512=:...:</c>); null when absent or malformed.</summary>
+    public static byte[]? ParseSha256(string value)
+    {
+        foreach (var member in value.Split(','))
+        {
+            var eq = member.IndexOf('=');
+            if (eq < 0 || !member.AsSpan(0, eq).Trim().Equals("sha-256", StringComparison.OrdinalIgnoreCase)) continue;
+            var raw = member.AsSpan(eq + 1).Trim();
+            if (raw.Length < 2 || raw[0] != ':' || raw[^1] != ':') return null;
+            var bytes = new byte[32];
+            return Convert.TryFromBase64Chars(raw[1..^1], bytes, out var written) && written == 32 ? bytes : null;
+        }
+        return null;
+    }
+
+    /// <summary>A 64-character hex SHA-256 as bytes; throws <see cref="ArgumentException"/> otherwise.</summary>
+    public static byte[] ParseHexSha256(string hex)
+    {
+        try
+        {
+            var bytes = Convert.FromHexString(hex.Trim());
+            if (bytes.Length == 32) return bytes;
+        }
+        catch (FormatException)
+        {
+        }
+        throw new ArgumentException($"'{hex}' is not a SHA-256 in hex (64 characters).", nameof(hex));
+    }
+
+    /// <summary>The <c>Upload-Offset</c> of a tus answer, or null when it is missing or not a number.</summary>
+    public static long? TusOffset(HttpResponseMessage response) => LongHeader(response.Headers, UploadOffset);
+
+    /// <summary>The <c>Upload-Length</c> of a tus answer, or null.</summary>
+    public static long? TusLength(HttpResponseMessage response) => LongHeader(response.Headers, UploadLength);
+
+    /// <summary>tus <c>Upload-Metadata</c>: comma-separated <c>key base64(value)</c> pairs.</summary>
+    public static string TusMetadata(IEnumerable<KeyValuePair<string, string>> pairs) =>
+        string.Join(',', pairs.Select(p => p.Key + " " + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(p.Value))));
+
+    private static byte[]? Sha256From(HttpResponseMessage response, string name)
+    {
+        if (response.Headers.TryGetValues(name, out var values) || response.Content.Headers.TryGetValues(name, out values))
+            foreach (var value in values)
+                if (ParseSha256(value) is { } digest) return digest;
+        return null;
+    }
+
+    private static long? LongHeader(HttpHeaders headers, string name) =>
+        headers.TryGetValues(name, out var values) && long.TryParse(values.FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var value)
+            ? value
+            : null;
+}

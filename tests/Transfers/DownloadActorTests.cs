@@ -1,0 +1,318 @@
+using System.Net;
+using System.Net.Http.Headers;
+using Akka.Actor;
+using Courier.Tests.Support;
+using Courier.Transfers;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Courier.Tests.Transfers;
+
+/// <summary>
+/// The DownloadActor driven deterministically: a TestScheduler is the clock, a scripted handler answers with bodies the
+/// test feeds chunk by chunk (<see cref="GatedStream"/>), and the test waits on events (progress, retries) and the result.
+/// </summary>
+public sealed class DownloadActorTests(ITestOutputHelper output)
+    : ScriptedTransferTestKit(output, typeof(TransferProgress), typeof(TransferRetryScheduled))
+{
+    private static readonly Uri Url = new("https://files.example.test/data/report.bin?sig=secret");
+
+    /// <summary>Answers the next request with <paramref name="body"/> and the given headers.</summary>
+    private void ThenBody(HttpStatusCode status, Stream body, long? length, string? etag = "\"v1\"", string? contentRange = null,
+        Action<HttpResponseMessage>? configure = null) =>
+        Handler.Then((_, _) =>
+        {
+            var response = new HttpResponseMessage(status) { Content = new StreamContent(body) };
+            response.Content.Headers.ContentLength = length;
+            if (etag is not null) response.Headers.ETag = EntityTagHeaderValue.Parse(etag);
+            if (contentRange is not null) response.Content.Headers.ContentRange = ContentRangeHeaderValue.Parse(contentRange);
+            configure?.Invoke(response);
+            return Task.FromResult(response);
+        });
+
+    private TransferProgress ExpectProgress(long bytes)
+    {
+        var progress = Events.ExpectMsg<TransferProgress>(TimeSpan.FromSeconds(5));
+        Assert.Equal(bytes, progress.BytesTransferred);
+        return progress;
+    }
+
+    /// <summary>The next retry event, skipping progress.</summary>
+    private TransferRetryScheduled ExpectRetry()
+    {
+        while (true)
+            if (Events.ExpectMsg<object>(TimeSpan.FromSeconds(5)) is TransferRetryScheduled retry) return retry;
+    }
+
+    [Fact]
+    public void Streams_chunk_by_chunk_with_one_progress_per_step_then_a_final_one_and_renames_the_part()
+    {
+        var content = TempFolder.Bytes(4 * Chunk, seed: 1);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), content.Length);
+        var transfers = StartRuntime();
+        var destination = Folder.File("report.bin");
+
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        Assert.Equal(HttpMethod.Get, Seen.ExpectMsg<SeenRequest>().Method);
+        for (var i = 1; i <= 4; i++)
+        {
+            var progress = ExpectProgress(i * Chunk);
+            Assert.Equal(content.Length, progress.TotalBytes);
+            Assert.Equal(progress.BytesTransferred, progress.BytesAcknowledged);
+        }
+        var final = ExpectProgress(content.Length);
+        Assert.Equal(TimeSpan.Zero, final.Eta);
+        var completed = ExpectMsg<TransferCompleted>();
+        Assert.Equal(TempFolder.Sha256(content), completed.Sha256);
+        Assert.Equal(content.Length, completed.Bytes);
+        Assert.Equal(content, File.ReadAllBytes(destination));
+        Assert.False(File.Exists(destination + ".part"));
+        Assert.False(File.Exists(destination + ".part.json"));
+    }
+
+    [Fact]
+    public void Progress_is_throttled_to_the_interval_on_the_scheduler_clock()
+    {
+        var body = new GatedStream();
+        ThenBody(HttpStatusCode.OK, body, 4 * Chunk);
+        var transfers = StartRuntime(o => o.ProgressStep = 0);
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, Folder.File("a.bin"))));
+        Seen.ExpectMsg<SeenRequest>();
+
+        body.Release(TempFolder.Bytes(Chunk, 1));
+        ExpectProgress(Chunk);
+        body.Release(TempFolder.Bytes(Chunk, 2));
+        Events.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // 1 chunk later, but no virtual time has passed
+        Scheduler.Advance(TimeSpan.FromMilliseconds(100));
+        body.Release(TempFolder.Bytes(Chunk, 3));
+        ExpectProgress(3 * Chunk);
+        body.Release(TempFolder.Bytes(Chunk, 4)).End();
+        ExpectProgress(4 * Chunk); // the final one
+        ExpectMsg<TransferCompleted>();
+    }
+
+    [Fact]
+    public void Cancel_stops_within_one_chunk_keeps_the_part_and_never_creates_the_destination()
+    {
+        var body = new GatedStream();
+        ThenBody(HttpStatusCode.OK, body, 8 * Chunk);
+        var transfers = StartRuntime();
+        var destination = Folder.File("big.bin");
+        var request = DownloadRequest.ToFile(Url, destination);
+        transfers.Tell(new StartDownload(request));
+        Seen.ExpectMsg<SeenRequest>();
+        body.Release(TempFolder.Bytes(Chunk, 1));
+        ExpectProgress(Chunk);
+
+        transfers.Tell(new CancelTransfer(request.Id));
+
+        var cancelled = ExpectMsg<TransferCancelled>();
+        Assert.True(body.ReadCancelled.Task.Wait(TimeSpan.FromSeconds(5)), "the pending read was not aborted");
+        Assert.Equal(destination + ".part", cancelled.PartialPath);
+        Assert.Equal(Chunk, cancelled.BytesTransferred);
+        Assert.False(File.Exists(destination));
+        Assert.Equal(Chunk, new FileInfo(destination + ".part").Length);
+        Assert.True(File.Exists(destination + ".part.json"));
+    }
+
+    [Fact]
+    public void A_dropped_body_resumes_after_the_backoff_with_Range_and_If_Range()
+    {
+        var content = TempFolder.Bytes(4 * Chunk, seed: 5);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content.AsMemory(0, 2 * Chunk)).Fail(new IOException("connection reset")), content.Length);
+        ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content.AsMemory(2 * Chunk)).End(), 2 * Chunk,
+            contentRange: $"bytes {2 * Chunk}-{4 * Chunk - 1}/{4 * Chunk}");
+        var transfers = StartRuntime();
+        var destination = Folder.File("resumed.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        var first = Seen.ExpectMsg<SeenRequest>();
+        Assert.False(first.Headers.ContainsKey("Range"));
+        ExpectProgress(Chunk);
+        ExpectProgress(2 * Chunk);
+        var retry = Events.ExpectMsg<TransferRetryScheduled>();
+        Assert.Equal(2 * Chunk, retry.Offset);
+        Assert.Equal(TimeSpan.FromMilliseconds(100), retry.Delay); // the request path's backoff
+        Scheduler.Advance(TimeSpan.FromMilliseconds(99));
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Scheduler.Advance(TimeSpan.FromMilliseconds(1));
+
+        var second = Seen.ExpectMsg<SeenRequest>();
+        Assert.Equal($"bytes={2 * Chunk}-", second.Headers["Range"]);
+        Assert.Equal("\"v1\"", second.Headers["If-Range"]);
+        var completed = ExpectMsg<TransferCompleted>();
+        Assert.Equal(TempFolder.Sha256(content), completed.Sha256);
+        Assert.Equal(content, File.ReadAllBytes(destination));
+    }
+
+    [Fact]
+    public void A_200_to_a_range_request_means_the_file_changed_so_the_part_is_truncated_and_refilled()
+    {
+        var old = TempFolder.Bytes(4 * Chunk, seed: 1);
+        var changed = TempFolder.Bytes(3 * Chunk, seed: 2);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(old.AsMemory(0, 2 * Chunk)).Fail(new IOException("reset")), old.Length);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(changed).End(), changed.Length, etag: "\"v2\"");
+        var transfers = StartRuntime();
+        var destination = Folder.File("changed.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        Seen.ExpectMsg<SeenRequest>();
+        Scheduler.Advance(ExpectRetry().Delay);
+        Assert.Equal("\"v1\"", Seen.ExpectMsg<SeenRequest>().Headers["If-Range"]);
+        var completed = ExpectMsg<TransferCompleted>();
+        Assert.Equal(TempFolder.Sha256(changed), completed.Sha256);
+        Assert.Equal(changed, File.ReadAllBytes(destination));
+    }
+
+    [Fact]
+    public void A_206_for_another_offset_is_refused_and_the_whole_file_is_asked_for()
+    {
+        var content = TempFolder.Bytes(4 * Chunk, seed: 3);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content.AsMemory(0, 2 * Chunk)).Fail(new IOException("reset")), content.Length);
+        ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content).End(), content.Length, contentRange: $"bytes 0-{content.Length - 1}/{content.Length}");
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), content.Length);
+        var transfers = StartRuntime();
+        var destination = Folder.File("offset.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        Seen.ExpectMsg<SeenRequest>();
+        Scheduler.Advance(ExpectRetry().Delay);
+        Assert.True(Seen.ExpectMsg<SeenRequest>().Headers.ContainsKey("Range"));
+        Assert.False(Seen.ExpectMsg<SeenRequest>().Headers.ContainsKey("Range"));
+        Assert.Equal(TempFolder.Sha256(content), ExpectMsg<TransferCompleted>().Sha256);
+        Assert.Equal(content, File.ReadAllBytes(destination));
+    }
+
+    [Fact]
+    public void A_whole_part_left_by_an_earlier_process_is_verified_and_renamed_after_a_416()
+    {
+        var content = TempFolder.Bytes(2 * Chunk, seed: 10);
+        var destination = Folder.File("done.bin");
+        File.WriteAllBytes(destination + ".part", content);
+        File.WriteAllText(destination + ".part.json", System.Text.Json.JsonSerializer.Serialize(
+            new { url = Url.AbsoluteUri, validator = "\"v1\"", length = content.Length, sha256 = TempFolder.Sha256(content) }));
+        Handler.ThenStatus(HttpStatusCode.RequestedRangeNotSatisfiable);
+        var transfers = StartRuntime();
+
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        var seen = Seen.ExpectMsg<SeenRequest>();
+        Assert.Equal($"bytes={2 * Chunk}-", seen.Headers["Range"]);
+        Assert.Equal("\"v1\"", seen.Headers["If-Range"]);
+        Assert.Equal(TempFolder.Sha256(content), ExpectMsg<TransferCompleted>().Sha256);
+        Assert.Equal(content, File.ReadAllBytes(destination));
+        Assert.False(File.Exists(destination + ".part.json"));
+    }
+
+    [Fact]
+    public void A_short_body_is_never_a_success()
+    {
+        var content = TempFolder.Bytes(2 * Chunk, seed: 4);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), 4 * Chunk); // announces 4 KiB, sends 2
+        var transfers = StartRuntime(o => o.MaxRetriesPerChunk = 0);
+        var destination = Folder.File("short.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        var failed = ExpectMsg<TransferFailed>();
+        var error = Assert.IsType<TransferIntegrityException>(failed.Error);
+        Assert.Equal(TransferFailure.LengthMismatch, error.Failure);
+        Assert.Contains("2048 of 4096", error.Message);
+        Assert.DoesNotContain("secret", error.Message);
+        Assert.False(File.Exists(destination));
+        Assert.Equal(2 * Chunk, new FileInfo(destination + ".part").Length); // kept for a resume
+    }
+
+    [Fact]
+    public void A_Repr_Digest_that_does_not_match_fails_and_removes_the_part()
+    {
+        var content = TempFolder.Bytes(2 * Chunk, seed: 6);
+        var wrong = System.Security.Cryptography.SHA256.HashData("something else"u8);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), content.Length,
+            configure: r => r.Headers.TryAddWithoutValidation("Repr-Digest", TransferHeaders.FormatSha256(wrong)));
+        var transfers = StartRuntime();
+        var destination = Folder.File("digest.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        var error = Assert.IsType<TransferIntegrityException>(ExpectMsg<TransferFailed>().Error);
+        Assert.Equal(TransferFailure.DigestMismatch, error.Failure);
+        Assert.Equal(TempFolder.Sha256(content), error.Actual);
+        Assert.False(File.Exists(destination));
+        Assert.False(File.Exists(destination + ".part"));
+    }
+
+    [Fact]
+    public void The_callers_expected_sha256_is_checked()
+    {
+        var content = TempFolder.Bytes(Chunk, seed: 7);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), content.Length);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), content.Length);
+        var transfers = StartRuntime();
+
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, Folder.File("ok.bin")) with { ExpectedSha256 = TempFolder.Sha256(content).ToUpperInvariant() }));
+        Assert.Equal(TempFolder.Sha256(content), ExpectMsg<TransferCompleted>().Sha256);
+
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, Folder.File("bad.bin")) with { ExpectedSha256 = new string('0', 64) }));
+        Assert.Equal(TransferFailure.DigestMismatch, ExpectMsg<TransferFailed>().Error.Failure);
+        Assert.False(File.Exists(Folder.File("bad.bin")));
+    }
+
+    [Fact]
+    public void A_missing_destination_folder_fails_before_any_request()
+    {
+        var transfers = StartRuntime();
+        var missing = Path.Combine(Folder.Path, "nope", "file.bin");
+
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, missing)));
+        var error = Assert.IsType<TransferDestinationException>(ExpectMsg<TransferFailed>().Error);
+        Assert.Equal(TransferFailure.DestinationFolderMissing, error.Failure);
+
+        transfers.Tell(new StartDownload(DownloadRequest.ToFolder(Url, Path.Combine(Folder.Path, "nope"))));
+        Assert.Equal(TransferFailure.DestinationFolderMissing, ExpectMsg<TransferFailed>().Error.Failure);
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
+    public void A_compressed_or_length_less_body_has_an_unknown_total_and_restarts_instead_of_resuming()
+    {
+        var content = TempFolder.Bytes(3 * Chunk, seed: 8);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content.AsMemory(0, Chunk)).Fail(new IOException("reset")), length: null);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), length: null);
+        var transfers = StartRuntime();
+        var destination = Folder.File("unknown.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        Seen.ExpectMsg<SeenRequest>();
+        var progress = ExpectProgress(Chunk);
+        Assert.False(progress.TotalKnown);
+        Assert.Null(progress.Eta);
+        Scheduler.Advance(Events.ExpectMsg<TransferRetryScheduled>().Delay);
+        Assert.False(Seen.ExpectMsg<SeenRequest>().Headers.ContainsKey("Range"));
+        Assert.Equal(TempFolder.Sha256(content), ExpectMsg<TransferCompleted>().Sha256);
+        Assert.Equal(content, File.ReadAllBytes(destination));
+    }
+
+    [Fact]
+    public void The_concurrency_cap_queues_transfers_and_a_cancelled_queued_one_never_starts()
+    {
+        Handler.Default = (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = new StreamContent(new GatedStream()) });
+        var transfers = StartRuntime(o =>
+        {
+            o.MaxConcurrentTransfers = 2;
+            o.MaxQueuedTransfers = 1;
+        });
+        var requests = Enumerable.Range(0, 4).Select(i => DownloadRequest.ToFile(Url, Folder.File($"q{i}.bin"))).ToArray();
+        foreach (var request in requests) transfers.Tell(new StartDownload(request));
+
+        Seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
+        Assert.Equal(TransferFailure.QueueFull, ExpectMsg<TransferFailed>().Error.Failure); // the 4th: 2 running, 1 queued
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        transfers.Tell(new CancelTransfer(requests[2].Id));
+        Assert.Equal(requests[2].Id, ExpectMsg<TransferCancelled>().TransferId);
+        transfers.Tell(new CancelTransfer(requests[0].Id));
+        Assert.Equal(requests[0].Id, ExpectMsg<TransferCancelled>().TransferId);
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // the cancelled queued one was dropped
+    }
+}
