@@ -279,6 +279,60 @@ public sealed class TokenActorTests : TestKit
     }
 
     [Fact]
+    public async Task Store_writes_land_in_the_order_they_were_asked_so_a_rotated_refresh_token_is_never_overwritten()
+    {
+        // The first write (the configured credentials, saved at start) is held open by the store while a refresh
+        // rotates the refresh token. Whatever the timing, the store must end with the rotated pair.
+        var store = new GatedStore();
+        var options = new HttpRuntimeOptions();
+        options.Auth = new TokenOptions { Refresher = _refresher, Store = store, AccessToken = "token-1", RefreshToken = "refresh-1" };
+        _refresher.AutoAnswer = n => ControlledRefresher.Refreshed("token-" + (n + 1), "refresh-" + (n + 1));
+        var client = new HttpClient(_handler, disposeHandler: false);
+        var tokens = HttpRuntime.StartActors(Sys, options, () => client, name: "rt-" + Guid.NewGuid().ToString("N")).Tokens!;
+
+        tokens.Tell(new GetToken(1));
+        Assert.Equal(1, ExpectMsg<TokenGranted>().Generation);
+        await store.FirstSaveStarted.WaitAsync(TimeSpan.FromSeconds(10));
+        tokens.Tell(new TokenRejected(2, 1));
+        AwaitWaiting(tokens, 1); // the refresh waits for its own write, which waits behind the held one
+        store.ReleaseFirstSave();
+
+        Assert.Equal("token-2", ExpectMsg<TokenGranted>().AccessToken);
+        Assert.Equal(new[] { "refresh-1", "refresh-2" }, store.CompletedSaves.Select(p => p.RefreshToken));
+        Assert.Equal("refresh-2", (await store.LoadAsync(CancellationToken.None))!.RefreshToken);
+    }
+
+    /// <summary>A store whose first save does not finish until the test says so.</summary>
+    private sealed class GatedStore : ITokenStore
+    {
+        private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly TaskCompletionSource _firstStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly List<TokenPair> _completed = [];
+        private int _saves;
+
+        public Task FirstSaveStarted => _firstStarted.Task;
+        public IReadOnlyList<TokenPair> CompletedSaves { get { lock (_completed) return _completed.ToArray(); } }
+        public void ReleaseFirstSave() => _gate.TrySetResult();
+
+        public Task<TokenPair?> LoadAsync(CancellationToken cancellationToken)
+        {
+            lock (_completed) return Task.FromResult(_completed.LastOrDefault());
+        }
+
+        public async Task SaveAsync(TokenPair credentials, CancellationToken cancellationToken)
+        {
+            if (Interlocked.Increment(ref _saves) == 1)
+            {
+                _firstStarted.TrySetResult();
+                await _gate.Task;
+            }
+            lock (_completed) _completed.Add(credentials);
+        }
+
+        public Task ClearAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+
+    [Fact]
     public void Token_messages_and_errors_never_show_a_token()
     {
         var pair = new TokenPair("secret-access-token", "secret-refresh-token");

@@ -268,9 +268,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 var attempts = _refreshAttempt;
                 _refreshAttempt = -1;
                 // Persist first: a rotated refresh token must survive a crash before any call uses the new pair.
-                _settings.Store.SaveAsync(next, CancellationToken.None).PipeTo(Self,
-                    success: () => new Persisted(next, generation, attempts, null),
-                    failure: error => new Persisted(next, generation, attempts, error));
+                StoreWriter.Tell(new StoreOperation(next, generation, attempts));
                 break;
             }
             case TokenRefreshResult.Rejected rejected:
@@ -387,8 +385,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         ReceiveAny(_ => { }); // stale timers and answers
     }
 
-    private void ClearStore() =>
-        _settings.Store.ClearAsync(CancellationToken.None).PipeTo(Self, success: () => new StoreCleared(null), failure: e => new StoreCleared(e));
+    private void ClearStore() => StoreWriter.Tell(new StoreOperation(null, 0, 0));
 
     private TokenStatus Status(string state) => new(state, _generation, _credentials?.ExpiresAt, _refreshes, _waiting);
 
@@ -430,10 +427,47 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Stash.UnstashAll();
     }
 
-    private void Persist(TokenPair credentials) =>
-        _settings.Store.SaveAsync(credentials, CancellationToken.None).PipeTo(Self,
-            success: () => new Persisted(credentials, _generation, 0, null),
-            failure: error => new Persisted(credentials, _generation, 0, error));
+    private void Persist(TokenPair credentials) => StoreWriter.Tell(new StoreOperation(credentials, _generation, 0));
+
+    /// <summary>
+    /// Every store write and clear goes through one child, one at a time, in the order asked. Two writes piped straight
+    /// from here could finish in either order (each is a temp file and a rename), and a rotated-away refresh token
+    /// landing last would be reused after a restart, which a server with reuse detection punishes by revoking the family.
+    /// </summary>
+    private IActorRef StoreWriter => _storeWriter ??= Context.ActorOf(
+        Internal.FactoryProducer<TokenStoreWriter>.Props(() => new TokenStoreWriter(_settings.Store)), "store-writer");
+
+    private IActorRef? _storeWriter;
+
+    /// <summary>A store operation: save <see cref="Credentials"/>, or clear the store when it is null.</summary>
+    private sealed record StoreOperation(TokenPair? Credentials, long Generation, int Attempts)
+    {
+        public override string ToString() => Credentials is null ? "StoreOperation(clear)" : $"StoreOperation(save generation {Generation})";
+    }
+
+    private sealed class TokenStoreWriter : ReceiveActor
+    {
+        public TokenStoreWriter(ITokenStore store)
+        {
+            ReceiveAsync<StoreOperation>(async operation =>
+            {
+                var replyTo = Sender;
+                Exception? error = null;
+                try
+                {
+                    if (operation.Credentials is null) await store.ClearAsync(CancellationToken.None).ConfigureAwait(false);
+                    else await store.SaveAsync(operation.Credentials, CancellationToken.None).ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    error = ex;
+                }
+                replyTo.Tell(operation.Credentials is null
+                    ? new StoreCleared(error)
+                    : new Persisted(operation.Credentials, operation.Generation, operation.Attempts, error));
+            });
+        }
+    }
 
     private void ScheduleProactiveRefresh()
     {
@@ -470,6 +504,8 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     }
 
     private sealed record StoreCleared(Exception? Error);
+
+
 
     private sealed record ReleaseDone
     {
