@@ -19,8 +19,11 @@ namespace Courier.Requests;
 /// States: <c>Sending</c> (an attempt is in flight) and <c>WaitingToRetry</c> (a retry timer is pending).
 /// Every timer and every attempt result carries the attempt number, so a late answer from an abandoned attempt
 /// (timed out, or superseded) is recognised and dropped.
+/// It is an <see cref="UntypedActor"/> whose states are methods switched with <c>Become</c>: one actor runs per call,
+/// and a <see cref="ReceiveActor"/> builds its handler tables anew for every instance (about half of the runtime's
+/// allocations per call when measured, bench/RESULTS.md).
 /// </remarks>
-internal sealed class RequestActor : ReceiveActor, IWithTimers
+internal sealed class RequestActor : UntypedActor, IWithTimers
 {
     private const string AttemptTimer = "attempt-timeout";
     private const string RetryTimer = "retry";
@@ -57,8 +60,15 @@ internal sealed class RequestActor : ReceiveActor, IWithTimers
         _maxRetries = call.MaxRetries ?? runtime.MaxRetries;
         _uri = call.Uri;
         _method = call.Method;
-        Sending();
+        _sending = Sending;
+        _waitingToRetry = WaitingToRetry;
+        _awaitingToken = AwaitingToken;
     }
+
+    // The states, as delegates made once per actor (Become with a method group would allocate on every switch).
+    private readonly UntypedReceive _sending;
+    private readonly UntypedReceive _waitingToRetry;
+    private readonly UntypedReceive _awaitingToken;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -88,44 +98,65 @@ internal sealed class RequestActor : ReceiveActor, IWithTimers
 
     // ---- states -------------------------------------------------------------------------------------------
 
-    private void Sending()
-    {
-        Receive<AttemptResponded>(m => m.Attempt == _inFlight, OnResponse);
-        Receive<AttemptFaulted>(m => m.Attempt == _inFlight, OnFault);
-        Receive<AttemptTimedOut>(m => m.Attempt == _inFlight, OnAttemptTimeout);
-        CommonHandlers();
-    }
+    /// <summary>The initial behaviour, before the first attempt: only what can arrive that early.</summary>
+    protected override void OnReceive(object message) => Common(message);
 
-    private void WaitingToRetry()
+    private void Sending(object message)
     {
-        Receive<RetryNow>(_ => BeginAttempt());
-        CommonHandlers();
-    }
-
-    private void AwaitingToken()
-    {
-        Receive<TokenGranted>(m => m.CallId == _call.Id, m =>
+        switch (message)
         {
-            _tokenGeneration = m.Generation;
-            SendAttempt(m.AccessToken);
-        });
-        Receive<TokenUnavailable>(m => m.CallId == _call.Id, m =>
-            Fail(m.Error.ForCall(_call.Method, _call.Uri, _attempts), "authentication"));
-        CommonHandlers();
+            case AttemptResponded m when m.Attempt == _inFlight: OnResponse(m); break;
+            case AttemptFaulted m when m.Attempt == _inFlight: OnFault(m); break;
+            case AttemptTimedOut m when m.Attempt == _inFlight: OnAttemptTimeout(m); break;
+            default: Common(message); break;
+        }
     }
 
-    private void CommonHandlers()
+    private void WaitingToRetry(object message)
     {
-        Receive<CancelCall>(_ => Fail(new HttpCallCanceledException(_call.Method, _call.Uri, _attempts), "cancelled"));
-        Receive<DeadlineReached>(_ => Fail(new HttpCallTimeoutException(_call.Method, _call.Uri, _attempts, TimeoutKind.Deadline, _deadline,
-            _lastError is null ? null : "last error: " + _lastError.Message, _lastError), "deadline"));
-        // Answers of abandoned attempts: release what they hold, nothing else.
-        Receive<AttemptResponded>(m => m.Response.Dispose());
-        Receive<AttemptFaulted>(_ => { });
-        Receive<AttemptTimedOut>(_ => { });
-        Receive<RetryNow>(_ => { });
-        Receive<TokenGranted>(_ => { });
-        Receive<TokenUnavailable>(_ => { });
+        if (message is RetryNow) BeginAttempt();
+        else Common(message);
+    }
+
+    private void AwaitingToken(object message)
+    {
+        switch (message)
+        {
+            case TokenGranted m when m.CallId == _call.Id:
+                _tokenGeneration = m.Generation;
+                SendAttempt(m.AccessToken);
+                break;
+            case TokenUnavailable m when m.CallId == _call.Id:
+                Fail(m.Error.ForCall(_call.Method, _call.Uri, _attempts), "authentication");
+                break;
+            default:
+                Common(message);
+                break;
+        }
+    }
+
+    /// <summary>What every state handles the same way.</summary>
+    private void Common(object message)
+    {
+        switch (message)
+        {
+            case CancelCall:
+                Fail(new HttpCallCanceledException(_call.Method, _call.Uri, _attempts), "cancelled");
+                break;
+            case DeadlineReached:
+                Fail(new HttpCallTimeoutException(_call.Method, _call.Uri, _attempts, TimeoutKind.Deadline, _deadline,
+                    _lastError is null ? null : "last error: " + _lastError.Message, _lastError), "deadline");
+                break;
+            // Answers of abandoned attempts and stale timers: release what they hold, nothing else.
+            case AttemptResponded m:
+                m.Response.Dispose();
+                break;
+            case AttemptFaulted or AttemptTimedOut or RetryNow or TokenGranted or TokenUnavailable:
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
     }
 
     // ---- attempts -----------------------------------------------------------------------------------------
@@ -136,7 +167,7 @@ internal sealed class RequestActor : ReceiveActor, IWithTimers
         if (_runtime.UsesToken(_call) && SameOrigin(_uri, _call.Uri))
         {
             _runtime.Tokens!.Tell(new GetToken(_call.Id));
-            Become(AwaitingToken);
+            Become(_awaitingToken);
             return;
         }
         _tokenGeneration = 0;
@@ -162,7 +193,7 @@ internal sealed class RequestActor : ReceiveActor, IWithTimers
         _attemptCancellation?.Dispose();
         _attemptCancellation = new CancellationTokenSource();
         Timers.StartSingleTimer(AttemptTimer, new AttemptTimedOut(_attempts), _attemptTimeout);
-        Become(Sending);
+        Become(_sending);
 
         HttpClient client;
         try
@@ -279,7 +310,7 @@ internal sealed class RequestActor : ReceiveActor, IWithTimers
             // Report the generation we used: the TokenActor refreshes only if nobody has done so since.
             _refreshedOnce = true;
             _runtime.Tokens!.Tell(new TokenRejected(_call.Id, _tokenGeneration));
-            Become(AwaitingToken);
+            Become(_awaitingToken);
             return;
         }
         if (IsRedirect(status) && _runtime.MaxRedirects > 0 && response.Headers.Location is { } location)
@@ -407,7 +438,7 @@ internal sealed class RequestActor : ReceiveActor, IWithTimers
         _retries++;
 
         Timers.StartSingleTimer(RetryTimer, RetryNow.Instance, delay);
-        Become(WaitingToRetry);
+        Become(_waitingToRetry);
         HttpRuntimeMetrics.Retried(FailureTag(error));
         _runtime.Log.Info("Retrying {0} in {1} ms (retry {2} of {3}): {4}", _call, (long)delay.TotalMilliseconds, retry + 1, _maxRetries, reason);
         // Published after the timer is set: whoever reacts to it (a test advancing virtual time) finds the retry scheduled.
