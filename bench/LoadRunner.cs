@@ -33,6 +33,7 @@ internal static class LoadRunner
         GC.Collect();
 
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
+        var cpuBefore = Environment.CpuUsage.TotalTime;
         var started = Stopwatch.GetTimestamp();
 
         var workers = new Task[concurrency];
@@ -40,10 +41,11 @@ internal static class LoadRunner
         await Task.WhenAll(workers).ConfigureAwait(false);
 
         var elapsed = Stopwatch.GetElapsedTime(started);
+        var cpu = Environment.CpuUsage.TotalTime - cpuBefore;
         var allocated = GC.GetTotalAllocatedBytes(precise: true) - allocatedBefore;
         cancellationToken.ThrowIfCancellationRequested();
 
-        return new RunResult(requests, elapsed, allocated, latencies.Summarize(), errors.Values.Sum(), errors);
+        return new RunResult(requests, elapsed, cpu, allocated, latencies.Summarize(), errors.Values.Sum(), errors);
 
         async Task Worker()
         {
@@ -67,12 +69,19 @@ internal static class LoadRunner
 }
 
 /// <summary>What one run measured.</summary>
+/// <param name="Cpu">CPU time of the whole process during the run (user + kernel, all threads).</param>
 /// <param name="AllocatedBytes">Bytes allocated by the whole process during the run (all threads).</param>
 /// <param name="Errors">Distinct error messages and how often each occurred.</param>
-internal sealed record RunResult(int Requests, TimeSpan Elapsed, long AllocatedBytes, LatencySummary Latency, int ErrorCount,
+internal sealed record RunResult(int Requests, TimeSpan Elapsed, TimeSpan Cpu, long AllocatedBytes, LatencySummary Latency, int ErrorCount,
     IReadOnlyDictionary<string, int> Errors)
 {
     public double RequestsPerSecond => Requests / Elapsed.TotalSeconds;
 
     public double AllocatedBytesPerCall => (double)AllocatedBytes / Requests;
+
+    /// <summary>
+    /// Process CPU time per call. With the server in another process this is the client's own cost, and on a machine
+    /// whose cores the client shares with the server it is what limits throughput.
+    /// </summary>
+    public double CpuMicrosecondsPerCall => Cpu.TotalMicroseconds / Requests;
 }

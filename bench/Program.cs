@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Courier.Bench.Scenarios;
 
 namespace Courier.Bench;
@@ -32,16 +33,13 @@ internal static class Program
             return 2;
         }
 
-        // First Ctrl+C: cancel, so the scenario unwinds through its finally blocks (and stops the server it started).
-        // A second Ctrl+C terminates the process; SandboxProcess still kills its child from ProcessExit.
+        // First Ctrl+C / SIGTERM: cancel, so the scenario unwinds through its finally blocks (and stops the server it
+        // started). A second one terminates the process at once, after killing the server. Signals are handled
+        // explicitly because on SIGTERM the runtime does not raise AppDomain.ProcessExit (measured on .NET 10, Linux).
         using var stop = new CancellationTokenSource();
-        Console.CancelKeyPress += (_, e) =>
-        {
-            if (stop.IsCancellationRequested) return;
-            e.Cancel = true;
-            Console.Error.WriteLine("Cancelling (Ctrl+C again to abort at once)...");
-            stop.Cancel();
-        };
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+        AppDomain.CurrentDomain.UnhandledException += (_, _) => SandboxProcess.KillAll();
 
         try
         {
@@ -57,6 +55,18 @@ internal static class Program
         {
             Console.Error.WriteLine("Cancelled.");
             return 130;
+        }
+
+        void OnSignal(PosixSignalContext context)
+        {
+            if (stop.IsCancellationRequested)
+            {
+                SandboxProcess.KillAll(); // then the default action: terminate
+                return;
+            }
+            context.Cancel = true;
+            Console.Error.WriteLine($"{context.Signal}: cancelling (send it again to abort at once)...");
+            stop.Cancel();
         }
     }
 

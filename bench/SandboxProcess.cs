@@ -11,22 +11,23 @@ namespace Courier.Bench;
 /// (<see cref="GC.GetTotalAllocatedBytes(bool)"/> is process-wide).
 /// </summary>
 /// <remarks>
-/// The child is killed on <see cref="DisposeAsync"/> (normal end, exception, first Ctrl+C) and, as a last resort,
-/// from <see cref="AppDomain.ProcessExit"/> (second Ctrl+C, SIGTERM). Only a SIGKILL of this process can leave it behind.
+/// The child is killed on <see cref="DisposeAsync"/> (normal end, exception, first Ctrl+C or SIGTERM, which cancel the
+/// scenario) and by <see cref="KillAll"/> (second signal, unhandled exception) or <see cref="AppDomain.ProcessExit"/>
+/// (<see cref="Environment.Exit"/>). Only a SIGKILL of this process can leave it behind.
 /// </remarks>
 internal sealed partial class SandboxProcess : IAsyncDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(30);
+    private static readonly HashSet<Process> Live = [];
 
     private readonly Process _process;
-    private readonly EventHandler _killOnExit;
+
+    static SandboxProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) => KillAll();
 
     private SandboxProcess(Process process, Uri baseAddress)
     {
         _process = process;
         BaseAddress = baseAddress;
-        _killOnExit = (_, _) => Kill();
-        AppDomain.CurrentDomain.ProcessExit += _killOnExit;
     }
 
     /// <summary>The server's root, <c>http://127.0.0.1:PORT/</c>.</summary>
@@ -58,6 +59,7 @@ internal sealed partial class SandboxProcess : IAsyncDisposable
             $"the sandbox exited with code {process.ExitCode} before listening:{Environment.NewLine}{string.Join(Environment.NewLine, Tail())}"));
 
         if (!process.Start()) throw new InvalidOperationException("could not start the sandbox process");
+        lock (Live) Live.Add(process);
         process.BeginOutputReadLine();
         process.BeginErrorReadLine();
 
@@ -91,20 +93,25 @@ internal sealed partial class SandboxProcess : IAsyncDisposable
 
     public ValueTask DisposeAsync()
     {
-        AppDomain.CurrentDomain.ProcessExit -= _killOnExit;
         KillAndDispose(_process);
         return ValueTask.CompletedTask;
     }
 
-    private void Kill()
+    /// <summary>Kills every sandbox still running: the last resort when this process is about to die.</summary>
+    public static void KillAll()
     {
-        try
+        Process[] live;
+        lock (Live) live = [.. Live];
+        foreach (var process in live)
         {
-            if (!_process.HasExited) _process.Kill(entireProcessTree: true);
-        }
-        catch (InvalidOperationException)
-        {
-            // Already gone.
+            try
+            {
+                process.Kill(entireProcessTree: true);
+            }
+            catch (Exception ex) when (ex is InvalidOperationException or System.ComponentModel.Win32Exception)
+            {
+                // Already gone, or being disposed at this very moment.
+            }
         }
     }
 
@@ -122,6 +129,8 @@ internal sealed partial class SandboxProcess : IAsyncDisposable
         {
             // Never started or already gone.
         }
+        // Only now: until the child is dead, KillAll (a second signal arriving meanwhile) must still see it.
+        lock (Live) Live.Remove(process);
         process.Dispose();
     }
 

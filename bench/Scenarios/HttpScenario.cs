@@ -55,7 +55,7 @@ internal sealed class HttpScenario : IScenario
         try
         {
             var latencies = new LatencyRecorder(Math.Max(requests, levels.Max(Warmup)));
-            var table = new MarkdownTable(">C", "client", ">req/s", ">spread", ">p50 ms", ">p99 ms", ">alloc B/call", ">req/s vs (a)", ">alloc vs (a)", ">errors");
+            var table = new MarkdownTable(">C", "client", ">req/s", ">spread", ">p50 ms", ">p99 ms", ">CPU µs/call", ">alloc B/call", ">req/s vs (a)", ">alloc vs (a)", ">errors");
             var allErrors = new Dictionary<string, int>(StringComparer.Ordinal);
             var warmupErrors = 0;
 
@@ -85,7 +85,7 @@ internal sealed class HttpScenario : IScenario
                         runs[t].Add(run);
                         Merge(allErrors, run.Errors, $"C={concurrency}, {targets[t].Name}");
                         Progress($"C={concurrency,-4} round {round + 1}/{rounds} {targets[t].Name,-28} {run.RequestsPerSecond,9:N0} req/s  " +
-                                 $"p50 {run.Latency.P50Ms,7:0.000} ms  p99 {run.Latency.P99Ms,7:0.000} ms  {run.AllocatedBytesPerCall,7:N0} B/call  errors {run.ErrorCount}");
+                                 $"p50 {run.Latency.P50Ms,7:0.000} ms  p99 {run.Latency.P99Ms,7:0.000} ms  CPU {run.CpuMicrosecondsPerCall,5:0.0} µs/call  {run.AllocatedBytesPerCall,7:N0} B/call  errors {run.ErrorCount}");
                     }
                 }
 
@@ -100,6 +100,7 @@ internal sealed class HttpScenario : IScenario
                         $"{s.Spread:P0}".Replace(" ", "", StringComparison.Ordinal),
                         Ms(s.P50Ms),
                         Ms(s.P99Ms),
+                        s.CpuPerCall.ToString("0.0", CultureInfo.InvariantCulture),
                         s.AllocatedPerCall.ToString("N0", CultureInfo.InvariantCulture),
                         Ratio(s.RequestsPerSecond / baseline.RequestsPerSecond),
                         Ratio(s.AllocatedPerCall / baseline.AllocatedPerCall),
@@ -134,6 +135,7 @@ internal sealed class HttpScenario : IScenario
             Each row: median of {rounds} interleaved rounds of {requests:N0} GETs of `{url.AbsolutePath}` (server: Sandbox, a separate process),
             C concurrent workers; untimed warm-up per client before each C: {string.Join("/", warmups)} calls, repeated for at least {MinWarmup.TotalSeconds:0} s.
             *spread*: (max - min) / median of req/s over the rounds. Latency: per call, send to body read and response disposed.
+            *CPU µs/call*: CPU time (user + kernel, all threads) of the client process / N; the server's CPU is not included.
             *alloc B/call*: `GC.GetTotalAllocatedBytes(true)` delta / N for the WHOLE client process: everything in it counts
             (worker tasks, HttpClient, Polly, the idle actor system's scheduler), the server's allocations do not.
             *vs (a)*: ratio to (a) at the same C; req/s above 1 is faster than (a), alloc above 1 allocates more.
@@ -156,7 +158,7 @@ internal sealed class HttpScenario : IScenario
     private static string Ratio(double ratio) => ratio.ToString("0.00", CultureInfo.InvariantCulture);
 
     /// <summary>Medians over the rounds of one client at one concurrency, each figure on its own.</summary>
-    private sealed record Summary(double RequestsPerSecond, double Spread, double P50Ms, double P99Ms, double AllocatedPerCall, int Errors)
+    private sealed record Summary(double RequestsPerSecond, double Spread, double P50Ms, double P99Ms, double CpuPerCall, double AllocatedPerCall, int Errors)
     {
         public static Summary Of(IReadOnlyList<RunResult> runs)
         {
@@ -166,6 +168,7 @@ internal sealed class HttpScenario : IScenario
                 (runs.Max(r => r.RequestsPerSecond) - runs.Min(r => r.RequestsPerSecond)) / rps,
                 Median(runs.Select(r => r.Latency.P50Ms)),
                 Median(runs.Select(r => r.Latency.P99Ms)),
+                Median(runs.Select(r => r.CpuMicrosecondsPerCall)),
                 Median(runs.Select(r => r.AllocatedBytesPerCall)),
                 runs.Sum(r => r.ErrorCount));
         }
