@@ -32,6 +32,7 @@ internal sealed class LatencyRecorder(int capacity)
     public LatencySummary Summarize()
     {
         var span = _ticks.AsSpan(0, _count);
+        if (span.IsEmpty) return default;
         span.Sort();
         return new LatencySummary(ToMs(Percentile(span, 0.50)), ToMs(Percentile(span, 0.99)), ToMs(span[^1]));
     }

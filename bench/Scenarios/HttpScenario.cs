@@ -61,7 +61,7 @@ internal sealed class HttpScenario : IScenario
 
             foreach (var concurrency in levels)
             {
-                foreach (var target in targets)
+                foreach (var target in targets.Where(_ => Warmup(concurrency) > 0))
                 {
                     // At least MinWarmup of wall time too: tiered JIT promotes hot methods in the background some time
                     // after they become hot, and a count alone is too short for that at C = 1.
