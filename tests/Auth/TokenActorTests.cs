@@ -89,14 +89,13 @@ public sealed class TokenActorTests : TestKit
     public void A_thousand_calls_refused_with_401_in_any_order_cause_exactly_one_refresh()
     {
         var actors = Start(new TokenPair("token-1", "refresh-1"));
-        _validToken = "server-expired-it"; // the server refuses token-1
+        _validToken = "token-2"; // the server refuses token-1 and accepts only the token the refresh will bring
         _refresher.AutoAnswer = n => ControlledRefresher.Refreshed("token-" + (n + 1), "refresh-" + (n + 1));
 
-        // Once the refresh has happened the server accepts token-2. Calls still carrying token-1 report generation 1,
-        // which is older than the current one: they must be given token-2 without a second refresh.
+        // Calls still carrying token-1 when the refresh is done report generation 1, which is older than the current
+        // one: they must be given token-2 without a second refresh.
         Sys.EventStream.Subscribe(TestActor, typeof(TokenRefreshed));
         for (var i = 0; i < 1000; i++) actors.Requests.Tell(new ExecuteCall(HttpCall.Get(Api)));
-        _validToken = "token-2";
 
         var refreshed = 0;
         var results = new List<CallResult>();
