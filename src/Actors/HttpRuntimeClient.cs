@@ -73,6 +73,7 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
     private static readonly TimeSpan AnswerGrace = TimeSpan.FromSeconds(10);
 
     private readonly Func<CancellationToken, Task<IActorRef>> _coordinator;
+    private ActorPath? _replyPath;
     private readonly Func<CancellationToken, Task<IActorRef?>> _tokens;
     private readonly Uri? _baseAddress;
     private readonly TimeSpan _deadline;
@@ -139,14 +140,12 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
             target.Tell(new CancelCall(id));
         }, (coordinator, call.Id)).ConfigureAwait(false);
 
-        try
-        {
-            return await coordinator.Ask<CallResult>(new ExecuteCall(call), (call.Deadline ?? _deadline) + AnswerGrace).ConfigureAwait(false);
-        }
-        catch (AskTimeoutException ex)
-        {
-            return new CallFailed(call.Id, new RuntimeUnavailableException(call.Method, call.Uri, 0, "the runtime did not answer (is the actor system shutting down?)", ex), 0);
-        }
+        if (coordinator is not IInternalActorRef { Provider: { } provider })
+            throw new InvalidOperationException("The coordinator must be a local actor.");
+        // One reply path for every call: it is only used for logging, never looked up.
+        var reply = new CallReply(provider, _replyPath ??= provider.TempPath());
+        coordinator.Tell(new ExecuteCall(call), reply);
+        return await reply.Task.ConfigureAwait(false);
     }
 
     /// <inheritdoc />

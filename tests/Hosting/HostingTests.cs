@@ -106,7 +106,7 @@ public sealed class OptionsBindingTests
         services.AddHttpRuntime(configuration.GetSection("Courier"));
         var options = services.BuildServiceProvider().GetRequiredService<IOptions<HttpRuntimeOptions>>().Value;
 
-        Assert.Equal([503], options.Retry.RetryStatusCodes.Order());
-        Assert.Equal([403], options.Auth!.TriggerStatusCodes.Order());
+        Assert.Equal([503], options.Retry.RetryStatusCodes!.Order());
+        Assert.Equal([403], options.Auth!.TriggerStatusCodes!.Order());
     }
 }

@@ -167,6 +167,23 @@ public sealed class RequestPathTests(SandboxFixture sandbox) : IClassFixture<San
         Assert.Contains("connection failed", error.Message);
     }
 
+    [Fact]
+    public async Task Calls_in_flight_and_queued_when_the_runtime_stops_fail_instead_of_hanging()
+    {
+        var runtime = LoopbackRuntime.Start(o => o.MaxConcurrentCalls = 1);
+        var key = NewKey();
+        var running = runtime.Client.SendAsync(Get(key, (SandboxHeaders.HangFirst, "5")));
+        var queued = runtime.Client.SendAsync(Get(key, (SandboxHeaders.HangFirst, "5")));
+        await WaitUntil(() => sandbox.Server.Counters.For(key).InFlight == 1);
+
+        await runtime.DisposeAsync();
+
+        var first = await Assert.ThrowsAsync<RuntimeUnavailableException>(() => running.WaitAsync(TimeSpan.FromSeconds(30)));
+        var second = await Assert.ThrowsAsync<RuntimeUnavailableException>(() => queued.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("shutting down", first.Message);
+        Assert.Contains("before the call was sent", second.Message);
+    }
+
     private static async Task WaitUntil(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);

@@ -33,6 +33,23 @@ public sealed class RequestCoordinator : ReceiveActor
 
     internal static Props Props(RequestRuntime runtime) => Internal.FactoryProducer<RequestCoordinator>.Props(() => new RequestCoordinator(runtime));
 
+    /// <summary>
+    /// Stopping (the actor system shuts down): every call still queued or running is answered now, so no caller waits
+    /// for an answer that will never come.
+    /// </summary>
+    protected override void PostStop()
+    {
+        foreach (var running in _running.Values)
+            running.ReplyTo.Tell(new CallFailed(running.Call.Id,
+                new RuntimeUnavailableException(running.Call.Method, running.Call.Uri, 0, "the runtime stopped (the actor system is shutting down)"), 0));
+        foreach (var pending in _queue)
+            pending.ReplyTo.Tell(new CallFailed(pending.Call.Id,
+                new RuntimeUnavailableException(pending.Call.Method, pending.Call.Uri, 0, "the runtime stopped before the call was sent"), 0));
+        _running.Clear();
+        _queue.Clear();
+        _queuedById.Clear();
+    }
+
     /// <summary>A RequestActor that throws is stopped, never restarted: restarting would send its call again.</summary>
     protected override SupervisorStrategy SupervisorStrategy() =>
         new OneForOneStrategy(_ => Directive.Stop);
