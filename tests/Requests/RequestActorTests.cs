@@ -258,6 +258,23 @@ public sealed class RequestActorTests : TestKit
     }
 
     [Fact]
+    public void An_attempt_still_running_at_the_deadline_ends_with_a_deadline_error()
+    {
+        _handler.ThenHang();
+        var runtime = StartRuntime(Options(o => { o.AttemptTimeout = TimeSpan.FromSeconds(10); o.CallDeadline = TimeSpan.FromSeconds(3); }));
+        runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
+
+        ExpectRequest(1);
+        Scheduler.Advance(TimeSpan.FromMilliseconds(2999));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Scheduler.Advance(TimeSpan.FromMilliseconds(1));
+
+        var error = Assert.IsType<HttpCallTimeoutException>(ExpectMsg<CallFailed>().Error);
+        Assert.Equal(TimeoutKind.Deadline, error.Kind);
+        _retries.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    [Fact]
     public void Every_attempt_timing_out_ends_in_a_timeout_error()
     {
         _handler.Default = (_, ct) => Hang(ct);
