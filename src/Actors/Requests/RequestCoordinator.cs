@@ -19,8 +19,7 @@ public sealed class RequestCoordinator : ReceiveActor
     private readonly RequestRuntime _runtime;
     private readonly Dictionary<long, Running> _running = new();
     private readonly Dictionary<IActorRef, long> _callByChild = new();
-    private readonly LinkedList<Pending> _queue = new();
-    private readonly Dictionary<long, LinkedListNode<Pending>> _queuedById = new();
+    private readonly Internal.IndexedQueue<Pending> _queue = new();
 
     internal RequestCoordinator(RequestRuntime runtime)
     {
@@ -47,7 +46,6 @@ public sealed class RequestCoordinator : ReceiveActor
                 new RuntimeUnavailableException(pending.Call.Method, pending.Call.Uri, 0, "the runtime stopped before the call was sent"), 0));
         _running.Clear();
         _queue.Clear();
-        _queuedById.Clear();
     }
 
     /// <summary>A RequestActor that throws is stopped, never restarted: restarting would send its call again.</summary>
@@ -72,7 +70,7 @@ public sealed class RequestCoordinator : ReceiveActor
         }
         else if (_queue.Count < _runtime.MaxQueuedCalls)
         {
-            _queuedById[call.Id] = _queue.AddLast(new Pending(call, Sender, submittedAt));
+            _queue.Enqueue(call.Id, new Pending(call, Sender, submittedAt));
         }
         else
         {
@@ -118,23 +116,18 @@ public sealed class RequestCoordinator : ReceiveActor
             running.Child.Forward(message);
             return;
         }
-        if (_queuedById.Remove(message.CallId, out var node))
+        if (_queue.TryRemove(message.CallId, out var queued))
         {
-            _queue.Remove(node);
-            var call = node.Value.Call;
+            var call = queued.Call;
             HttpRuntimeMetrics.Failed("cancelled");
-            node.Value.ReplyTo.Tell(new CallFailed(call.Id, new HttpCallCanceledException(call.Method, call.Uri, 0), 0));
+            queued.ReplyTo.Tell(new CallFailed(call.Id, new HttpCallCanceledException(call.Method, call.Uri, 0), 0));
         }
     }
 
     private void StartNextQueued()
     {
-        while (_running.Count < _runtime.MaxConcurrentCalls && _queue.First is { } first)
-        {
-            _queue.RemoveFirst();
-            _queuedById.Remove(first.Value.Call.Id);
-            Start(first.Value);
-        }
+        while (_running.Count < _runtime.MaxConcurrentCalls && _queue.TryDequeue(p => p.Call.Id, out var next))
+            Start(next);
     }
 
     private sealed record Pending(HttpCall Call, IActorRef ReplyTo, DateTimeOffset SubmittedAt);

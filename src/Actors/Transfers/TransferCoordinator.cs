@@ -18,8 +18,7 @@ public sealed class TransferCoordinator : ReceiveActor
     private readonly TransferRuntime _runtime;
     private readonly Dictionary<long, Running> _running = new();
     private readonly Dictionary<IActorRef, long> _idByChild = new();
-    private readonly LinkedList<Pending> _queue = new();
-    private readonly Dictionary<long, LinkedListNode<Pending>> _queuedById = new();
+    private readonly Internal.IndexedQueue<Pending> _queue = new();
     private long _spawned; // keeps child names unique even when a caller reuses an id right after its transfer ended
 
     internal TransferCoordinator(TransferRuntime runtime)
@@ -45,7 +44,7 @@ public sealed class TransferCoordinator : ReceiveActor
                 new TransferException(TransferFailure.InvalidRequest, $"Transfer {pending.Id}: '{SafeUrl.Format(pending.Url)}' is not an absolute http or https URL.")));
             return;
         }
-        if (_running.ContainsKey(pending.Id) || _queuedById.ContainsKey(pending.Id))
+        if (_running.ContainsKey(pending.Id) || _queue.Contains(pending.Id))
         {
             Reply(pending, new TransferFailed(pending.Id, pending.Direction,
                 new TransferException(TransferFailure.InvalidRequest, $"Transfer {pending.Id} is already running: give every transfer its own id.")));
@@ -57,7 +56,7 @@ public sealed class TransferCoordinator : ReceiveActor
         }
         else if (_queue.Count < _runtime.MaxQueuedTransfers)
         {
-            _queuedById[pending.Id] = _queue.AddLast(pending);
+            _queue.Enqueue(pending.Id, pending);
         }
         else
         {
@@ -109,11 +108,8 @@ public sealed class TransferCoordinator : ReceiveActor
             running.Child.Forward(message);
             return;
         }
-        if (_queuedById.Remove(message.TransferId, out var node))
-        {
-            _queue.Remove(node);
-            Reply(node.Value, new TransferCancelled(node.Value.Id, node.Value.Direction, 0, null));
-        }
+        if (_queue.TryRemove(message.TransferId, out var queued))
+            Reply(queued, new TransferCancelled(queued.Id, queued.Direction, 0, null));
     }
 
     /// <summary>Answers a transfer that never got an actor, and publishes the same result as the actors do.</summary>
@@ -125,12 +121,8 @@ public sealed class TransferCoordinator : ReceiveActor
 
     private void StartNextQueued()
     {
-        while (_running.Count < _runtime.MaxConcurrentTransfers && _queue.First is { } first)
-        {
-            _queue.RemoveFirst();
-            _queuedById.Remove(first.Value.Id);
-            Start(first.Value);
-        }
+        while (_running.Count < _runtime.MaxConcurrentTransfers && _queue.TryDequeue(p => p.Id, out var next))
+            Start(next);
     }
 
     private sealed record Pending(long Id, TransferDirection Direction, Uri Url, object Request, IActorRef ReplyTo);
