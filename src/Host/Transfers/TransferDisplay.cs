@@ -26,6 +26,8 @@ internal enum ProgressMode
 internal static class TransferDisplay
 {
     // What LiveProgress leaves in a task's state for TransferColumn (ProgressTask.Value is capped at MaxValue: no use for an unknown size).
+    private const string BytesKey = "courier.bytes", TotalKey = "courier.total", RateKey = "courier.rate", EtaKey = "courier.eta";
+
     /// <summary>Runs <paramref name="transfer"/> with the progress receiver <paramref name="mode"/> calls for.</summary>
     public static Task<TransferCompleted> RunAsync(IAnsiConsole console, ProgressMode mode, string label,
         Func<IProgress<TransferProgress>?, Task<TransferCompleted>> transfer)
@@ -111,8 +113,6 @@ internal static class TransferDisplay
             }
         }
     }
-
-    private const string BytesKey = "courier.bytes", TotalKey = "courier.total", RateKey = "courier.rate", EtaKey = "courier.eta";
 
     /// <summary>Bytes, rate and ETA of a task fed by <see cref="LiveProgress"/>.</summary>
     private sealed class TransferColumn : ProgressColumn
