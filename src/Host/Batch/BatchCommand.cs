@@ -27,7 +27,7 @@ internal static class BatchCommand
         await using var runtime = await RuntimeHost.StartAsync(configuration, parse.GetValue(shared.Verbose), cancellationToken: cancellationToken);
         var options = runtime.Services.GetRequiredService<IOptions<HttpRuntimeOptions>>().Value;
         var concurrency = options.MaxConcurrentCalls;
-        var console = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        var console = Consoles.StandardError(shared.IsInteractive(parse));
         var json = parse.GetValue(shared.Json);
         if (parse.GetValue(shared.Verbose)) RuntimeEvents.Print(runtime.System, console);
 

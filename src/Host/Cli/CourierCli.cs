@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Courier.Host.Batch;
 using Courier.Host.Demo;
+using Courier.Host.Transfers;
 using Spectre.Console;
 
 namespace Courier.Host.Cli;
@@ -17,6 +18,8 @@ internal static class CourierCli
         root.Subcommands.Add(ServeCommand.Create());
         root.Subcommands.Add(RequestCommand.Create(shared));
         root.Subcommands.Add(BatchCommand.Create(shared));
+        root.Subcommands.Add(UploadCommand.Create(shared));
+        root.Subcommands.Add(DownloadCommand.Create(shared));
         root.SetAction((parse, ct) => DemoCommand.RunAsync(parse, shared, ct));
         return root;
     }
@@ -62,7 +65,7 @@ internal static class CourierCli
         }
         catch (Exception ex)
         {
-            AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) }).WriteException(ex);
+            Consoles.StandardError().WriteException(ex);
             return ExitCodes.SomeFailed;
         }
     }

@@ -15,7 +15,7 @@ internal static class RequestCommand
     {
         var method = new Argument<string>("METHOD") { Description = "GET, POST, PUT, PATCH, DELETE, HEAD..." };
         var url = new Argument<string>("URL") { Description = "Absolute http(s) URL." };
-        var headers = new Option<string[]>("--header", "-H") { Description = "A request header, \"Name: value\" (repeatable).", AllowMultipleArgumentsPerToken = false };
+        var headers = CommandArguments.HeaderOption();
         var data = new Option<string?>("--data", "-d") { Description = "Request body; @file reads it from a file. JSON bodies are sent as application/json, others as a form, unless -H sets Content-Type." };
         var command = new Command("request", "Send one call through the runtime (retries, tokens, timeouts).") { method, url, headers, data };
         command.SetAction((parse, ct) => RunAsync(parse, shared, parse.GetValue(method)!, parse.GetValue(url)!, parse.GetValue(headers) ?? [], parse.GetValue(data), ct));
@@ -26,7 +26,7 @@ internal static class RequestCommand
         string[] headerTexts, string? data, CancellationToken cancellationToken)
     {
         var call = BuildCall(methodText, urlText, headerTexts, data);
-        var stderr = AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(Console.Error) });
+        var stderr = Consoles.StandardError(shared.IsInteractive(parse));
         var json = parse.GetValue(shared.Json);
 
         await using var runtime = await RuntimeHost.StartAsync(shared.ToConfiguration(parse), parse.GetValue(shared.Verbose), cancellationToken: cancellationToken);
@@ -77,21 +77,12 @@ internal static class RequestCommand
 
     internal static HttpCall BuildCall(string methodText, string urlText, IEnumerable<string> headerTexts, string? data)
     {
-        if (!Uri.TryCreate(urlText, UriKind.Absolute, out var url) || url.Scheme is not ("http" or "https"))
-            throw new UsageException($"'{urlText}' is not an absolute http(s) URL.");
+        var url = CommandArguments.ParseUrl(urlText);
         var method = HttpMethod.Parse(methodText.ToUpperInvariant());
 
-        var headers = new List<KeyValuePair<string, string>>();
-        string? contentType = null;
-        foreach (var text in headerTexts)
-        {
-            var colon = text.IndexOf(':');
-            if (colon <= 0) throw new UsageException($"-H '{text}' is not \"Name: value\".");
-            var name = text[..colon].Trim();
-            var value = text[(colon + 1)..].Trim();
-            if (string.Equals(name, "Content-Type", StringComparison.OrdinalIgnoreCase)) contentType = value;
-            else headers.Add(new(name, value));
-        }
+        var headers = CommandArguments.ParseHeaders(headerTexts);
+        string? contentType = headers.LastOrDefault(h => string.Equals(h.Key, "Content-Type", StringComparison.OrdinalIgnoreCase)).Value;
+        headers.RemoveAll(h => string.Equals(h.Key, "Content-Type", StringComparison.OrdinalIgnoreCase));
 
         RequestBody? body = null;
         if (data is not null)

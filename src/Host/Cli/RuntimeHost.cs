@@ -29,9 +29,16 @@ internal sealed class RuntimeHost : IAsyncDisposable
 
     public IServiceProvider Services => _host.Services;
 
+    /// <param name="commandLine">The configuration keys the command line sets.</param>
+    /// <param name="verbose">Log from Information up; otherwise from <paramref name="quietLevel"/> up.</param>
+    /// <param name="configure">Changes the options after configuration (the demo points them at its Sandbox).</param>
+    /// <param name="cancellationToken">Cancels the start.</param>
+    /// <param name="quietLevel">The lowest level logged without <c>--verbose</c>: Warning by default; commands that report
+    /// every failure themselves pass a higher one, so that a failure is one line, not log entries and a line.</param>
     public static async Task<RuntimeHost> StartAsync(IReadOnlyDictionary<string, string?> commandLine, bool verbose,
-        Action<HttpRuntimeOptions>? configure = null, CancellationToken cancellationToken = default)
+        Action<HttpRuntimeOptions>? configure = null, CancellationToken cancellationToken = default, LogLevel quietLevel = LogLevel.Warning)
     {
+        var minimum = verbose ? LogLevel.Information : quietLevel;
         var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings
         {
             ContentRootPath = AppContext.BaseDirectory,
@@ -42,7 +49,7 @@ internal sealed class RuntimeHost : IAsyncDisposable
             .AddInMemoryCollection(commandLine);
         builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
-        builder.Logging.AddFilter(l => l >= (verbose ? LogLevel.Information : LogLevel.Warning));
+        builder.Logging.AddFilter(l => l >= minimum);
         // Logs go to stderr: stdout carries the command's output (bodies, JSON).
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 
@@ -50,7 +57,13 @@ internal sealed class RuntimeHost : IAsyncDisposable
         builder.Services.AddAkka("courier", akka => akka
             .ConfigureLoggers(loggers =>
             {
-                loggers.LogLevel = verbose ? Akka.Event.LogLevel.InfoLevel : Akka.Event.LogLevel.WarningLevel;
+                loggers.LogLevel = minimum switch
+                {
+                    <= LogLevel.Debug => Akka.Event.LogLevel.DebugLevel,
+                    LogLevel.Information => Akka.Event.LogLevel.InfoLevel,
+                    LogLevel.Warning => Akka.Event.LogLevel.WarningLevel,
+                    _ => Akka.Event.LogLevel.ErrorLevel,
+                };
                 loggers.ClearLoggers();
                 loggers.AddLoggerFactory();
             })

@@ -15,7 +15,7 @@ internal sealed class SharedOptions
     public Option<string?> RefreshFormat { get; } = new("--refresh-format") { Description = "Token endpoint format: json (the seeds' contract) or oauth2 (RFC 6749).", Recursive = true };
     public Option<string?> ClientId { get; } = new("--client-id") { Description = "OAuth 2.0 client id.", Recursive = true };
     public Option<string?> ClientSecret { get; } = new("--client-secret") { Description = "OAuth 2.0 client secret (never echoed).", Recursive = true };
-    public Option<int?> Retries { get; } = new("--retries") { Description = "Retries per call (default 2).", Recursive = true };
+    public Option<int?> Retries { get; } = new("--retries") { Description = "Retries per call (default 2), and per chunk of a transfer (default 5).", Recursive = true };
     public Option<int?> Concurrency { get; } = new("--concurrency", "-c") { Description = "Most calls in flight at once (default 256).", Recursive = true };
     public Option<double?> Timeout { get; } = new("--timeout") { Description = "Per-attempt timeout in seconds (default 15).", Recursive = true };
     public Option<bool> Verbose { get; } = new("--verbose", "-v") { Description = "Show every attempt, and stack traces on errors.", Recursive = true };
@@ -51,6 +51,7 @@ internal sealed class SharedOptions
             });
         }
         Set("Courier:Retry:MaxRetries", parse.GetValue(Retries)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Set("Courier:Transfers:MaxRetriesPerChunk", parse.GetValue(Retries)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
         Set("Courier:MaxConcurrentCalls", parse.GetValue(Concurrency)?.ToString(System.Globalization.CultureInfo.InvariantCulture));
         if (parse.GetValue(Timeout) is { } seconds) Set("Courier:AttemptTimeout", TimeSpan.FromSeconds(seconds).ToString("c"));
         return values;

@@ -3,15 +3,18 @@ using System.Diagnostics;
 using Akka.Actor;
 using Courier.Auth;
 using Courier.Host.Cli;
+using Courier.Host.Transfers;
 using Courier.Requests;
 using Courier.Sandbox;
+using Courier.Transfers;
 using Spectre.Console;
 
 namespace Courier.Host.Demo;
 
 /// <summary>
 /// The showcase: the Sandbox server in-process, a concurrent batch through the runtime with faults injected by the server
-/// and an access token that expires mid-run, each retry and refresh printed as it happens, then a summary.
+/// and an access token that expires mid-run, then a file up with tus and back down, each interrupted once by the server
+/// and resumed (<see cref="DemoTransfers"/>); each retry, resume and refresh printed as it happens, then a summary.
 /// </summary>
 internal static class DemoCommand
 {
@@ -27,12 +30,14 @@ internal static class DemoCommand
 
     public static async Task<int> RunAsync(ParseResult parse, SharedOptions shared, CancellationToken cancellationToken)
     {
-        var console = AnsiConsole.Console;
+        var interactive = shared.IsInteractive(parse);
+        var console = Consoles.StandardOutput(interactive);
         await using var sandbox = await SandboxServer.StartAsync(cancellationToken: cancellationToken);
         var (access, refresh, _) = sandbox.Auth.IssueTokens();
         console.MarkupLineInterpolated($"[bold]Sandbox[/] listening on {sandbox.BaseAddress} (signed in as demo; the access token will expire mid-run)");
 
         using var tally = new MetricsTally();
+        // The demo prints every retry, resume, refresh and failure itself: the runtime's own error logs would say it twice.
         await using var runtime = await RuntimeHost.StartAsync(shared.ToConfiguration(parse), parse.GetValue(shared.Verbose), options =>
         {
             options.BaseAddress = sandbox.BaseAddress;
@@ -43,11 +48,52 @@ internal static class DemoCommand
                 AccessToken = access,
                 RefreshToken = refresh,
             };
-        }, cancellationToken);
+        }, cancellationToken, quietLevel: Microsoft.Extensions.Logging.LogLevel.Critical);
         RuntimeEvents.Print(runtime.System, console);
+        var resumes = new EventTally<TransferRetryScheduled>(runtime.System);
+        var total = Stopwatch.StartNew();
 
         console.MarkupLineInterpolated($"[bold]Batch[/]: {Calls} calls, {Concurrency} in flight at most; the server fails some with 503/429 and cuts some connections mid-response.");
-        var stopwatch = Stopwatch.StartNew();
+        var batch = Stopwatch.StartNew();
+        var failed = await RunBatchAsync(console, runtime.Client, sandbox, cancellationToken);
+        batch.Stop();
+
+        DemoTransferResult? transfers = null;
+        try
+        {
+            transfers = await DemoTransfers.RunAsync(console, interactive ? ProgressMode.Live : ProgressMode.Lines, runtime.Client, sandbox.BaseAddress, cancellationToken);
+        }
+        catch (TransferException ex)
+        {
+            console.MarkupLineInterpolated($"[red]transfer failed[/]: {ex.Message}");
+        }
+        total.Stop();
+
+        var status = await runtime.Client.GetTokenStatusAsync(cancellationToken);
+        var transferFailures = transfers is null ? 1 : transfers.Verified ? 0 : 1;
+        var table = new Table().Border(TableBorder.Rounded).AddColumns("Summary", "Value");
+        table.AddRow("calls (batch)", $"{Calls} ({Calls - failed} succeeded)");
+        table.AddRow("HTTP attempts (batch and transfers)", tally.Attempts.ToString());
+        table.AddRow("retries (calls)", tally.Retries.ToString());
+        table.AddRow("transfer resumes", resumes.Count.ToString());
+        table.AddRow("token refreshes", status.Refreshes.ToString());
+        table.AddRow("server: refreshes / reuse events", $"{sandbox.Auth.RefreshesPerformed} / {sandbox.Auth.ReuseEvents}");
+        table.AddRow("throughput (batch)", $"{Calls / batch.Elapsed.TotalSeconds:0} calls/s");
+        if (transfers is not null)
+        {
+            table.AddRow("bytes transferred", $"{TransferDisplay.FormatBytes(transfers.BytesUp + transfers.BytesDown)} ({TransferDisplay.FormatBytes(transfers.BytesUp)} up, {TransferDisplay.FormatBytes(transfers.BytesDown)} down)");
+            table.AddRow("throughput (transfers)", $"{TransferDisplay.FormatRate(transfers.BytesUp, transfers.Up)} up, {TransferDisplay.FormatRate(transfers.BytesDown, transfers.Down)} down");
+            table.AddRow("sha-256 (source = download)", transfers.Verified ? $"match ({transfers.Sha256[..16]}…)" : "MISMATCH");
+        }
+        table.AddRow("failures", $"{failed} call(s), {transferFailures} transfer(s)");
+        table.AddRow("time", $"{total.Elapsed.TotalSeconds:0.00} s");
+        console.Write(table);
+        return failed == 0 && transferFailures == 0 ? ExitCodes.Success : ExitCodes.SomeFailed;
+    }
+
+    /// <summary>Sends the batch; a third of the way through, the server expires every access token. Returns the failures.</summary>
+    private static async Task<int> RunBatchAsync(IAnsiConsole console, IHttpRuntimeClient client, SandboxServer sandbox, CancellationToken cancellationToken)
+    {
         var completed = 0;
         var expired = 0;
         var failed = 0;
@@ -55,14 +101,13 @@ internal static class DemoCommand
         {
             try
             {
-                using var response = await runtime.Client.SendAsync(CreateCall(sandbox.BaseAddress, i), cancellationToken);
+                using var response = await client.SendAsync(CreateCall(sandbox.BaseAddress, i), cancellationToken);
             }
             catch (Errors.HttpCallException ex)
             {
                 Interlocked.Increment(ref failed);
                 console.MarkupLineInterpolated($"[red]failed[/] {ex.Message}");
             }
-            // A third of the way through, the server expires every access token it has issued.
             if (Interlocked.Increment(ref completed) == Calls / 3 && Interlocked.Exchange(ref expired, 1) == 0)
             {
                 sandbox.Auth.ExpireAccessTokens();
@@ -70,21 +115,7 @@ internal static class DemoCommand
             }
         });
         await Task.WhenAll(calls);
-        stopwatch.Stop();
-
-        var status = await runtime.Client.GetTokenStatusAsync(cancellationToken);
-        var table = new Table().Border(TableBorder.Rounded).AddColumns("Summary", "Value");
-        table.AddRow("calls", Calls.ToString());
-        table.AddRow("succeeded", (Calls - failed).ToString());
-        table.AddRow("failed", failed.ToString());
-        table.AddRow("attempts", tally.Attempts.ToString());
-        table.AddRow("retries", tally.Retries.ToString());
-        table.AddRow("token refreshes", status.Refreshes.ToString());
-        table.AddRow("server: refreshes / reuse events", $"{sandbox.Auth.RefreshesPerformed} / {sandbox.Auth.ReuseEvents}");
-        table.AddRow("time", $"{stopwatch.Elapsed.TotalSeconds:0.00} s");
-        table.AddRow("throughput", $"{Calls / stopwatch.Elapsed.TotalSeconds:0} calls/s");
-        console.Write(table);
-        return failed == 0 ? ExitCodes.Success : ExitCodes.SomeFailed;
+        return failed;
     }
 
     /// <summary>A protected call; some carry fault-injection headers the Sandbox obeys.</summary>
