@@ -17,6 +17,10 @@ internal static class Program
         new HttpScenario(),
         new StormScenario(),
         new ClusterStormScenario(),
+        new TransferScenario(),
+        new TransferWorker(),
+        new BatchScenario(),
+        new PlainBatchWorker(),
     ];
 
     private static async Task<int> Main(string[] args)
