@@ -44,6 +44,9 @@ internal sealed class ClusterNodes : IAsyncDisposable
     /// <summary>Each node's runtime, in start order (the first node is the seed, and so the oldest: it runs the owner).</summary>
     public IReadOnlyList<IHttpRuntimeClient> Clients { get; }
 
+    /// <summary>Each node's ActorSystem, in the same order.</summary>
+    public IEnumerable<ActorSystem> Systems => _members.Select(m => m.System);
+
     /// <summary>Starts <paramref name="count"/> nodes with <paramref name="options"/>, joins them and waits until each serves a token.</summary>
     public static async Task<ClusterNodes> StartAsync(int count, HttpRuntimeOptions options, CancellationToken cancellationToken)
     {

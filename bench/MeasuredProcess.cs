@@ -6,11 +6,15 @@ namespace Courier.Bench;
 /// <summary>What one child process run measured.</summary>
 /// <param name="Elapsed">Wall time from the start of the process to its exit, as this process saw it (start-up included).</param>
 /// <param name="PeakRssBytes">The child's peak resident set size (its high-water mark: the most physical memory it ever held).</param>
-/// <param name="Cpu">The child's user + kernel CPU time, or null when it could not be read.</param>
+/// <param name="UserCpu">The child's user CPU time, or null when it could not be read.</param>
+/// <param name="SystemCpu">The child's kernel CPU time, or null when it could not be read.</param>
 /// <param name="Stdout">Everything it wrote to stdout.</param>
 /// <param name="StderrTail">The last lines it wrote to stderr, for error messages.</param>
-internal sealed record ProcessRun(int ExitCode, TimeSpan Elapsed, long PeakRssBytes, TimeSpan? Cpu, string Stdout, string StderrTail)
+internal sealed record ProcessRun(int ExitCode, TimeSpan Elapsed, long PeakRssBytes, TimeSpan? UserCpu, TimeSpan? SystemCpu, string Stdout, string StderrTail)
 {
+    /// <summary>User + kernel CPU time, or null when it could not be read.</summary>
+    public TimeSpan? Cpu => UserCpu + SystemCpu;
+
     public double PeakRssMiB => PeakRssBytes / (1024.0 * 1024.0);
 
     /// <summary>Throws unless the process exited with 0, with the end of its stderr in the message.</summary>
@@ -82,10 +86,10 @@ internal static class MeasuredProcess
             var output = await stdout.ConfigureAwait(false);
             process.WaitForExit(); // the stderr lines too
 
-            var (peak, cpu) = useTime ? ReadTimeOutput(timeOutput!) : (sampledPeak, (TimeSpan?)null);
+            var (peak, user, system) = useTime ? ReadTimeOutput(timeOutput!) : (sampledPeak, null, null);
             string tail;
             lock (stderr) tail = string.Join(Environment.NewLine, stderr);
-            return new ProcessRun(process.ExitCode, elapsed, peak, cpu, output, tail);
+            return new ProcessRun(process.ExitCode, elapsed, peak, user, system, output, tail);
         }
         finally
         {
@@ -95,14 +99,14 @@ internal static class MeasuredProcess
     }
 
     /// <summary>GNU time writes "Command exited with non-zero status N" first when it did; the figures are on the last line.</summary>
-    private static (long PeakBytes, TimeSpan? Cpu) ReadTimeOutput(string path)
+    private static (long PeakBytes, TimeSpan? User, TimeSpan? System) ReadTimeOutput(string path)
     {
         var last = File.ReadAllLines(path).LastOrDefault(l => l.Length > 0) ?? "";
         var parts = last.Split(' ', StringSplitOptions.RemoveEmptyEntries);
         if (parts.Length < 3 || !long.TryParse(parts[0], NumberStyles.None, CultureInfo.InvariantCulture, out var kib))
             throw new InvalidOperationException($"unexpected output of {GnuTime}: '{last}'");
-        var cpu = double.Parse(parts[1], CultureInfo.InvariantCulture) + double.Parse(parts[2], CultureInfo.InvariantCulture);
-        return (kib * 1024, TimeSpan.FromSeconds(cpu));
+        return (kib * 1024, TimeSpan.FromSeconds(double.Parse(parts[1], CultureInfo.InvariantCulture)),
+            TimeSpan.FromSeconds(double.Parse(parts[2], CultureInfo.InvariantCulture)));
     }
 
     private static long ReadVmHwm(int pid)

@@ -31,7 +31,7 @@ internal sealed class ClusterStormScenario : IScenario
         // Each node gets the same options (a node's in-flight cap and connection limit are its own).
         var cluster = await ClusterNodes.StartAsync(nodes,
             StormTarget.Options(sandbox.BaseAddress, await control.IssueTokensAsync(cancellationToken), o.MaxCalls, o.Connections), cancellationToken);
-        await using var clustered = new StormTarget($"{nodes} nodes", cluster.Clients, cluster.DisposeAsync);
+        await using var clustered = new StormTarget($"{nodes} nodes", cluster.Clients, cluster.Systems, cluster.DisposeAsync);
         Console.Error.WriteLine($"{nodes} nodes joined and serving the shared pair");
 
         var results = await StormRounds.RunAsync([single, clustered], control, url, o.Calls, o.Rounds, o.WarmupRounds, cancellationToken);

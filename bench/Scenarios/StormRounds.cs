@@ -9,17 +9,33 @@ namespace Courier.Bench.Scenarios;
 /// A runtime under test in the storm scenarios: one or more nodes that share one credential. Calls go to the nodes in
 /// turn, so with three nodes each gets a third of every batch.
 /// </summary>
-internal sealed class StormTarget(string name, IReadOnlyList<IHttpRuntimeClient> nodes, Func<ValueTask> dispose) : HttpTarget
+internal sealed class StormTarget : HttpTarget
 {
+    private readonly string _name;
+    private readonly IReadOnlyList<IHttpRuntimeClient> _nodes;
+    private readonly Func<ValueTask> _dispose;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<long> _refreshed = new();
     private int _next = -1;
 
-    public override string Name => name;
+    /// <param name="systems">The nodes' actor systems: their <see cref="TokenRefreshed"/> events are timed.</param>
+    public StormTarget(string name, IReadOnlyList<IHttpRuntimeClient> nodes, IEnumerable<ActorSystem> systems, Func<ValueTask> dispose)
+    {
+        (_name, _nodes, _dispose) = (name, nodes, dispose);
+        foreach (var system in systems)
+            system.EventStream.Subscribe(system.ActorOf(Props.Create(() => new RefreshWatcher(_refreshed)), "bench-refresh-watcher"), typeof(TokenRefreshed));
+    }
 
-    public int NodeCount => nodes.Count;
+    public override string Name => _name;
+
+    /// <summary>Forgets the refreshes seen so far (call before a batch).</summary>
+    public void ClearRefreshes() => _refreshed.Clear();
+
+    /// <summary>When the last node published <see cref="TokenRefreshed"/> since <see cref="ClearRefreshes"/> (a timestamp), or null.</summary>
+    public long? LastRefresh => _refreshed.IsEmpty ? null : _refreshed.Max();
 
     public override async Task GetAsync(Uri uri, CancellationToken cancellationToken)
     {
-        var node = nodes[(int)((uint)Interlocked.Increment(ref _next) % (uint)nodes.Count)];
+        var node = _nodes[(int)((uint)Interlocked.Increment(ref _next) % (uint)_nodes.Count)];
         using var response = await node.SendAsync(HttpCall.Get(uri), cancellationToken).ConfigureAwait(false);
         await ReadToEndAsync(response, cancellationToken).ConfigureAwait(false);
     }
@@ -31,14 +47,21 @@ internal sealed class StormTarget(string name, IReadOnlyList<IHttpRuntimeClient>
     /// </summary>
     public async Task PrimeAsync(Uri uri, CancellationToken cancellationToken)
     {
-        foreach (var node in nodes)
+        foreach (var node in _nodes)
         {
             using var response = await node.SendAsync(HttpCall.Get(uri), cancellationToken).ConfigureAwait(false);
             await ReadToEndAsync(response, cancellationToken).ConfigureAwait(false);
         }
     }
 
-    public override ValueTask DisposeAsync() => dispose();
+    public override ValueTask DisposeAsync() => _dispose();
+
+    /// <summary>Notes the time of every <see cref="TokenRefreshed"/> on its node's event stream.</summary>
+    private sealed class RefreshWatcher : ReceiveActor
+    {
+        public RefreshWatcher(System.Collections.Concurrent.ConcurrentQueue<long> seen) =>
+            Receive<TokenRefreshed>(_ => seen.Enqueue(System.Diagnostics.Stopwatch.GetTimestamp()));
+    }
 
     /// <summary>
     /// The runtime options of every storm node: JSON refresh at the Sandbox's <c>/auth/refresh</c>, the pair from a login,
@@ -69,7 +92,7 @@ internal sealed class StormTarget(string name, IReadOnlyList<IHttpRuntimeClient>
         var calls = new HttpClient(HttpRuntime.CreatePrimaryHandler(options)) { Timeout = Timeout.InfiniteTimeSpan };
         var tokens = new HttpClient(HttpRuntime.CreatePrimaryHandler(options)) { Timeout = Timeout.InfiniteTimeSpan };
         var runtime = HttpRuntime.Start(system, options, () => calls, tokens);
-        return new StormTarget(name, [runtime], async () =>
+        return new StormTarget(name, [runtime], [system], async () =>
         {
             await system.Terminate().ConfigureAwait(false);
             calls.Dispose();
@@ -87,8 +110,11 @@ internal static class StormRounds
 {
     public const string Path = "secure/storm";
 
-    /// <summary>One batch: its load figures and what the authorization server counted during it.</summary>
-    public sealed record Batch(RunResult Run, AuthStats Server);
+    /// <summary>
+    /// One batch: its load figures, what the authorization server counted during it, and how long after its start the last
+    /// node published <see cref="TokenRefreshed"/> (null when none did).
+    /// </summary>
+    public sealed record Batch(RunResult Run, AuthStats Server, TimeSpan? RefreshedAfter);
 
     /// <summary>The batches of one target over the rounds.</summary>
     public sealed class Results(StormTarget target)
@@ -125,18 +151,22 @@ internal static class StormRounds
         async Task<Batch> BatchAsync(StormTarget target, bool expireFirst)
         {
             AuthStats before = null!;
+            var started = 0L;
             var run = await LoadRunner.RunAsync(calls, calls, ct => target.GetAsync(url, ct), latencies, cancellationToken, async () =>
             {
                 before = await control.GetAuthStatsAsync(cancellationToken).ConfigureAwait(false);
+                target.ClearRefreshes();
                 if (expireFirst) await control.ExpireAccessTokensAsync(cancellationToken).ConfigureAwait(false);
+                started = System.Diagnostics.Stopwatch.GetTimestamp();
             }).ConfigureAwait(false);
             var after = await control.GetAuthStatsAsync(cancellationToken).ConfigureAwait(false);
-            return new Batch(run, after - before);
+            return new Batch(run, after - before, target.LastRefresh is { } at ? System.Diagnostics.Stopwatch.GetElapsedTime(started, at) : null);
         }
 
         static void Report(string label, StormTarget target, string kind, Batch b) => Console.Error.WriteLine(
             $"{label,-14} {target.Name,-10} {kind}: {b.Run.Elapsed.TotalMilliseconds,8:0.0} ms  p50 {b.Run.Latency.P50Ms,8:0.0} ms  p99 {b.Run.Latency.P99Ms,8:0.0} ms  " +
-            $"401s {b.Server.RejectedExpired,6}  refreshes {b.Server.RefreshesPerformed}  reuse {b.Server.ReuseEvents}  failures {b.Run.ErrorCount}");
+            $"401s {b.Server.RejectedExpired,6}  refreshes {b.Server.RefreshesPerformed}  reuse {b.Server.ReuseEvents}  failures {b.Run.ErrorCount}  " +
+            $"refreshed after {(b.RefreshedAfter is { } t ? $"{t.TotalMilliseconds:0.0} ms" : "-")}");
     }
 
     /// <summary>
@@ -146,7 +176,7 @@ internal static class StormRounds
     /// </summary>
     public static MarkdownTable Table(Results[] results)
     {
-        var columns = new List<string> { "runtime", "batch", ">wall ms", ">spread", ">p50 ms", ">p99 ms", ">401s/round", ">refreshes/round", ">reuse events", ">failures", ">storm/valid" };
+        var columns = new List<string> { "runtime", "batch", ">wall ms", ">spread", ">p50 ms", ">p99 ms", ">401s/round", ">refreshes/round", ">refreshed after ms", ">reuse events", ">failures", ">storm/valid" };
         if (results.Length > 1) columns.Add($">vs {results[0].Target.Name}");
         var table = new MarkdownTable([.. columns]);
         foreach (var r in results)
@@ -164,6 +194,9 @@ internal static class StormRounds
                     Stats.Median(batches.Select(b => b.Run.Latency.P99Ms)).ToString("0.0", CultureInfo.InvariantCulture),
                     Stats.Median(batches.Select(b => (double)b.Server.RejectedExpired)).ToString("N0", CultureInfo.InvariantCulture),
                     Range(batches.Select(b => b.Server.RefreshesPerformed)),
+                    batches.All(b => b.RefreshedAfter is not null)
+                        ? Stats.Median(batches.Select(b => b.RefreshedAfter!.Value.TotalMilliseconds)).ToString("0.0", CultureInfo.InvariantCulture)
+                        : batches.Any(b => b.RefreshedAfter is not null) ? "some" : "-",
                     batches.Sum(b => b.Server.ReuseEvents).ToString(CultureInfo.InvariantCulture),
                     batches.Sum(b => b.Run.ErrorCount).ToString(CultureInfo.InvariantCulture),
                     kind == "valid" ? "1.00" : Ratio(r.Storm, r.Valid),

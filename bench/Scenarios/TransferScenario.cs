@@ -85,7 +85,7 @@ internal sealed class TransferScenario : IScenario
                     var sample = await worker.TransferAsync(Clients[c], small, cancellationToken);
                     samples[c].Add(sample);
                     Progress($"round {round + 1}/{rounds} {Clients[c].Name,-30} {sample.MiBPerSecond(small.Bytes),8:0.0} MiB/s  " +
-                             $"{sample.Seconds,7:0.00} s  peak RSS {sample.Process.PeakRssMiB,7:0.0} MiB  CPU {sample.Process.Cpu?.TotalSeconds,6:0.00} s");
+                             $"{sample.Seconds,7:0.00} s  peak RSS {sample.Process.PeakRssMiB,7:0.0} MiB  CPU user {sample.Process.UserCpu?.TotalSeconds,5:0.00} s sys {sample.Process.SystemCpu?.TotalSeconds,5:0.00} s");
                 }
             }
             var throughput = ThroughputTable(samples, small.Bytes);
@@ -118,8 +118,8 @@ internal sealed class TransferScenario : IScenario
                 SHA-256 of the bytes, Repr-Digest check, 1 MiB chunks), curl is `curl -sS -f -o FILE URL` and `curl -sS -f -F file=@FILE URL`
                 (with `-w %{"{time_total}"}`). *MiB/s*: file size / the transfer's own time (the call in the worker, curl's time_total:
                 process start-up excluded). *spread*: (max - min) / median of MiB/s. *vs curl*: median over the rounds of MiB/s / curl's
-                in the same round and direction (tus against curl's multipart). *CPU s*: user + kernel time of the client process, all of it
-                (start-up included). {MeasuredProcess.PeakMethod}. Every transfer is checked: downloads by length (and SHA-256 for the
+                in the same round and direction (tus against curl's multipart). *CPU s user*, *sys*: user and kernel time of the client
+                process, all of it (start-up included). {MeasuredProcess.PeakMethod}. Every transfer is checked: downloads by length (and SHA-256 for the
                 runtime, which verifies it), uploads by the length and SHA-256 the Sandbox reports for the stored file.
                 """);
             Console.WriteLine();
@@ -147,17 +147,16 @@ internal sealed class TransferScenario : IScenario
 
     private static MarkdownTable ThroughputTable(List<Sample>[] samples, long bytes)
     {
-        var table = new MarkdownTable("transfer", ">MiB/s", ">spread", ">vs curl", ">peak RSS MiB", ">CPU s");
+        var table = new MarkdownTable("transfer", ">MiB/s", ">spread", ">vs curl", ">peak RSS MiB", ">CPU s user", ">CPU s sys");
         for (var c = 0; c < Clients.Length; c++)
         {
             var rates = samples[c].Select(s => s.MiBPerSecond(bytes)).ToArray();
             // The curl run of the same direction (uploads: multipart) in the same round.
             var curl = Array.FindIndex(Clients, x => x.IsCurl && (x.Kind == Kind.Download) == (Clients[c].Kind == Kind.Download));
             var ratio = Stats.Median(rates.Zip(samples[curl], (r, s) => r / s.MiBPerSecond(bytes)));
-            var cpu = samples[c].Where(s => s.Process.Cpu is not null).Select(s => s.Process.Cpu!.Value.TotalSeconds).ToArray();
             table.AddRow(Clients[c].Name, F1(Stats.Median(rates)), $"{Stats.Spread(rates):P0}".Replace(" ", "", StringComparison.Ordinal),
                 ratio.ToString("0.00", CultureInfo.InvariantCulture), F1(Stats.Median(samples[c].Select(s => s.Process.PeakRssMiB))),
-                cpu.Length == 0 ? "n/a" : Stats.Median(cpu).ToString("0.00", CultureInfo.InvariantCulture));
+                Cpu(samples[c].Select(s => s.Process.UserCpu)), Cpu(samples[c].Select(s => s.Process.SystemCpu)));
         }
         return table;
     }
@@ -259,6 +258,10 @@ internal sealed class TransferScenario : IScenario
     private sealed record FileInfoAnswer(string Name, long Length, string Sha256);
 
     private static string Size(long bytes) => bytes % (1L << 30) == 0 ? $"{bytes >> 30} GiB" : $"{bytes / MiB:N0} MiB";
+
+    /// <summary>The median of CPU times, or n/a when they could not be read.</summary>
+    private static string Cpu(IEnumerable<TimeSpan?> times) =>
+        times.All(t => t is not null) ? Stats.Median(times.Select(t => t!.Value.TotalSeconds)).ToString("0.00", CultureInfo.InvariantCulture) : "n/a";
 
     private static string F1(double value) => value.ToString("0.0", CultureInfo.InvariantCulture);
 
