@@ -84,10 +84,7 @@ internal sealed class BatchScenario : IScenario
                 }
             }
 
-            Console.WriteLine($"Machine: {RunInfo.Machine()}");
-            Console.WriteLine();
-            Console.WriteLine($"Command: `{command}`");
-            Console.WriteLine();
+            RunInfo.PrintHeader(command);
             Console.WriteLine(table);
             Console.WriteLine(
                 $$"""

@@ -36,10 +36,7 @@ internal sealed class ClusterStormScenario : IScenario
 
         var results = await StormRounds.RunAsync([single, clustered], control, url, o.Calls, o.Rounds, o.WarmupRounds, cancellationToken);
 
-        Console.WriteLine($"Machine: {RunInfo.Machine()}");
-        Console.WriteLine();
-        Console.WriteLine($"Command: `{command}`");
-        Console.WriteLine();
+        RunInfo.PrintHeader(command);
         Console.WriteLine(StormRounds.Table(results));
         Console.WriteLine(o.Legend(url,
             $"(1) one runtime (`HttpRuntime.Start`) and (2) {nodes} ActorSystems in this process joined into a cluster on 127.0.0.1 " +

@@ -125,10 +125,7 @@ internal sealed class HttpScenario : IScenario
 
     private static void PrintReport(string command, Uri url, int requests, int rounds, IEnumerable<int> warmups, MarkdownTable table)
     {
-        Console.WriteLine($"Machine: {RunInfo.Machine()}");
-        Console.WriteLine();
-        Console.WriteLine($"Command: `{command}`");
-        Console.WriteLine();
+        RunInfo.PrintHeader(command);
         Console.WriteLine(table);
         Console.WriteLine(
             $"""

@@ -31,10 +31,7 @@ internal sealed class StormScenario : IScenario
         await using var runtime = StormTarget.StartSingle("1 runtime", StormTarget.Options(sandbox.BaseAddress, login, o.MaxCalls, o.Connections));
         var results = await StormRounds.RunAsync([runtime], control, url, o.Calls, o.Rounds, o.WarmupRounds, cancellationToken);
 
-        Console.WriteLine($"Machine: {RunInfo.Machine()}");
-        Console.WriteLine();
-        Console.WriteLine($"Command: `{command}`");
-        Console.WriteLine();
+        RunInfo.PrintHeader(command);
         Console.WriteLine(StormRounds.Table(results));
         Console.WriteLine(o.Legend(url, "one runtime (`HttpRuntime.Start`, its own ActorSystem)"));
         return PrintErrors(results);

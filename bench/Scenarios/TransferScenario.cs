@@ -105,10 +105,7 @@ internal sealed class TransferScenario : IScenario
             memory.AddRow("(idle runtime process: started, nothing transferred)", F1(idle.PeakRssMiB), "", "", "");
             worker.Delete(large);
 
-            Console.WriteLine($"Machine: {RunInfo.Machine()}");
-            Console.WriteLine();
-            Console.WriteLine($"Command: `{command}`");
-            Console.WriteLine();
+            RunInfo.PrintHeader(command);
             Console.WriteLine(throughput);
             Console.WriteLine(
                 $"""
