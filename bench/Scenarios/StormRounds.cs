@@ -30,8 +30,10 @@ internal sealed class StormTarget : HttpTarget
     /// <summary>Forgets the refreshes seen so far (call before a batch).</summary>
     public void ClearRefreshes() => _refreshed.Clear();
 
-    /// <summary>When the last node published <see cref="TokenRefreshed"/> since <see cref="ClearRefreshes"/> (a timestamp), or null.</summary>
-    public long? LastRefresh => _refreshed.IsEmpty ? null : _refreshed.Max();
+    public int NodeCount => _nodes.Count;
+
+    /// <summary>When the first and the last node published <see cref="TokenRefreshed"/> since <see cref="ClearRefreshes"/> (timestamps), or null.</summary>
+    public (long First, long Last)? Refreshes => _refreshed.IsEmpty ? null : (_refreshed.Min(), _refreshed.Max());
 
     public override async Task GetAsync(Uri uri, CancellationToken cancellationToken)
     {
@@ -111,10 +113,10 @@ internal static class StormRounds
     public const string Path = "secure/storm";
 
     /// <summary>
-    /// One batch: its load figures, what the authorization server counted during it, and how long after its start the last
-    /// node published <see cref="TokenRefreshed"/> (null when none did).
+    /// One batch: its load figures, what the authorization server counted during it, and how long after its start the first
+    /// and the last node published <see cref="TokenRefreshed"/> (null when none did).
     /// </summary>
-    public sealed record Batch(RunResult Run, AuthStats Server, TimeSpan? RefreshedAfter);
+    public sealed record Batch(RunResult Run, AuthStats Server, (TimeSpan First, TimeSpan Last)? Refreshed);
 
     /// <summary>The batches of one target over the rounds.</summary>
     public sealed class Results(StormTarget target)
@@ -160,13 +162,15 @@ internal static class StormRounds
                 started = System.Diagnostics.Stopwatch.GetTimestamp();
             }).ConfigureAwait(false);
             var after = await control.GetAuthStatsAsync(cancellationToken).ConfigureAwait(false);
-            return new Batch(run, after - before, target.LastRefresh is { } at ? System.Diagnostics.Stopwatch.GetElapsedTime(started, at) : null);
+            return new Batch(run, after - before, target.Refreshes is { } at
+                ? (System.Diagnostics.Stopwatch.GetElapsedTime(started, at.First), System.Diagnostics.Stopwatch.GetElapsedTime(started, at.Last))
+                : null);
         }
 
         static void Report(string label, StormTarget target, string kind, Batch b) => Console.Error.WriteLine(
             $"{label,-14} {target.Name,-10} {kind}: {b.Run.Elapsed.TotalMilliseconds,8:0.0} ms  p50 {b.Run.Latency.P50Ms,8:0.0} ms  p99 {b.Run.Latency.P99Ms,8:0.0} ms  " +
             $"401s {b.Server.RejectedExpired,6}  refreshes {b.Server.RefreshesPerformed}  reuse {b.Server.ReuseEvents}  failures {b.Run.ErrorCount}  " +
-            $"refreshed after {(b.RefreshedAfter is { } t ? $"{t.TotalMilliseconds:0.0} ms" : "-")}");
+            $"refreshed after {(b.Refreshed is { } t ? $"{t.First.TotalMilliseconds:0.0} / {t.Last.TotalMilliseconds:0.0} ms (first / last node)" : "-")}");
     }
 
     /// <summary>
@@ -194,9 +198,7 @@ internal static class StormRounds
                     Stats.Median(batches.Select(b => b.Run.Latency.P99Ms)).ToString("0.0", CultureInfo.InvariantCulture),
                     Stats.Median(batches.Select(b => (double)b.Server.RejectedExpired)).ToString("N0", CultureInfo.InvariantCulture),
                     Range(batches.Select(b => b.Server.RefreshesPerformed)),
-                    batches.All(b => b.RefreshedAfter is not null)
-                        ? Stats.Median(batches.Select(b => b.RefreshedAfter!.Value.TotalMilliseconds)).ToString("0.0", CultureInfo.InvariantCulture)
-                        : batches.Any(b => b.RefreshedAfter is not null) ? "some" : "-",
+                    RefreshedAfter(r.Target, batches),
                     batches.Sum(b => b.Server.ReuseEvents).ToString(CultureInfo.InvariantCulture),
                     batches.Sum(b => b.Run.ErrorCount).ToString(CultureInfo.InvariantCulture),
                     kind == "valid" ? "1.00" : Ratio(r.Storm, r.Valid),
@@ -219,6 +221,15 @@ internal static class StormRounds
     /// <summary>Median over the rounds of <paramref name="batches"/>' wall time / <paramref name="baseline"/>'s in the same round.</summary>
     private static string Ratio(List<Batch> batches, List<Batch> baseline) =>
         Stats.Median(batches.Zip(baseline, (b, a) => b.Run.Elapsed / a.Run.Elapsed)).ToString("0.00", CultureInfo.InvariantCulture);
+
+    /// <summary>Median ms to the TokenRefreshed event: "last" for one node, "first / last" for several; "-" when there was none.</summary>
+    private static string RefreshedAfter(StormTarget target, List<Batch> batches)
+    {
+        if (batches.Any(b => b.Refreshed is null)) return batches.Any(b => b.Refreshed is not null) ? "some" : "-";
+        var last = Stats.Median(batches.Select(b => b.Refreshed!.Value.Last.TotalMilliseconds)).ToString("0.0", CultureInfo.InvariantCulture);
+        if (target.NodeCount == 1) return last;
+        return Stats.Median(batches.Select(b => b.Refreshed!.Value.First.TotalMilliseconds)).ToString("0.0", CultureInfo.InvariantCulture) + " / " + last;
+    }
 
     /// <summary>"1" when every round had the same count, else "min–max".</summary>
     private static string Range(IEnumerable<long> values)

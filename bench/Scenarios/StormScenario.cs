@@ -78,7 +78,7 @@ internal sealed record StormOptions(ArgReader Args, int Calls, int Rounds, int W
         *401s/round*, *refreshes/round*, *reuse events*: the Sandbox's own counters (`GET /_sandbox/auth/stats`) around each batch
         (median / min–max / sum over the rounds): calls refused for an expired token, refreshes it performed, rotated refresh tokens
         presented again. *refreshed after ms*: from the batch's start to the `TokenRefreshed` event of the runtime (with several nodes:
-        of the last node to publish it), median over the rounds. *failures*: calls that did not end in 200, all rounds.
+        to the first / the last node's), median over the rounds. *failures*: calls that did not end in 200, all rounds.
         *storm/valid*: median over the rounds of the storm's wall time / the valid batch's of the same round.
         """;
 
