@@ -67,8 +67,8 @@ internal sealed class StormTarget : HttpTarget
 
     /// <summary>
     /// The runtime options of every storm node: JSON refresh at the Sandbox's <c>/auth/refresh</c>, the pair from a login,
-    /// <paramref name="maxCalls"/> calls in flight at once (so a whole batch is in flight: every call is sent with the
-    /// expired token) over at most <paramref name="connections"/> connections.
+    /// <paramref name="maxCalls"/> calls in flight at once (so a whole batch is in flight and none waits in the runtime's
+    /// queue: each asks for its token as soon as it starts) over at most <paramref name="connections"/> connections.
     /// </summary>
     public static HttpRuntimeOptions Options(Uri sandbox, TokenPair login, int maxCalls, int connections) => new()
     {
