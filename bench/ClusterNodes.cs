@@ -95,6 +95,9 @@ internal sealed class ClusterNodes : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
+        // Akka.Remote warns about channels it cannot close cleanly while the systems stop, on stdout (Akka's default
+        // logger), which carries the report: only errors from here on.
+        foreach (var (system, _, _) in _members) system.EventStream.SetLogLevel(Akka.Event.LogLevel.ErrorLevel);
         await Task.WhenAll(_members.Select(m => m.System.Terminate())).ConfigureAwait(false);
         foreach (var (_, calls, tokens) in _members)
         {
