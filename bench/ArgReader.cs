@@ -38,6 +38,8 @@ internal sealed class ArgReader
     public int Int(string name, int defaultValue, int min = 1) =>
         _values.TryGetValue(name, out var text) ? ParseInt(name, text, min) : defaultValue;
 
+    public string String(string name, string defaultValue) => _values.GetValueOrDefault(name, defaultValue);
+
     /// <summary>A comma-separated list of integers, e.g. <c>1,16,64,256</c>.</summary>
     public int[] IntList(string name, int[] defaultValue, int min = 1) =>
         _values.TryGetValue(name, out var text)

@@ -18,8 +18,10 @@ internal static class LoadRunner
     /// <param name="call">One call; it must finish all its work (read and dispose the response) before it completes.
     /// An exception counts as an error, not as a failed run.</param>
     /// <param name="latencies">Receives one latency per call; its capacity must be at least <paramref name="requests"/>.</param>
+    /// <param name="beforeStart">Runs after the settling and the GC, just before the clock starts (the storm scenarios
+    /// expire the access token there); null for nothing.</param>
     public static async Task<RunResult> RunAsync(int requests, int concurrency, Func<CancellationToken, Task> call,
-        LatencyRecorder latencies, CancellationToken cancellationToken)
+        LatencyRecorder latencies, CancellationToken cancellationToken, Func<Task>? beforeStart = null)
     {
         latencies.Reset(requests);
         var errors = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
@@ -31,6 +33,7 @@ internal static class LoadRunner
         GC.Collect();
         GC.WaitForPendingFinalizers();
         GC.Collect();
+        if (beforeStart is not null) await beforeStart().ConfigureAwait(false);
 
         var allocatedBefore = GC.GetTotalAllocatedBytes(precise: true);
         var cpuBefore = Environment.CpuUsage.TotalTime;

@@ -15,6 +15,12 @@ internal static class Program
     private static readonly IScenario[] Scenarios =
     [
         new HttpScenario(),
+        new StormScenario(),
+        new ClusterStormScenario(),
+        new TransferScenario(),
+        new TransferWorker(),
+        new BatchScenario(),
+        new PlainBatchWorker(),
     ];
 
     private static async Task<int> Main(string[] args)
@@ -39,7 +45,7 @@ internal static class Program
         using var stop = new CancellationTokenSource();
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
-        AppDomain.CurrentDomain.UnhandledException += (_, _) => SandboxProcess.KillAll();
+        AppDomain.CurrentDomain.UnhandledException += (_, _) => ChildProcess.KillAll();
 
         try
         {
@@ -61,7 +67,7 @@ internal static class Program
         {
             if (stop.IsCancellationRequested)
             {
-                SandboxProcess.KillAll(); // then the default action: terminate
+                ChildProcess.KillAll(); // then the default action: terminate
                 return;
             }
             context.Cancel = true;

@@ -16,6 +16,15 @@ internal static class RunInfo
                $"{RuntimeInformation.FrameworkDescription}, {gc}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC";
     }
 
+    /// <summary>The head of every report: the machine line and the command, each followed by a blank line.</summary>
+    public static void PrintHeader(string command)
+    {
+        Console.WriteLine($"Machine: {Machine()}");
+        Console.WriteLine();
+        Console.WriteLine($"Command: `{command}`");
+        Console.WriteLine();
+    }
+
     /// <summary>The command line that reproduces this run, with every option spelled out (defaults included).</summary>
     public static string Command(string scenario, params (string Name, string Value)[] options) =>
         $"dotnet run -c Release --project bench -- {scenario}" + string.Concat(options.Select(o => $" --{o.Name} {o.Value}"));

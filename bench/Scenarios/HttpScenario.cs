@@ -125,10 +125,7 @@ internal sealed class HttpScenario : IScenario
 
     private static void PrintReport(string command, Uri url, int requests, int rounds, IEnumerable<int> warmups, MarkdownTable table)
     {
-        Console.WriteLine($"Machine: {RunInfo.Machine()}");
-        Console.WriteLine();
-        Console.WriteLine($"Command: `{command}`");
-        Console.WriteLine();
+        RunInfo.PrintHeader(command);
         Console.WriteLine(table);
         Console.WriteLine(
             $"""
@@ -162,22 +159,15 @@ internal sealed class HttpScenario : IScenario
     {
         public static Summary Of(IReadOnlyList<RunResult> runs)
         {
-            var rps = Median(runs.Select(r => r.RequestsPerSecond));
+            var rps = runs.Select(r => r.RequestsPerSecond).ToArray();
             return new Summary(
-                rps,
-                (runs.Max(r => r.RequestsPerSecond) - runs.Min(r => r.RequestsPerSecond)) / rps,
-                Median(runs.Select(r => r.Latency.P50Ms)),
-                Median(runs.Select(r => r.Latency.P99Ms)),
-                Median(runs.Select(r => r.CpuMicrosecondsPerCall)),
-                Median(runs.Select(r => r.AllocatedBytesPerCall)),
+                Stats.Median(rps),
+                Stats.Spread(rps),
+                Stats.Median(runs.Select(r => r.Latency.P50Ms)),
+                Stats.Median(runs.Select(r => r.Latency.P99Ms)),
+                Stats.Median(runs.Select(r => r.CpuMicrosecondsPerCall)),
+                Stats.Median(runs.Select(r => r.AllocatedBytesPerCall)),
                 runs.Sum(r => r.ErrorCount));
-        }
-
-        private static double Median(IEnumerable<double> values)
-        {
-            var sorted = values.Order().ToArray();
-            var mid = sorted.Length / 2;
-            return sorted.Length % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
         }
     }
 }

@@ -1,0 +1,268 @@
+using System.Globalization;
+using System.Net.Http.Json;
+using System.Security.Cryptography;
+
+namespace Courier.Bench.Scenarios;
+
+/// <summary>
+/// <c>transfer</c>: large downloads and uploads through the runtime (<c>transfer-worker</c>, a child process) against
+/// curl on the same Sandbox (a child process) and the same file: throughput side by side, and the runtime's peak memory
+/// for a small and a large file, which must not grow with the file.
+/// </summary>
+/// <remarks>
+/// The files are generated (pseudo-random bytes, so nothing along the way can compress them) in a temporary folder that
+/// is deleted at the end, on errors and on Ctrl+C; the Sandbox gets a folder inside it as its TMPDIR, so its file store
+/// goes too. The server is fed with a raw <c>PUT /files/{key}/{name}</c> (its documented way to place a file).
+/// </remarks>
+internal sealed class TransferScenario : IScenario
+{
+    private const long MiB = 1024 * 1024;
+    private const string Curl = "curl";
+
+    public string Name => "transfer";
+
+    public string Usage => "transfer [--mib 1024] [--large-mib 4095] [--rounds 3] [--dir /tmp]";
+
+    public string Description =>
+        "download and upload (multipart, tus) of a --mib file through the runtime vs curl on the same Sandbox, interleaved: MiB/s and ratio to curl; " +
+        "the runtime's peak RSS for --mib and --large-mib files.";
+
+    private enum Kind { Download, Multipart, Tus }
+
+    private sealed record Client(string Name, Kind Kind, bool IsCurl);
+
+    private static readonly Client[] Clients =
+    [
+        new("runtime DownloadAsync", Kind.Download, false),
+        new("curl -o", Kind.Download, true),
+        new("runtime UploadAsync multipart", Kind.Multipart, false),
+        new("curl -F (multipart)", Kind.Multipart, true),
+        new("runtime UploadAsync tus", Kind.Tus, false),
+    ];
+
+    /// <summary>One transfer: its own timing (process start-up excluded) and the client process's figures.</summary>
+    private sealed record Sample(double Seconds, ProcessRun Process)
+    {
+        public double MiBPerSecond(long bytes) => bytes / (double)MiB / Seconds;
+    }
+
+    public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
+    {
+        var options = new ArgReader(args, "mib", "large-mib", "rounds", "dir");
+        var mib = options.Int("mib", 1024);
+        // 4 GiB less 1 MiB: a multipart body (file + part headers) must stay within the Sandbox's 4 GiB upload limit.
+        var largeMib = options.Int("large-mib", 4095);
+        var rounds = options.Int("rounds", 3);
+        var dir = options.String("dir", Path.GetTempPath().TrimEnd(Path.DirectorySeparatorChar));
+        var command = RunInfo.Command(Name, ("mib", I(mib)), ("large-mib", I(largeMib)), ("rounds", I(rounds)), ("dir", dir));
+
+        // Source, the server's copy, a download and an upload's copy of the largest file can exist at once.
+        var needed = 4 * Math.Max(mib, largeMib) * MiB + 512 * MiB;
+        var free = new DriveInfo(Path.GetFullPath(dir)).AvailableFreeSpace;
+        Progress($"free space in {dir}: {free / (double)(1 << 30):0.0} GiB (needed: {needed / (double)(1 << 30):0.0} GiB)");
+        if (free < needed) throw new UsageException($"not enough free space in {dir}: {free / MiB:N0} MiB free, {needed / MiB:N0} MiB needed");
+
+        var work = Directory.CreateDirectory(Path.Combine(dir, "courier-bench-transfer-" + Guid.NewGuid().ToString("N")[..8])).FullName;
+        try
+        {
+            var serverTemp = Directory.CreateDirectory(Path.Combine(work, "sandbox")).FullName;
+            await using var sandbox = await SandboxProcess.StartAsync(cancellationToken, serverTemp);
+            Progress($"Sandbox (pid {sandbox.ProcessId}) at {sandbox.BaseAddress}; work folder {work}");
+            using var http = new HttpClient { BaseAddress = sandbox.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
+            var worker = new WorkerContext(sandbox.BaseAddress, http, work);
+
+            var idle = (await worker.RunWorkerAsync(["idle"], cancellationToken)).Process;
+            Progress($"idle runtime process: peak RSS {idle.PeakRssMiB:0.0} MiB");
+
+            // Part 1: throughput, interleaved rounds on the --mib file.
+            var small = await worker.CreateAndPutAsync($"source-{mib}m.bin", mib, cancellationToken);
+            var samples = Clients.Select(_ => new List<Sample>()).ToArray();
+            for (var round = 0; round < rounds; round++)
+            {
+                for (var k = 0; k < Clients.Length; k++)
+                {
+                    var c = (round + k) % Clients.Length;
+                    var sample = await worker.TransferAsync(Clients[c], small, cancellationToken);
+                    samples[c].Add(sample);
+                    Progress($"round {round + 1}/{rounds} {Clients[c].Name,-30} {sample.MiBPerSecond(small.Bytes),8:0.0} MiB/s  " +
+                             $"{sample.Seconds,7:0.00} s  peak RSS {sample.Process.PeakRssMiB,7:0.0} MiB  CPU user {sample.Process.UserCpu?.TotalSeconds,5:0.00} s sys {sample.Process.SystemCpu?.TotalSeconds,5:0.00} s");
+                }
+            }
+            var throughput = ThroughputTable(samples, small.Bytes);
+            worker.Delete(small);
+
+            // Part 2: the runtime's memory with a large file, one run of each (memory is not noisy; time is not compared).
+            var large = await worker.CreateAndPutAsync($"source-{largeMib}m.bin", largeMib, cancellationToken);
+            var memory = new MarkdownTable("transfer", ">peak RSS MiB, " + Size(small.Bytes), ">peak RSS MiB, " + Size(large.Bytes), ">large / small", ">MiB/s, " + Size(large.Bytes));
+            foreach (var (client, c) in Clients.Select((client, c) => (client, c)).Where(x => !x.client.IsCurl))
+            {
+                var sample = await worker.TransferAsync(client, large, cancellationToken);
+                Progress($"large {client.Name,-30} {sample.MiBPerSecond(large.Bytes),8:0.0} MiB/s  {sample.Seconds,7:0.00} s  peak RSS {sample.Process.PeakRssMiB,7:0.0} MiB");
+                var smallPeak = Stats.Median(samples[c].Select(s => s.Process.PeakRssMiB));
+                memory.AddRow(client.Name, F1(smallPeak), F1(sample.Process.PeakRssMiB), (sample.Process.PeakRssMiB / smallPeak).ToString("0.00", CultureInfo.InvariantCulture),
+                    F1(sample.MiBPerSecond(large.Bytes)));
+            }
+            memory.AddRow("(idle runtime process: started, nothing transferred)", F1(idle.PeakRssMiB), "", "", "");
+            worker.Delete(large);
+
+            RunInfo.PrintHeader(command);
+            Console.WriteLine(throughput);
+            Console.WriteLine(
+                $"""
+                Each row: median of {rounds} interleaved rounds (the order rotates per round) of one transfer of a {Size(small.Bytes)} file of
+                pseudo-random bytes, on one Sandbox (a separate process, files on the same disk). Every client is a separate process:
+                the runtime is `Courier.Bench.dll transfer-worker` (`DownloadAsync` / `UploadAsync` with the default TransferOptions:
+                SHA-256 of the bytes, Repr-Digest check, 1 MiB chunks), curl is `curl -sS -f -o FILE URL` and `curl -sS -f -F file=@FILE URL`
+                (with `-w %{"{time_total}"}`). *MiB/s*: file size / the transfer's own time (the call in the worker, curl's time_total:
+                process start-up excluded). *spread*: (max - min) / median of MiB/s. *vs curl*: median over the rounds of MiB/s / curl's
+                in the same round and direction (tus against curl's multipart). *CPU s user*, *sys*: user and kernel time of the client
+                process, all of it (start-up included). {MeasuredProcess.PeakMethod}. Every transfer is checked: downloads by length (and SHA-256 for the
+                runtime, which verifies it), uploads by the length and SHA-256 the Sandbox reports for the stored file.
+                """);
+            Console.WriteLine();
+            Console.WriteLine(memory);
+            Console.WriteLine(
+                $"""
+                Peak RSS of the runtime's process (`transfer-worker`, the whole process: .NET runtime, actor system, buffers) for the
+                {Size(small.Bytes)} file (median of the rounds above) and the {Size(large.Bytes)} file (one run each). It must not grow with the file.
+                """);
+            return 0;
+        }
+        finally
+        {
+            // The Sandbox was killed by now (its await using ends first): nothing holds the files any more.
+            try
+            {
+                Directory.Delete(work, recursive: true);
+            }
+            catch (IOException ex)
+            {
+                Progress($"could not delete {work}: {ex.Message}");
+            }
+        }
+    }
+
+    private static MarkdownTable ThroughputTable(List<Sample>[] samples, long bytes)
+    {
+        var table = new MarkdownTable("transfer", ">MiB/s", ">spread", ">vs curl", ">peak RSS MiB", ">CPU s user", ">CPU s sys");
+        for (var c = 0; c < Clients.Length; c++)
+        {
+            var rates = samples[c].Select(s => s.MiBPerSecond(bytes)).ToArray();
+            // The curl run of the same direction (uploads: multipart) in the same round.
+            var curl = Array.FindIndex(Clients, x => x.IsCurl && (x.Kind == Kind.Download) == (Clients[c].Kind == Kind.Download));
+            var ratio = Stats.Median(rates.Zip(samples[curl], (r, s) => r / s.MiBPerSecond(bytes)));
+            table.AddRow(Clients[c].Name, F1(Stats.Median(rates)), $"{Stats.Spread(rates):P0}".Replace(" ", "", StringComparison.Ordinal),
+                ratio.ToString("0.00", CultureInfo.InvariantCulture), F1(Stats.Median(samples[c].Select(s => s.Process.PeakRssMiB))),
+                Cpu(samples[c].Select(s => s.Process.UserCpu)), Cpu(samples[c].Select(s => s.Process.SystemCpu)));
+        }
+        return table;
+    }
+
+    /// <summary>A file of the scenario: on disk in the work folder, and on the server under <c>/files/dl/{name}</c>.</summary>
+    private sealed record SourceFile(string Path, string Name, long Bytes, string Sha256);
+
+    /// <summary>What the transfers need: the server, a client for its controls, the work folder.</summary>
+    private sealed class WorkerContext(Uri server, HttpClient http, string work)
+    {
+        private int _next;
+
+        public async Task<SourceFile> CreateAndPutAsync(string name, int mib, CancellationToken cancellationToken)
+        {
+            var path = System.IO.Path.Combine(work, name);
+            Progress($"writing {path} ({mib:N0} MiB)...");
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var random = new Random(mib);
+            var block = new byte[MiB];
+            await using (var file = new FileStream(path, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
+            {
+                for (var i = 0; i < mib; i++)
+                {
+                    random.NextBytes(block);
+                    hash.AppendData(block);
+                    await file.WriteAsync(block, cancellationToken);
+                }
+            }
+            var sha = Convert.ToHexStringLower(hash.GetHashAndReset());
+
+            Progress($"PUT /files/dl/{name}...");
+            await using (var body = File.OpenRead(path))
+            {
+                using var content = new StreamContent(body, 1 << 20);
+                using var response = await http.PutAsync($"files/dl/{name}", content, cancellationToken);
+                response.EnsureSuccessStatusCode();
+            }
+            var info = await InfoAsync("dl", name, cancellationToken);
+            if (info.Sha256 != sha || info.Length != (long)mib * MiB) throw new InvalidOperationException($"the server stored {info} for {name}");
+            return new SourceFile(path, name, (long)mib * MiB, sha);
+        }
+
+        public void Delete(SourceFile file) => File.Delete(file.Path); // the server's copy goes with its folder at the end
+
+        public async Task<Sample> TransferAsync(Client client, SourceFile file, CancellationToken cancellationToken)
+        {
+            var download = System.IO.Path.Combine(work, $"download-{Interlocked.Increment(ref _next)}.bin");
+            var source = new Uri(server, $"files/dl/{file.Name}");
+            var target = new Uri(server, client.Kind == Kind.Tus ? "files/up/tus" : "files/up/multipart");
+            try
+            {
+                Sample sample;
+                if (client.IsCurl)
+                {
+                    string[] curlArgs = client.Kind == Kind.Download
+                        ? ["-sS", "-f", "-o", download, "-w", "%{time_total}", source.ToString()]
+                        : ["-sS", "-f", "-o", "/dev/null", "-F", $"file=@{file.Path}", "-w", "%{time_total}", target.ToString()];
+                    var run = (await MeasuredProcess.RunAsync(Curl, curlArgs, cancellationToken)).EnsureSuccess(string.Join(' ', curlArgs));
+                    sample = new Sample(double.Parse(run.Stdout.Trim(), CultureInfo.InvariantCulture), run);
+                }
+                else
+                {
+                    var mode = client.Kind switch { Kind.Download => "download", Kind.Multipart => "multipart", _ => "tus" };
+                    sample = await RunWorkerAsync([mode, (client.Kind == Kind.Download ? source : target).ToString(), client.Kind == Kind.Download ? download : file.Path], cancellationToken);
+                    var sha = sample.Process.Stdout.Trim().Split(' ')[2];
+                    if (sha != file.Sha256) throw new InvalidOperationException($"{client.Name}: SHA-256 {sha}, expected {file.Sha256}");
+                }
+
+                if (client.Kind == Kind.Download)
+                {
+                    var length = new FileInfo(download).Length;
+                    if (length != file.Bytes) throw new InvalidOperationException($"{client.Name}: downloaded {length} bytes, expected {file.Bytes}");
+                }
+                else
+                {
+                    var info = await InfoAsync("up", file.Name, cancellationToken);
+                    if (info.Sha256 != file.Sha256 || info.Length != file.Bytes) throw new InvalidOperationException($"{client.Name}: the server stored {info}");
+                }
+                return sample;
+            }
+            finally
+            {
+                File.Delete(download);
+            }
+        }
+
+        public async Task<Sample> RunWorkerAsync(string[] args, CancellationToken cancellationToken)
+        {
+            var run = (await MeasuredProcess.RunAsync(ChildProcess.DotnetHost(), [ChildProcess.BenchAssembly, "transfer-worker", .. args], cancellationToken))
+                .EnsureSuccess("transfer-worker " + args[0]);
+            return new Sample(double.Parse(run.Stdout.Trim().Split(' ')[0], CultureInfo.InvariantCulture), run);
+        }
+
+        private async Task<FileInfoAnswer> InfoAsync(string key, string name, CancellationToken cancellationToken) =>
+            await http.GetFromJsonAsync<FileInfoAnswer>($"files/{key}/{name}/info", cancellationToken)
+            ?? throw new InvalidOperationException($"no info for {key}/{name}");
+    }
+
+    private sealed record FileInfoAnswer(string Name, long Length, string Sha256);
+
+    private static string Size(long bytes) => bytes % (1L << 30) == 0 ? $"{bytes >> 30} GiB" : $"{bytes / MiB:N0} MiB";
+
+    /// <summary>The median of CPU times, or n/a when they could not be read.</summary>
+    private static string Cpu(IEnumerable<TimeSpan?> times) =>
+        times.All(t => t is not null) ? Stats.Median(times.Select(t => t!.Value.TotalSeconds)).ToString("0.00", CultureInfo.InvariantCulture) : "n/a";
+
+    private static string F1(double value) => value.ToString("0.0", CultureInfo.InvariantCulture);
+
+    private static string I(int value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static void Progress(string line) => Console.Error.WriteLine(line);
+}
