@@ -7,6 +7,7 @@ using Akka.Event;
 using Courier.Auth;
 using Courier.Diagnostics;
 using Courier.Errors;
+using Courier.Internal;
 
 namespace Courier.Requests;
 
@@ -25,9 +26,7 @@ namespace Courier.Requests;
 /// </remarks>
 internal sealed class RequestActor : UntypedActor, IWithTimers
 {
-    private const string AttemptTimer = "attempt-timeout";
     private const string RetryTimer = "retry";
-    private const string DeadlineTimer = "deadline";
 
     private readonly HttpCall _call;
     private readonly RequestRuntime _runtime;
@@ -48,6 +47,8 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     private int _lastRetryCost;     // tokens the last retry took from the budget, refunded on success
     private Exception? _lastError;
     private CancellationTokenSource? _attemptCancellation;
+    private ICancelable? _attemptTimer;   // weakly held by the scheduler: see WeakTimer
+    private ICancelable? _deadlineTimer;  // armed only while waiting for a token
     private bool _finished;
 
     public RequestActor(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt)
@@ -93,6 +94,8 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
     protected override void PostStop()
     {
+        _attemptTimer?.Cancel();
+        CancelDeadlineTimer();
         // Aborts an attempt still in flight when the call ends early (cancelled, deadline, shutdown).
         _attemptCancellation?.Cancel();
         _attemptCancellation?.Dispose();
@@ -125,7 +128,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         switch (message)
         {
             case TokenGranted m when m.CallId == _call.Id:
-                Timers.Cancel(DeadlineTimer);
+                CancelDeadlineTimer();
                 _tokenGeneration = m.Generation;
                 SendAttempt(m.AccessToken);
                 break;
@@ -184,9 +187,15 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             FailDeadline();
             return;
         }
-        Timers.StartSingleTimer(DeadlineTimer, DeadlineReached.Instance, remaining);
+        _deadlineTimer = WeakTimer.ScheduleTellOnce(Context.System.Scheduler, remaining, Self, DeadlineReached.Instance);
         _runtime.Tokens!.Tell(request);
         Become(_awaitingToken);
+    }
+
+    private void CancelDeadlineTimer()
+    {
+        _deadlineTimer?.Cancel();
+        _deadlineTimer = null;
     }
 
     private void FailDeadline() =>
@@ -220,7 +229,8 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         _attemptCancellation?.Dispose();
         _attemptCancellation = new CancellationTokenSource();
         var deadlineFirst = remaining < _attemptTimeout;
-        Timers.StartSingleTimer(AttemptTimer, new AttemptTimedOut(_attempts, deadlineFirst), deadlineFirst ? remaining : _attemptTimeout);
+        _attemptTimer = WeakTimer.ScheduleTellOnce(Context.System.Scheduler, deadlineFirst ? remaining : _attemptTimeout, Self,
+            new AttemptTimedOut(_attempts, deadlineFirst));
         Become(_sending);
 
         HttpClient client;
@@ -529,7 +539,8 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     private void EndAttempt()
     {
         _inFlight = 0;
-        Timers.Cancel(AttemptTimer);
+        _attemptTimer?.Cancel();
+        _attemptTimer = null;
         _attemptCancellation?.Cancel();
     }
 
