@@ -101,8 +101,8 @@ public sealed class SandboxServerTests
         {
             var hanging = http.SendAsync(FaultRequest("hang", ("X-Fault-Hang-First", "1")), giveUp.Token);
             await WaitUntilAsync(() => server.Counters.For("hang").InFlight == 1);
-            await Task.Delay(100);
-            Assert.False(hanging.IsCompleted);
+            // Nothing comes back while the client waits (a bounded negative check, like ExpectNoMsg).
+            await Assert.ThrowsAsync<TimeoutException>(() => hanging.WaitAsync(TimeSpan.FromMilliseconds(100)));
 
             await giveUp.CancelAsync();
             await Assert.ThrowsAnyAsync<OperationCanceledException>(() => hanging);
