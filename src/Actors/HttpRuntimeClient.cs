@@ -132,19 +132,23 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
         cancellationToken.ThrowIfCancellationRequested();
 
         var coordinator = await _coordinator(cancellationToken).ConfigureAwait(false);
-        // Cancellation is a message to the coordinator, which answers with a cancelled result at once; the
-        // Ask itself is not tied to the token, so the answer (and any response it carries) is never lost.
-        await using var registration = cancellationToken.Register(static state =>
-        {
-            var (target, id) = ((IActorRef, long))state!;
-            target.Tell(new CancelCall(id));
-        }, (coordinator, call.Id)).ConfigureAwait(false);
-
-        if (coordinator is not IInternalActorRef { Provider: { } provider })
+        if (coordinator is not IInternalActorRef { Provider: { } provider } local)
             throw new InvalidOperationException("The coordinator must be a local actor.");
+        if (local.IsTerminated)
+            return new CallFailed(call.Id, new RuntimeUnavailableException(call.Method, call.Uri, 0, "the runtime has stopped (the actor system is shutting down)"), 0);
+
         // One reply path for every call: it is only used for logging, never looked up.
         var reply = new CallReply(provider, _replyPath ??= provider.TempPath());
         coordinator.Tell(new ExecuteCall(call), reply);
+        // Registered after the Tell, so a CancelCall can never overtake its call. Cancellation tells the coordinator
+        // (which aborts the attempt and answers), and also completes the caller's task here, so a caller never waits
+        // on a runtime that stopped in the meantime; whichever answer comes first wins, a late response is disposed.
+        await using var registration = cancellationToken.Register(static state =>
+        {
+            var (target, id, pending, method, uri) = ((IActorRef, long, CallReply, HttpMethod, Uri))state!;
+            target.Tell(new CancelCall(id));
+            pending.TryComplete(new CallFailed(id, new HttpCallCanceledException(method, uri, 0), 0));
+        }, (coordinator, call.Id, reply, call.Method, call.Uri)).ConfigureAwait(false);
         return await reply.Task.ConfigureAwait(false);
     }
 

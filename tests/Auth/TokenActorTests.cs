@@ -301,8 +301,47 @@ public sealed class TokenActorTests : TestKit
         Assert.Equal("refresh-2", (await store.LoadAsync(CancellationToken.None))!.RefreshToken);
     }
 
+    [Fact]
+    public async Task The_refresh_deadline_passing_while_the_new_pair_is_stored_does_not_throw_the_new_pair_away()
+    {
+        var store = new GatedStore(new TokenPair("token-1", "refresh-1"));
+        var options = new HttpRuntimeOptions();
+        options.Auth = new TokenOptions { Refresher = _refresher, Store = store, RefreshTimeout = TimeSpan.FromSeconds(5) };
+        var client = new HttpClient(_handler, disposeHandler: false);
+        var tokens = HttpRuntime.StartActors(Sys, options, () => client, name: "rt-" + Guid.NewGuid().ToString("N")).Tokens!;
+
+        tokens.Tell(new TokenRejected(1, 1));
+        AwaitWaiting(tokens, 1);
+        _refresher.Answer(ControlledRefresher.Refreshed("token-2", "refresh-2"));
+        await store.FirstSaveStarted.WaitAsync(TimeSpan.FromSeconds(10)); // the rotated pair is being written...
+        Scheduler.Advance(TimeSpan.FromSeconds(10));                      // ...when the refresh deadline passes
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));                      // the waiting call is not failed with the old pair
+        store.ReleaseFirstSave();
+
+        Assert.Equal("token-2", ExpectMsg<TokenGranted>().AccessToken);
+        Assert.Equal(2, StatusOf(tokens).Generation);
+    }
+
+    [Fact]
+    public void Without_a_token_endpoint_a_known_expiry_does_not_sign_out_early()
+    {
+        var options = new HttpRuntimeOptions();
+        options.Auth = new TokenOptions { Store = new InMemoryTokenStore(new TokenPair("token-1", "refresh-1", Scheduler.Now.AddMinutes(5))) };
+        var client = new HttpClient(_handler, disposeHandler: false);
+        var tokens = HttpRuntime.StartActors(Sys, options, () => client, name: "rt-" + Guid.NewGuid().ToString("N")).Tokens!;
+        var failures = CreateTestProbe();
+        Sys.EventStream.Subscribe(failures.Ref, typeof(AuthenticationFailed));
+        StatusOf(tokens);
+
+        Scheduler.Advance(TimeSpan.FromMinutes(4) + TimeSpan.FromSeconds(30)); // past "expiry minus the margin"
+
+        failures.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        tokens.Tell(new GetToken(1));
+        Assert.Equal("token-1", ExpectMsg<TokenGranted>().AccessToken);
+    }
+
     /// <summary>A store whose first save does not finish until the test says so.</summary>
-    private sealed class GatedStore : ITokenStore
+    private sealed class GatedStore(TokenPair? initial = null) : ITokenStore
     {
         private readonly TaskCompletionSource _gate = new(TaskCreationOptions.RunContinuationsAsynchronously);
         private readonly TaskCompletionSource _firstStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -315,7 +354,7 @@ public sealed class TokenActorTests : TestKit
 
         public Task<TokenPair?> LoadAsync(CancellationToken cancellationToken)
         {
-            lock (_completed) return Task.FromResult(_completed.LastOrDefault());
+            lock (_completed) return Task.FromResult(_completed.LastOrDefault() ?? initial);
         }
 
         public async Task SaveAsync(TokenPair credentials, CancellationToken cancellationToken)

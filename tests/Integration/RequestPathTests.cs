@@ -184,6 +184,17 @@ public sealed class RequestPathTests(SandboxFixture sandbox) : IClassFixture<San
         Assert.Contains("before the call was sent", second.Message);
     }
 
+    [Fact]
+    public async Task A_call_made_after_the_runtime_stopped_fails_at_once()
+    {
+        var runtime = LoopbackRuntime.Start();
+        var client = runtime.Client;
+        await runtime.DisposeAsync();
+
+        var error = await Assert.ThrowsAsync<RuntimeUnavailableException>(() => client.SendAsync(Get(NewKey())).WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Contains("stopped", error.Message);
+    }
+
     private static async Task WaitUntil(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow.AddSeconds(10);

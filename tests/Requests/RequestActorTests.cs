@@ -448,6 +448,26 @@ public sealed class RequestActorTests : TestKit
     }
 
     [Fact]
+    public void Copies_of_a_call_are_new_calls_and_one_call_cannot_be_in_flight_twice()
+    {
+        var call = HttpCall.Get(Url);
+        Assert.NotEqual(call.Id, (call with { }).Id);
+        Assert.NotEqual(call.Id, call.WithHeader("X-A", "1").Id);
+
+        _handler.Default = (_, ct) => Hang(ct);
+        var runtime = StartRuntime();
+        runtime.Tell(new ExecuteCall(call));
+        ExpectRequest(1);
+        runtime.Tell(new ExecuteCall(call));
+
+        var refused = ExpectMsg<CallFailed>();
+        Assert.Equal(call.Id, refused.CallId);
+        Assert.Contains("already in flight", Assert.IsType<InvalidHttpCallException>(refused.Error).Message);
+        runtime.Tell(new CancelCall(call.Id)); // the first one is still running, and still cancellable
+        Assert.IsType<HttpCallCanceledException>(ExpectMsg<CallFailed>().Error);
+    }
+
+    [Fact]
     public void A_relative_url_is_an_invalid_call()
     {
         var runtime = StartRuntime();

@@ -66,8 +66,9 @@ public abstract class HttpTokenRefresher : ITokenRefresher
                     return new TokenRefreshResult.Failed($"the token endpoint answered {status} with a body that is not the expected JSON");
                 }
             }
-            // RFC 6749 §5.2: 400 (invalid_grant, invalid_client...) and 401 (client authentication) are final.
-            if (response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized or HttpStatusCode.Forbidden)
+            // RFC 6749 §5.2: 400 (invalid_grant, invalid_client...) and 401 (client authentication) are final. A 403 is
+            // not an OAuth answer (a proxy or WAF): it must not sign the user out and clear the store.
+            if (response.StatusCode is HttpStatusCode.BadRequest or HttpStatusCode.Unauthorized)
                 return new TokenRefreshResult.Rejected($"the token endpoint answered {status}{ErrorCode(body)}");
             return new TokenRefreshResult.Failed($"the token endpoint answered {status}{ErrorCode(body)}");
         }
@@ -85,11 +86,14 @@ public abstract class HttpTokenRefresher : ITokenRefresher
         if (!root.TryGetProperty(name, out var value)) return null;
         return value.ValueKind switch
         {
-            JsonValueKind.Number when value.TryGetDouble(out var n) && n >= 0 => TimeSpan.FromSeconds(n),
-            JsonValueKind.String when double.TryParse(value.GetString(), System.Globalization.CultureInfo.InvariantCulture, out var s) && s >= 0 => TimeSpan.FromSeconds(s),
+            // Clamped to ten years: an absurd value must not overflow TimeSpan and turn a good answer into a failure.
+            JsonValueKind.Number when value.TryGetDouble(out var n) && n >= 0 => TimeSpan.FromSeconds(Math.Min(n, MaxLifetimeSeconds)),
+            JsonValueKind.String when double.TryParse(value.GetString(), System.Globalization.CultureInfo.InvariantCulture, out var s) && s >= 0 => TimeSpan.FromSeconds(Math.Min(s, MaxLifetimeSeconds)),
             _ => null,
         };
     }
+
+    private const double MaxLifetimeSeconds = 10 * 365 * 24 * 3600.0;
 
     /// <summary>Reads a string property, or null.</summary>
     protected static string? ReadString(JsonElement root, string name) =>

@@ -173,6 +173,8 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         _refreshAttempt = 0;
         _waiting = 0;
         Timers.Cancel(ProactiveTimer);
+        Timers.Cancel(RefreshRetryTimer);
+        Timers.Cancel(RefreshAttemptTimer);
         Timers.StartSingleTimer(RefreshDeadlineTimer, new RefreshDeadline(_generation), _settings.RefreshTimeout);
         Become(Refreshing);
         if (waiter) Wait();
@@ -199,6 +201,9 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Receive<RetryRefresh>(_ => SendRefresh());
         Receive<RefreshDeadline>(_ =>
         {
+            // A retry or attempt timer of this refresh must not fire into the next one.
+            Timers.Cancel(RefreshRetryTimer);
+            Timers.Cancel(RefreshAttemptTimer);
             _refreshCancellation?.Cancel();
             _refreshAttempt = -1; // late answers are dropped
             _log.Warning("The token refresh did not finish within {0} s; {1} waiting call(s) fail.", _settings.RefreshTimeout.TotalSeconds, _waiting);
@@ -262,6 +267,16 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             case TokenRefreshResult.Refreshed refreshed:
             {
                 var expiresAt = refreshed.ExpiresIn is { } lifetime ? Now + lifetime : JwtExpiry.TryRead(refreshed.AccessToken);
+                if (expiresAt <= Now)
+                {
+                    // Already expired on arrival (expires_in 0, or clock skew against a JWT's exp): treating it as expired
+                    // would make every waiting call start another refresh. Use it until the server refuses it.
+                    _log.Warning("The token endpoint returned an access token that is already expired by this clock; it is used until refused.");
+                    expiresAt = null;
+                }
+                // The new pair is stored before anything else: from here on the refresh deadline no longer applies, or a
+                // slow store write could release the waiters with the old pair while the server has already rotated it.
+                Timers.Cancel(RefreshDeadlineTimer);
                 // The refresh token may rotate; when the answer has none, the old one stays valid.
                 var next = new TokenPair(refreshed.AccessToken, refreshed.RefreshToken ?? _credentials!.RefreshToken, expiresAt);
                 var generation = _generation + 1;
@@ -472,7 +487,9 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     private void ScheduleProactiveRefresh()
     {
         Timers.Cancel(ProactiveTimer);
-        if (!_settings.ProactiveRefresh || _credentials is not { RefreshToken: not null, ExpiresAt: { } expiresAt }) return;
+        // Without a way to refresh, a proactive "refresh" would only sign out a token that is still good.
+        if (!_settings.ProactiveRefresh || (_settings.Refresher is null && !IsShared)) return;
+        if (_credentials is not { RefreshToken: not null, ExpiresAt: { } expiresAt }) return;
         var lifetime = expiresAt - Now;
         if (lifetime <= TimeSpan.Zero) return; // already expired: the next GetToken refreshes
         var margin = TimeSpan.FromTicks(Math.Min(_settings.ProactiveMargin.Ticks, (long)(lifetime.Ticks * _settings.ProactiveFraction)));

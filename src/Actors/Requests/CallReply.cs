@@ -25,6 +25,12 @@ internal sealed class CallReply : MinimalActorRef
 
     protected override void TellInternal(object message, IActorRef sender)
     {
-        if (message is CallResult result) _completion.TrySetResult(result);
+        if (message is CallResult result) TryComplete(result);
+    }
+
+    /// <summary>Completes the caller's task; a second answer (the coordinator's, after a local cancellation) releases what it holds.</summary>
+    public void TryComplete(CallResult result)
+    {
+        if (!_completion.TrySetResult(result) && result is CallSucceeded late) late.Response.Dispose();
     }
 }

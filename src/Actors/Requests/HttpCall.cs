@@ -14,8 +14,29 @@ public sealed record HttpCall(HttpMethod Method, Uri Uri)
 {
     private static long _lastId;
 
-    /// <summary>A process-wide unique id, used to cancel the call and in log lines.</summary>
-    public long Id { get; init; } = Interlocked.Increment(ref _lastId);
+    /// <summary>
+    /// Copies (<c>with</c>, <see cref="WithHeader"/>) are new calls with ids of their own: two calls in flight never share an
+    /// id, which is what cancellation and the coordinator's bookkeeping go by.
+    /// </summary>
+    private HttpCall(HttpCall original)
+    {
+        Method = original.Method;
+        Uri = original.Uri;
+        Id = NextId();
+        Headers = original.Headers;
+        Body = original.Body;
+        RetryNonIdempotent = original.RetryNonIdempotent;
+        Anonymous = original.Anonymous;
+        AttemptTimeout = original.AttemptTimeout;
+        Deadline = original.Deadline;
+        MaxRetries = original.MaxRetries;
+        Completion = original.Completion;
+    }
+
+    private static long NextId() => Interlocked.Increment(ref _lastId);
+
+    /// <summary>A process-wide unique id, used to cancel the call and in log lines. A copy made with <c>with</c> gets a new one.</summary>
+    public long Id { get; init; } = NextId();
 
     /// <summary>Request headers (not content headers), in order. Never printed by <see cref="ToString"/>.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Headers { get; init; } = [];

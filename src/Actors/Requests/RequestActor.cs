@@ -284,6 +284,13 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         try
         {
             var response = await client.SendAsync(request, completion, cancellationToken).ConfigureAwait(false);
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // The call ended (cancelled, deadline, stopped) while the headers were coming in: nobody will read this
+                // response, and with ResponseHeadersRead it would hold its connection until collected.
+                response.Dispose();
+                return new AttemptFaulted(attempt, new OperationCanceledException(cancellationToken));
+            }
             string? errorBody = null;
             if (!response.IsSuccessStatusCode && maxErrorBody > 0)
             {

@@ -63,6 +63,15 @@ public sealed class RequestCoordinator : ReceiveActor
             return;
         }
 
+        if (_running.ContainsKey(call.Id) || _queue.Contains(call.Id))
+        {
+            // The same HttpCall object sent twice at once: its answers and its cancellation could not be told apart.
+            HttpRuntimeMetrics.Failed("invalid_request");
+            Sender.Tell(new CallFailed(call.Id, new InvalidHttpCallException(call.Method, call.Uri,
+                $"call {call.Id} is already in flight; send a copy (call with {{ }}) to run it twice"), 0));
+            return;
+        }
+
         var submittedAt = Context.System.Scheduler.Now;
         if (_running.Count < _runtime.MaxConcurrentCalls)
         {

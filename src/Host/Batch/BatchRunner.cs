@@ -41,13 +41,23 @@ internal static class BatchRunner
         await using var output = new FileStream(outputPath, resume ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.Read, 1 << 16, useAsync: true);
         var writer = Task.Run(async () =>
         {
-            await foreach (var line in results.Reader.ReadAllAsync(CancellationToken.None))
+            try
             {
-                await output.WriteAsync(line, CancellationToken.None);
-                Interlocked.Increment(ref written);
-                if (results.Reader.Count == 0) await output.FlushAsync(CancellationToken.None); // a killed batch leaves whole lines
+                await foreach (var line in results.Reader.ReadAllAsync(CancellationToken.None))
+                {
+                    await output.WriteAsync(line, CancellationToken.None);
+                    Interlocked.Increment(ref written);
+                    if (results.Reader.Count == 0) await output.FlushAsync(CancellationToken.None); // a killed batch leaves whole lines
+                }
+                await output.FlushAsync(CancellationToken.None);
             }
-            await output.FlushAsync(CancellationToken.None);
+            catch (Exception ex)
+            {
+                // Disk full, quota...: close the channel with the error, so that calls still producing results stop
+                // waiting for room in it (they get ChannelClosedException) instead of hanging the batch.
+                results.Writer.TryComplete(ex);
+                throw;
+            }
         }, CancellationToken.None);
 
         void Report() => progress?.Invoke(new BatchProgress(Interlocked.Read(ref read), Interlocked.Read(ref written),
@@ -94,11 +104,14 @@ internal static class BatchRunner
         {
             cancelled = true;
         }
-
-        // Drain: every slot back means every call has finished and queued its result.
-        for (var i = 0; i < concurrency; i++) await slots.WaitAsync(CancellationToken.None);
-        results.Writer.Complete();
-        await writer;
+        finally
+        {
+            // Drain whatever ended the reading (the end, Ctrl+C, or an error reading the input): every slot back means
+            // every call has finished and queued its result, before the output is closed.
+            for (var i = 0; i < concurrency; i++) await slots.WaitAsync(CancellationToken.None);
+            results.Writer.TryComplete();
+        }
+        await writer; // rethrows a write failure
         Report();
         return new BatchSummary(read, succeeded, failed, malformed, skipped, authFailures, cancelled || cancellationToken.IsCancellationRequested, stopwatch.Elapsed);
 
@@ -135,6 +148,10 @@ internal static class BatchRunner
             catch (OperationCanceledException)
             {
                 // Cancelled before it was sent: not answered, a resumed batch sends it.
+            }
+            catch (ChannelClosedException)
+            {
+                // The writer failed: the batch ends with its error, this result has nowhere to go.
             }
             catch (Exception ex)
             {
