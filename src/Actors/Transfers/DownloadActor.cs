@@ -283,8 +283,8 @@ internal sealed class DownloadActor : TransferActor
     }
 
     /// <summary>
-    /// Copies up to one chunk from the body into the file, overlapping three things: the next read from the network, the
-    /// write of the block before it (async file I/O) and its hashing. A block is counted only once it is written and hashed,
+    /// Copies up to one chunk from the body into the file, overlapping the next read from the network with the write of the
+    /// block before it (async file I/O), then hashing it. A block is counted only once it is written and hashed,
     /// and the read ahead is always awaited before returning, so when this fails or ends the file position is exactly the
     /// bytes written: always a good resume offset, with the hash covering exactly those bytes.
     /// </summary>
@@ -302,15 +302,18 @@ internal sealed class DownloadActor : TransferActor
             var next = more ? body.ReadAsync(blocks.Back, cancellationToken) : ValueTask.FromResult(0);
             try
             {
-                var write = file.WriteAsync(current, cancellationToken);
-                hash.AppendData(current.Span);
-                await write.ConfigureAwait(false);
+                await file.WriteAsync(current, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            catch (Exception ex)
             {
+                // Whatever stopped the write (an I/O error, a cancel), the read ahead is awaited before the buffer goes back.
                 await Drain(next).ConfigureAwait(false);
-                throw new LocalIoException($"writing '{file.Name}' failed: {ex.Message}", ex);
+                if (ex is IOException or UnauthorizedAccessException)
+                    throw new LocalIoException($"writing '{file.Name}' failed: {ex.Message}", ex);
+                throw;
             }
+            // Hashed only once written: a write that was cancelled half-way must not be in the digest.
+            hash.AppendData(current.Span);
             counter.Add(read);
             if (!more) return new Chunk(copied, End: false);
             read = await next.ConfigureAwait(false);
