@@ -340,6 +340,24 @@ public sealed class TokenActorTests : TestKit
         Assert.Equal("token-1", ExpectMsg<TokenGranted>().AccessToken);
     }
 
+    [Fact]
+    public async Task SignedIn_is_answered_once_the_new_credentials_are_stored()
+    {
+        var store = new GatedStore();
+        var options = new HttpRuntimeOptions();
+        options.Auth = new TokenOptions { Refresher = _refresher, Store = store };
+        var client = new HttpClient(_handler, disposeHandler: false);
+        var tokens = HttpRuntime.StartActors(Sys, options, () => client, name: "rt-" + Guid.NewGuid().ToString("N")).Tokens!;
+
+        tokens.Tell(new SignIn(new TokenPair("token-1", "refresh-1")));
+        await store.FirstSaveStarted.WaitAsync(TimeSpan.FromSeconds(10));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // not before the write is done
+        store.ReleaseFirstSave();
+
+        Assert.Equal(1, ExpectMsg<SignedIn>().Generation);
+        Assert.Equal("refresh-1", (await store.LoadAsync(CancellationToken.None))!.RefreshToken);
+    }
+
     /// <summary>A store whose first save does not finish until the test says so.</summary>
     private sealed class GatedStore(TokenPair? initial = null) : ITokenStore
     {

@@ -209,6 +209,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             _log.Warning("The token refresh did not finish within {0} s; {1} waiting call(s) fail.", _settings.RefreshTimeout.TotalSeconds, _waiting);
             Release(new AuthenticationFailedException($"the token refresh did not finish within {_settings.RefreshTimeout.TotalSeconds:0.###} s"));
         });
+        Receive<Persisted>(m => m.NotifyWhenStored is not null, AfterPersisted);
         Receive<Persisted>(m => m.Generation == _generation + 1 && !IsShared, m =>
         {
             // The old refresh token is already spent at the server: carry on with the new pair even if it could not be
@@ -376,10 +377,10 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 ? m.Credentials with { ExpiresAt = JwtExpiry.TryRead(m.Credentials.AccessToken) }
                 : m.Credentials;
             Adopt(credentials);
-            Persist(credentials);
+            // SignedIn promises "stored and in use": it is sent when the store write is done (see Persisted).
+            StoreWriter.Tell(new StoreOperation(credentials, _generation, 0) { NotifyWhenStored = Sender });
             _signedOutError = null;
             _log.Info("Signed in ({0}), generation {1}.", credentials, _generation);
-            Sender.Tell(new SignedIn(_generation));
             Become(Ready);
         });
         Receive<SignOut>(_ =>
@@ -389,15 +390,18 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             BecomeSignedOut(new AuthenticationFailedException("signed out"), publish: false);
         });
         Receive<GetTokenStatus>(_ => Sender.Tell(Status(_credentials is null ? "SignedOut" : "Ready")));
-        Receive<Persisted>(m =>
-        {
-            if (m.Error is not null) _log.Error("The token store could not be written: {0}", m.Error.Message);
-        });
+        Receive<Persisted>(AfterPersisted);
         Receive<StoreCleared>(m =>
         {
             if (m.Error is not null) _log.Error("The token store could not be cleared: {0}", m.Error.Message);
         });
         ReceiveAny(_ => { }); // stale timers and answers
+    }
+
+    private void AfterPersisted(Persisted m)
+    {
+        if (m.Error is not null) _log.Error("The token store could not be written: {0}", m.Error.Message);
+        m.NotifyWhenStored?.Tell(new SignedIn(m.Generation));
     }
 
     private void ClearStore() => StoreWriter.Tell(new StoreOperation(null, 0, 0));
@@ -457,6 +461,9 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     /// <summary>A store operation: save <see cref="Credentials"/>, or clear the store when it is null.</summary>
     private sealed record StoreOperation(TokenPair? Credentials, long Generation, int Attempts)
     {
+        /// <summary>Who is told <see cref="SignedIn"/> once the write is done (a sign-in's sender), if anyone.</summary>
+        public IActorRef? NotifyWhenStored { get; init; }
+
         public override string ToString() => Credentials is null ? "StoreOperation(clear)" : $"StoreOperation(save generation {Generation})";
     }
 
@@ -479,7 +486,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 }
                 replyTo.Tell(operation.Credentials is null
                     ? new StoreCleared(error)
-                    : new Persisted(operation.Credentials, operation.Generation, operation.Attempts, error));
+                    : new Persisted(operation.Credentials, operation.Generation, operation.Attempts, error) { NotifyWhenStored = operation.NotifyWhenStored });
             });
         }
     }
@@ -517,6 +524,8 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private sealed record Persisted(TokenPair Credentials, long Generation, int Attempts, Exception? Error)
     {
+        public IActorRef? NotifyWhenStored { get; init; }
+
         public override string ToString() => $"Persisted(generation {Generation})";
     }
 
