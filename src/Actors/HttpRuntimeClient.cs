@@ -134,7 +134,12 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
         var coordinator = await _coordinator(cancellationToken).ConfigureAwait(false);
         if (coordinator is not IInternalActorRef { Provider: { } provider } local)
             throw new InvalidOperationException("The coordinator must be a local actor.");
-        if (local.IsTerminated)
+        // The facade is not an actor and cannot Watch: this cheap check (obsolete for actors, fine here) turns a call made
+        // after shutdown into an answer at once; calls already accepted are answered by the coordinator's PostStop.
+#pragma warning disable CS0618
+        var stopped = local.IsTerminated;
+#pragma warning restore CS0618
+        if (stopped)
             return new CallFailed(call.Id, new RuntimeUnavailableException(call.Method, call.Uri, 0, "the runtime has stopped (the actor system is shutting down)"), 0);
 
         // One reply path for every call: it is only used for logging, never looked up.

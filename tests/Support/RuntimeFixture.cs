@@ -11,29 +11,34 @@ public sealed class LoopbackRuntime : IAsyncDisposable
 {
     private readonly SocketsHttpHandler _handler;
 
-    private LoopbackRuntime(ActorSystem system, SocketsHttpHandler handler, HttpRuntimeClient client)
+    private LoopbackRuntime(ActorSystem system, SocketsHttpHandler handler, HttpRuntimeActors actors, HttpRuntimeClient client)
     {
         System = system;
         _handler = handler;
+        Actors = actors;
         Client = client;
     }
 
     public ActorSystem System { get; }
 
+    /// <summary>The runtime's actors, for tests that talk to them directly.</summary>
+    public HttpRuntimeActors Actors { get; }
+
     public HttpRuntimeClient Client { get; }
 
-    /// <summary>Starts a runtime with fast retries (10 ms base) unless <paramref name="configure"/> says otherwise.</summary>
+    /// <summary>Starts a runtime with fast retries (10 ms base, no jitter) unless <paramref name="configure"/> says otherwise.</summary>
     public static LoopbackRuntime Start(Action<HttpRuntimeOptions>? configure = null)
     {
         var options = new HttpRuntimeOptions();
         options.Retry.BaseDelay = TimeSpan.FromMilliseconds(10);
         options.Retry.MaxDelay = TimeSpan.FromMilliseconds(100);
-        options.Retry.MaxJitter = TimeSpan.FromMilliseconds(5);
+        options.Retry.Jitter = Courier.Requests.JitterMode.None;
         configure?.Invoke(options);
         var system = ActorSystem.Create("loopback-" + Guid.NewGuid().ToString("N")[..8], "akka.loglevel = WARNING\nakka.log-dead-letters = off");
         var handler = HttpRuntime.CreatePrimaryHandler(options);
-        var client = HttpRuntime.Start(system, options, handler);
-        return new LoopbackRuntime(system, handler, client);
+        var client = new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+        var actors = HttpRuntime.StartActors(system, options, () => client, client);
+        return new LoopbackRuntime(system, handler, actors, new HttpRuntimeClient(actors, options));
     }
 
     public async ValueTask DisposeAsync()

@@ -1,3 +1,4 @@
+using Courier.Tests.Support;
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
@@ -55,7 +56,7 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
     public async Task A_50_MiB_download_survives_three_cut_connections_and_matches_the_sha256()
     {
         var sha = await PutAsync("big.bin", 50L * MiB, seed: 1);
-        await using var runtime = LoopbackTransfers.Start();
+        await using var runtime = LoopbackRuntime.Start();
         var retries = Collect<TransferRetryScheduled>(runtime.System);
         var progress = new ProgressLog();
         var destination = _folder.File("big.bin");
@@ -83,7 +84,7 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
     public async Task A_50_MiB_tus_upload_survives_three_cut_connections_and_the_server_has_the_same_sha256()
     {
         var (source, sha) = _folder.CreateFile("video.bin", 50L * MiB, seed: 2);
-        await using var runtime = LoopbackTransfers.Start(o => o.Transfers.ChunkSize = 4 * MiB);
+        await using var runtime = LoopbackRuntime.Start(o => o.Transfers.ChunkSize = 4 * MiB);
         var retries = Collect<TransferRetryScheduled>(runtime.System);
         var progress = new ProgressLog();
 
@@ -105,7 +106,7 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
     public async Task A_50_MiB_multipart_upload_restarts_after_each_cut_and_the_server_reports_the_same_sha256()
     {
         var (source, sha) = _folder.CreateFile("archive.zip", 50L * MiB, seed: 3);
-        await using var runtime = LoopbackTransfers.Start();
+        await using var runtime = LoopbackRuntime.Start();
         var retries = Collect<TransferRetryScheduled>(runtime.System);
         var progress = new ProgressLog();
 
@@ -133,7 +134,7 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
         var kept = new FileInfo(destination + ".part").Length;
         Assert.True(kept >= 2L * MiB);
 
-        await using var second = LoopbackTransfers.Start();
+        await using var second = LoopbackRuntime.Start();
         var progress = new ProgressLog();
         var completed = await second.Client.DownloadAsync(DownloadRequest.ToFile(url, destination), progress);
 
@@ -152,7 +153,7 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
         await CancelMidwayAsync(url, destination, atLeast: 2L * MiB);
         var newSha = await PutAsync("data.bin", 6L * MiB, seed: 6); // a new ETag and Last-Modified
 
-        await using var second = LoopbackTransfers.Start();
+        await using var second = LoopbackRuntime.Start();
         var completed = await second.Client.DownloadAsync(DownloadRequest.ToFile(url, destination));
 
         Assert.Equal(newSha, completed.Sha256);
@@ -174,7 +175,7 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
         var sha = await PutAsync("evil.bin", 1000, seed: 7);
         var root = _folder.Folder("root");
         var inside = Directory.CreateDirectory(Path.Combine(root, "downloads")).FullName;
-        await using var runtime = LoopbackTransfers.Start();
+        await using var runtime = LoopbackRuntime.Start();
 
         var completed = await runtime.Client.DownloadAsync(
             DownloadRequest.ToFolder(Url($"/files/{_key}/evil.bin?disposition={Uri.EscapeDataString(disposition)}"), inside));
@@ -191,7 +192,7 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
     {
         await PutAsync("slow.bin", 8L * MiB, seed: 8);
         var destination = _folder.File("slow.bin");
-        await using var runtime = LoopbackTransfers.Start();
+        await using var runtime = LoopbackRuntime.Start();
         using var cancel = new CancellationTokenSource();
         var progress = new ProgressLog(p => { if (p.BytesTransferred >= MiB) cancel.Cancel(); });
 
@@ -209,7 +210,7 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
     {
         var sha = await PutAsync("secret.bin", 6L * MiB, seed: 9); // the open and protected routes share the store
         var (access, refresh, _) = _server.Auth.IssueTokens();
-        await using var runtime = LoopbackTransfers.Start(o =>
+        await using var runtime = LoopbackRuntime.Start(o =>
         {
             o.Transfers.ChunkSize = 64 * 1024; // the first progress (which expires the token) comes long before the cut
             o.Auth = new Courier.Auth.TokenOptions
@@ -242,7 +243,7 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
     {
         var (source, sha) = _folder.CreateFile("resumable.bin", 5L * MiB, seed: 10);
         var endpoint = Url($"/files/{_key}/tus");
-        await using (var first = LoopbackTransfers.Start(o => o.Transfers.MaxRetriesPerChunk = 0))
+        await using (var first = LoopbackRuntime.Start(o => o.Transfers.MaxRetriesPerChunk = 0))
         {
             var error = await Assert.ThrowsAsync<TransferException>(() => first.Client.UploadAsync(
                 UploadRequest.Tus(endpoint, source) with { Headers = [H("X-Fault-Fail-Chunk", "3")] }));
@@ -251,7 +252,7 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
         Assert.True(File.Exists(source + ".tus"));
         var state = JsonDocument.Parse(await File.ReadAllTextAsync(source + ".tus")).RootElement.GetProperty("uploadUrl").GetString();
 
-        await using var second = LoopbackTransfers.Start();
+        await using var second = LoopbackRuntime.Start();
         var progress = new ProgressLog();
         var completed = await second.Client.UploadAsync(UploadRequest.Tus(endpoint, source), progress);
 
@@ -266,7 +267,7 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
     public async Task Uploads_fail_with_typed_errors_and_never_touch_the_source()
     {
         var (source, sha) = _folder.CreateFile("form.bin", 5000, seed: 11);
-        await using var runtime = LoopbackTransfers.Start();
+        await using var runtime = LoopbackRuntime.Start();
 
         var tooLarge = await Assert.ThrowsAsync<TransferRejectedException>(() => runtime.Client.UploadAsync(
             UploadRequest.Multipart(Url($"/files/{_key}/multipart"), source) with { Headers = [H("X-Upload-Limit", "1000")] }));
@@ -294,7 +295,7 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
     /// <summary>Starts a slowed-down download in its own runtime and cancels it once <paramref name="atLeast"/> bytes are in the .part.</summary>
     private async Task CancelMidwayAsync(Uri url, string destination, long atLeast)
     {
-        await using var runtime = LoopbackTransfers.Start();
+        await using var runtime = LoopbackRuntime.Start();
         using var cancel = new CancellationTokenSource();
         var progress = new ProgressLog(p => { if (p.BytesTransferred >= atLeast) cancel.Cancel(); });
         await Assert.ThrowsAsync<TransferCanceledException>(() => runtime.Client.DownloadAsync(

@@ -18,9 +18,9 @@ public interface ITransferClient
     Task<TransferCompleted> DownloadAsync(DownloadRequest request, IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default);
 
     /// <summary>Uploads <see cref="UploadRequest.SourcePath"/> (multipart or tus), streamed from disk.</summary>
-    /// <inheritdoc cref="DownloadAsync" path="/param[@name='progress']"/>
     /// <inheritdoc cref="DownloadAsync" path="/exception"/>
     /// <param name="request">What to upload and where.</param>
+    /// <param name="progress">Receives every <see cref="TransferProgress"/> of this transfer (throttled, never backwards).</param>
     /// <param name="cancellationToken">Stops the transfer within one chunk; a tus upload keeps its state for a resume.</param>
     /// <returns>The completed transfer: source path, length, duration, SHA-256, and the tus upload URL.</returns>
     Task<TransferCompleted> UploadAsync(UploadRequest request, IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default);
