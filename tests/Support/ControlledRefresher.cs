@@ -35,6 +35,9 @@ public sealed class ControlledRefresher(bool honourCancellation = true, bool syn
     /// <summary>When set, refreshes are answered at once with this instead of waiting for the test.</summary>
     public Func<int, TokenRefreshResult>? AutoAnswer { get; set; }
 
+    /// <summary>The clock that stamps <see cref="Request.CancelRequestedAt"/> (the test's scheduler).</summary>
+    public Func<DateTimeOffset>? Clock { get; set; }
+
     /// <summary>Called inside <see cref="RefreshAsync"/> with each new request (the explorer checks its invariants there).</summary>
     public Action<Request>? OnRequest { get; set; }
 
@@ -56,7 +59,11 @@ public sealed class ControlledRefresher(bool honourCancellation = true, bool syn
             request.Complete(auto(request.Number));
             return request.Task;
         }
-        if (honourCancellation) cancellationToken.Register(() => request.Cancel(cancellationToken));
+        cancellationToken.Register(() =>
+        {
+            request.CancelRequestedAt ??= Clock?.Invoke() ?? DateTimeOffset.MinValue;
+            if (honourCancellation) request.Cancel(cancellationToken);
+        });
         return request.Task;
     }
 
@@ -82,12 +89,17 @@ public sealed class ControlledRefresher(bool honourCancellation = true, bool syn
         public string RefreshToken { get; } = refreshToken;
         public bool IsEnded => Volatile.Read(ref _ended) == 1;
         public bool WasCancelled { get; private set; }
+        /// <summary>When the actor cancelled it (whether or not it ended then), by <see cref="Clock"/>.</summary>
+        public DateTimeOffset? CancelRequestedAt { get; internal set; }
+        /// <summary>What it was answered with, if the test answered it.</summary>
+        public TokenRefreshResult? Result { get; private set; }
         internal Task<TokenRefreshResult> Task => completion.Task;
         internal event Action? Ended;
 
         internal bool Complete(TokenRefreshResult result)
         {
             if (Interlocked.Exchange(ref _ended, 1) == 1) return false;
+            Result = result;
             Ended?.Invoke();
             completion.SetResult(result);
             return true;

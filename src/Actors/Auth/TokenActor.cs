@@ -220,8 +220,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         });
         CoreHandlers(refreshing: true);
         Receive<Persisted>(AfterPersisted);
-        Receive<SignIn>(_ => Stash.Stash());
-        Receive<SignOut>(_ => Stash.Stash());
+        SignInOutHandlers();
         Receive<GetTokenStatus>(_ => Sender.Tell(Status("Refreshing")));
         ReceiveAny(_ => { }); // stale timers
     }
@@ -310,8 +309,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         });
         Receive<Persisted>(AfterPersisted);
         CoreHandlers(refreshing: false);
-        Receive<SignIn>(_ => Stash.Stash());
-        Receive<SignOut>(_ => Stash.Stash());
+        SignInOutHandlers();
         Receive<GetTokenStatus>(_ => Sender.Tell(Status("Storing")));
         ReceiveAny(_ => { }); // stale timers
     }
@@ -372,27 +370,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     {
         CoreHandlers(refreshing: false);
         Receive<SharedCredentials>(m => m.Generation > _generation, AdoptShared);
-        Receive<SignIn>(_ => IsShared, m => _link!.Forward(new SharedSignIn(m.Credentials.ExpiresAt is null
-            ? m.Credentials with { ExpiresAt = JwtExpiry.TryRead(m.Credentials.AccessToken) }
-            : m.Credentials)));
-        Receive<SignIn>(m =>
-        {
-            var credentials = m.Credentials.ExpiresAt is null
-                ? m.Credentials with { ExpiresAt = JwtExpiry.TryRead(m.Credentials.AccessToken) }
-                : m.Credentials;
-            Adopt(credentials);
-            // SignedIn promises "stored and in use": it is sent when the store write is done (see Persisted).
-            StoreWriter.Tell(new StoreOperation(credentials, _generation, 0) { NotifyWhenStored = Sender });
-            _signedOutError = null;
-            _log.Info("Signed in ({0}), generation {1}.", credentials, _generation);
-            Become(Ready);
-        });
-        Receive<SignOut>(_ =>
-        {
-            _link?.Tell(SharedSignOut.Instance);
-            ClearStore();
-            BecomeSignedOut(new AuthenticationFailedException("signed out"), publish: false);
-        });
+        SignInOutHandlers();
         Receive<GetTokenStatus>(_ => Sender.Tell(Status(_credentials is null ? "SignedOut" : "Ready")));
         Receive<Persisted>(AfterPersisted);
         Receive<StoreCleared>(m =>
@@ -400,6 +378,53 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             if (m.Error is not null) _log.Error("The token store could not be cleared: {0}", m.Error.Message);
         });
         ReceiveAny(_ => { }); // stale timers and answers
+    }
+
+    /// <summary>Sign-in and sign-out apply at once in every state but Loading and Releasing, in the order they arrive.</summary>
+    private void SignInOutHandlers()
+    {
+        Receive<SignIn>(_ => IsShared, m => _link!.Forward(new SharedSignIn(WithExpiry(m.Credentials))));
+        Receive<SignIn>(SignInNow);
+        Receive<SignOut>(_ => SignOutNow());
+    }
+
+    private static TokenPair WithExpiry(TokenPair credentials) =>
+        credentials.ExpiresAt is null ? credentials with { ExpiresAt = JwtExpiry.TryRead(credentials.AccessToken) } : credentials;
+
+    /// <summary>
+    /// Takes the signed-in pair at once: a refresh in progress is abandoned (a late answer for the old refresh token is
+    /// ignored) and its waiting calls continue with the new token.
+    /// </summary>
+    private void SignInNow(SignIn m)
+    {
+        Timers.Cancel(RefreshDeadlineTimer);
+        Timers.Cancel(StoreWriteTimer);
+        _core?.Abort();
+        var credentials = WithExpiry(m.Credentials);
+        Adopt(credentials);
+        // SignedIn promises "stored and in use": it is sent when the store write is done (see Persisted).
+        StoreWriter.Tell(new StoreOperation(credentials, _generation, 0) { NotifyWhenStored = Sender });
+        _signedOutError = null;
+        _log.Info("Signed in ({0}), generation {1}; {2} waiting call(s) continue.", credentials, _generation, _waiting);
+        _waiting = 0;
+        Become(Ready);
+        Stash.UnstashAll();
+    }
+
+    /// <summary>
+    /// Signs out at once, in any state but Loading: a refresh in progress is abandoned (its request cancelled, a late
+    /// answer ignored), its waiting calls fail, and nothing is granted until the next sign-in. The clear is queued behind
+    /// any store write, so the store ends empty.
+    /// </summary>
+    private void SignOutNow()
+    {
+        Timers.Cancel(RefreshDeadlineTimer);
+        Timers.Cancel(StoreWriteTimer);
+        _core?.Abort();
+        _link?.Tell(SharedSignOut.Instance);
+        ClearStore();
+        _log.Info("Signed out; {0} waiting call(s) fail.", _waiting);
+        BecomeSignedOut(new AuthenticationFailedException("signed out"), publish: false);
     }
 
     private void AfterPersisted(Persisted m)
