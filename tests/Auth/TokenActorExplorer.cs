@@ -20,6 +20,7 @@ namespace Courier.Tests.Auth;
 /// <item>nothing granted after a sign-out until a sign-in;</item>
 /// <item>generations only grow;</item>
 /// <item>the store sees one operation at a time and its pairs land in the order they were issued;</item>
+/// <item>each refresh request is counted as failed at most once;</item>
 /// <item>no access token known to have expired is handed out (it is refreshed instead);</item>
 /// <item>no timer of an ended refresh acts: with no refresh running and no proactive refresh, time passing sends nothing
 /// and publishes no refresh failure.</item>
@@ -163,7 +164,9 @@ internal sealed class TokenActorExplorer
                 Check(after.State == "Refreshing", $"a refresh request went out while no refresh was running (state {after.State})");
         }
         CheckReplies();
-        Check(true, "");
+        // Each request fails at most once, whether it timed out, was cancelled, or both.
+        Check(RefreshFailures.Count - _failuresBefore <= _refresher.Calls,
+            $"{RefreshFailures.Count - _failuresBefore} refresh failures published for {_refresher.Calls} request(s)");
     }
 
     private void Call(object message)
