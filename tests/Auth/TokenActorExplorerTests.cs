@@ -16,8 +16,13 @@ namespace Courier.Tests.Auth;
 /// <c>COURIER_EXPLORER_FIRST_SEED</c> where the seeds start (default 1, so the suite is deterministic);
 /// <c>COURIER_EXPLORER_SEED</c> replays one schedule and prints its trace.
 /// </remarks>
-public sealed class TokenActorExplorerTests(ITestOutputHelper testOutput) : TestKit(Config, output: testOutput)
+public sealed class TokenActorExplorerTests : TestKit
 {
+    private readonly ITestOutputHelper _output;
+
+    public TokenActorExplorerTests(ITestOutputHelper output)
+        : base(Config, output: output) => _output = output;
+
     private const string Config = """
         akka.scheduler.implementation = "Akka.TestKit.TestScheduler, Akka.TestKit"
         akka.loglevel = OFF
@@ -45,7 +50,7 @@ public sealed class TokenActorExplorerTests(ITestOutputHelper testOutput) : Test
             }
             finally
             {
-                testOutput.WriteLine(explorer.TraceText);
+                _output.WriteLine(explorer.TraceText);
             }
             return;
         }
@@ -62,11 +67,11 @@ public sealed class TokenActorExplorerTests(ITestOutputHelper testOutput) : Test
             }
             catch (ExplorerFailure failure)
             {
-                testOutput.WriteLine(failure.Message);
+                _output.WriteLine(failure.Message);
                 throw;
             }
         }
-        testOutput.WriteLine($"{ran} schedules of {Steps} steps (seeds {first}..{first + ran - 1}) in {clock.Elapsed.TotalSeconds:0.0} s: no invariant broken.");
+        _output.WriteLine($"{ran} schedules of {Steps} steps (seeds {first}..{first + ran - 1}) in {clock.Elapsed.TotalSeconds:0.0} s: no invariant broken.");
         Assert.True(ran >= Math.Min(schedules, 500), $"only {ran} schedules ran within the {Budget.TotalSeconds} s budget");
     }
 
