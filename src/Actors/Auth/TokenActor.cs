@@ -11,9 +11,14 @@ namespace Courier.Auth;
 /// one <see cref="AuthenticationFailed"/> event.
 /// </summary>
 /// <remarks>
-/// States: <c>Loading</c> (reading the store), <c>Ready</c>, <c>Refreshing</c>, <c>Releasing</c> (failing the waiters of a
-/// refresh that timed out) and <c>SignedOut</c>. Generations make late rejections harmless: a call refused with a token
-/// older than the current one is simply given the current one.
+/// States: <c>Loading</c> (reading the store), <c>Ready</c>, <c>Refreshing</c>, <c>Storing</c> (the new pair is written
+/// before any call sees it, bounded by the store-write timeout), <c>Releasing</c> (failing the waiters of a refresh that
+/// gave up) and <c>SignedOut</c>. Generations make late rejections harmless: a call refused with a token older than the
+/// current one is simply given the current one, unless that one is known to be expired too.
+/// <para>
+/// The requests to the token endpoint, their correlation and the retry decision live in <see cref="RefreshCore"/>, shared
+/// with the cluster's credential owner: at most one request in flight, and none with a refresh token in doubt.
+/// </para>
 /// <para>
 /// The refresh step is pluggable: with a shared link (Courier.Cluster) the actor does not refresh itself but asks the link
 /// for the successor of its generation, adopts any newer shared pair it is told about, and waits in <c>Loading</c> for the
