@@ -99,6 +99,55 @@ public sealed class RefreshRegressionTests(ITestOutputHelper output) : TokenActo
         Assert.Equal(("Ready", 2L), (status.State, status.Generation));
     }
 
+    [Fact]
+    public void After_an_attempt_timeout_the_retry_waits_for_the_request_in_doubt_to_end()
+    {
+        var tokens = StartTokens(new TokenPair("token-1", "refresh-1")); // attempt 10 s, first retry after 100 ms
+        tokens.Tell(new TokenRejected(1, 1));
+        AwaitCalls(1);
+
+        Scheduler.Advance(AttemptTimeout);                           // timed out at 10 s...
+        StatusOf(tokens);
+        Scheduler.Advance(TimeSpan.FromSeconds(2));                  // ...and the retry was due at 10.1 s
+        StatusOf(tokens);
+        Assert.Equal(1, Refresher.Calls);                            // refresh-1 is in doubt: the server may be rotating it
+        Refresher.Answer(1, new TokenRefreshResult.Failed("the connection was reset"));
+        AwaitCalls(2);                                               // ended without a new pair: now it may be sent again
+        Assert.Equal(new[] { "refresh-1", "refresh-1" }, Refresher.RefreshTokensSeen);
+        Assert.Equal(1, Refresher.MaxInFlight);
+    }
+
+    [Fact]
+    public void A_request_in_doubt_that_ends_with_a_new_pair_after_its_timeout_is_adopted_without_a_second_request()
+    {
+        var tokens = StartTokens(new TokenPair("token-1", "refresh-1"));
+        tokens.Tell(new TokenRejected(1, 1));
+        AwaitCalls(1);
+        Scheduler.Advance(AttemptTimeout + TimeSpan.FromSeconds(1));
+
+        Refresher.Answer(1, ControlledRefresher.Refreshed("token-2", "refresh-2"));
+        Assert.Equal(("token-2", 2L), (ExpectMsg<TokenGranted>() is var g ? (g.AccessToken, g.Generation) : default));
+        Scheduler.Advance(TimeSpan.FromSeconds(30));
+        StatusOf(tokens);
+        Assert.Equal(1, Refresher.Calls);
+    }
+
+    [Fact]
+    public void A_request_that_ignores_its_cancellation_is_abandoned_one_attempt_timeout_after_it_and_only_then_retried()
+    {
+        var tokens = StartTokens(new TokenPair("token-1", "refresh-1"));
+        tokens.Tell(new TokenRejected(1, 1));
+        AwaitCalls(1);
+
+        Scheduler.Advance(AttemptTimeout);                                       // cancelled at 10 s; it does not end
+        StatusOf(tokens);
+        Scheduler.Advance(AttemptTimeout - TimeSpan.FromTicks(1));
+        StatusOf(tokens);
+        Assert.Equal(1, Refresher.Calls);
+        Scheduler.Advance(TimeSpan.FromTicks(1));                                // the in-doubt bound: 10 s after the cancellation
+        AwaitCalls(2);
+    }
+
     private static async Task AwaitStoreWriteAsync(HeldStore store)
     {
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(10));
