@@ -24,6 +24,7 @@ internal sealed class DownloadActor : TransferActor
     private readonly byte[]? _expectedByCaller;
     private readonly ByteCounter _pumped = new();
     private string? _path;                  // the final path; in folder mode known after the first answer
+    private string? _namedPath;             // the path the server's name asked for (_path may be a numbered alternative)
     private FileStream? _file;
     private IncrementalHash? _hash;         // SHA-256 of exactly the bytes in the .part
     private long _offset;                   // bytes in the .part
@@ -37,6 +38,7 @@ internal sealed class DownloadActor : TransferActor
     private bool _resumable;
     private bool _noRanges;                 // a range answer did not match: ask for whole bodies from now on
     private bool _rangeRefused;             // a 416 once: started over
+    private bool _validatorChanged;         // a 206 of another version once: started over
     private bool _removePart;               // the .part must not survive (corrupt, or the caller asked)
 
     private DownloadActor(DownloadRequest request, TransferRuntime runtime)
@@ -58,9 +60,7 @@ internal sealed class DownloadActor : TransferActor
 
     private string What => $"Downloading {SafeUrl.Format(_request.Source)} to '{_path ?? _request.Destination}'";
 
-    private string? PartPath => _path is null ? null : _path + ".part";
-
-    private string? StatePath => _path is null ? null : _path + ".part.json";
+    private string? PartPath => _path is null ? null : PartialFile.PartOf(_path);
 
     protected override string? PartialPath => _removePart || _path is null ? null : PartPath;
 
@@ -95,53 +95,7 @@ internal sealed class DownloadActor : TransferActor
         var folder = Path.GetDirectoryName(destination);
         if (folder is null || !Directory.Exists(folder))
             throw new TransferDestinationException(TransferFailure.DestinationFolderMissing, request.Destination, $"The folder of the download destination '{request.Destination}' does not exist.");
-        return await OpenPartAsync(destination, request.Source, bufferSize, cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>Opens (or creates) the .part; keeps its bytes only when the state beside it proves where they came from.</summary>
-    private static async Task<object?> OpenPartAsync(string destination, Uri source, int bufferSize, CancellationToken cancellationToken)
-    {
-        var part = destination + ".part";
-        var state = await TransferState.LoadAsync<DownloadState>(part + ".json", cancellationToken).ConfigureAwait(false);
-        FileStream file;
-        try
-        {
-            file = new FileStream(part, new FileStreamOptions
-            {
-                Mode = FileMode.OpenOrCreate,
-                Access = FileAccess.Write,
-                Share = FileShare.Read,
-                Options = FileOptions.Asynchronous,
-                BufferSize = 0,
-            });
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new LocalIoException($"'{part}' cannot be opened for writing: {ex.Message}", ex);
-        }
-        var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        try
-        {
-            var offset = file.Length;
-            if (state is null || state.Url != source.AbsoluteUri || state.Length is { } length && offset > length)
-            {
-                offset = 0;
-                state = null;
-                file.SetLength(0);
-            }
-            else
-            {
-                await TransferFiles.HashPrefixAsync(part, offset, hash, bufferSize, cancellationToken).ConfigureAwait(false);
-            }
-            file.Position = offset;
-            return new Opened(destination, file, hash, offset, state);
-        }
-        catch
-        {
-            await file.DisposeAsync().ConfigureAwait(false);
-            hash.Dispose();
-            throw;
-        }
+        return await PartialFile.OpenAsync(destination, request.Source, freeName: false, bufferSize, cancellationToken).ConfigureAwait(false);
     }
 
     // ---- requests -----------------------------------------------------------------------------------------------
@@ -176,8 +130,8 @@ internal sealed class DownloadActor : TransferActor
                 return;
             }
             _response = response;
-            var (source, bufferSize) = (_request.Source, Runtime.ReadBufferSize);
-            RunIo(ct => OpenPartAsync(path, source, bufferSize, ct));
+            var (source, freeName, bufferSize) = (_request.Source, !_request.Overwrite, Runtime.ReadBufferSize);
+            RunIo(async ct => await PartialFile.OpenAsync(path, source, freeName, bufferSize, ct).ConfigureAwait(false));
             return;
         }
         Accept(response);
@@ -205,6 +159,30 @@ internal sealed class DownloadActor : TransferActor
                 SendGet();
                 return;
             }
+            if (!PartialFile.CanCombine(_state, response))
+            {
+                // Another version (a server that ignores If-Range), or a validator too weak to prove it is the same one:
+                // these bytes must not be spliced onto the .part (RFC 9110 §15.3.7.3). Start over with the whole body, once.
+                response.Dispose();
+                if (_validatorChanged)
+                {
+                    Fail(new TransferException(TransferFailure.ProtocolViolation,
+                        $"{What}: the server answered a resume twice with a 206 of another version of the file (it ignores If-Range)."));
+                    return;
+                }
+                _validatorChanged = true;
+                _resumable = false;
+                SendGet();
+                return;
+            }
+            if (range.Length is { } announced && _total is { } known && announced != known)
+            {
+                response.Dispose();
+                _removePart = true;
+                Fail(Integrity(TransferFailure.LengthMismatch, known.ToString(), announced.ToString(),
+                    $"the server's Content-Range ({range}) announces {announced} bytes, but the file has {known}; the partial file was removed"));
+                return;
+            }
             if (range.To is { } to && headers.ContentLength is { } length && to - from + 1 != length)
             {
                 response.Dispose();
@@ -224,7 +202,7 @@ internal sealed class DownloadActor : TransferActor
             var identity = headers.ContentEncoding.Count == 0 && headers.ContentLength is not null;
             _total = identity ? headers.ContentLength : null; // a decompressed body has no trustworthy length: unknown, not wrong
             _declared = TransferHeaders.DeclaredSha256(response, fullBody: true);
-            var validator = TransferHeaders.Validator(response);
+            var validator = PartialFile.StrongValidator(response);
             var acceptsRanges = !response.Headers.AcceptRanges.Contains("none");
             _resumable = identity && validator is not null && acceptsRanges;
             newState = _resumable ? new DownloadState(_request.Source.AbsoluteUri, validator!, _total, _declared is null ? null : Convert.ToHexStringLower(_declared)) : null;
@@ -244,30 +222,14 @@ internal sealed class DownloadActor : TransferActor
             _offset = 0;
         }
         _response = response;
-        var (file, statePath, saveState) = (_file!, StatePath!, status == 200);
-        RunIo(ct => BeginBodyAsync(file, truncate, statePath, saveState, newState, response, ct));
+        var (file, path, restart) = (_file!, _path!, status == 200);
+        RunIo(ct => BeginBodyAsync(file, truncate, path, restart, newState, response, ct));
     }
 
-    private static async Task<object?> BeginBodyAsync(FileStream file, bool truncate, string statePath, bool saveState, DownloadState? state,
+    private static async Task<object?> BeginBodyAsync(FileStream file, bool truncate, string path, bool restart, DownloadState? state,
         HttpResponseMessage response, CancellationToken cancellationToken)
     {
-        try
-        {
-            if (truncate)
-            {
-                file.SetLength(0);
-                file.Position = 0;
-            }
-            if (saveState)
-            {
-                if (state is null) TransferState.Delete(statePath);
-                else await TransferState.SaveAsync(statePath, state, cancellationToken).ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new LocalIoException($"'{file.Name}' cannot be prepared: {ex.Message}", ex);
-        }
+        if (restart) await PartialFile.RestartAsync(file, truncate, path, state, cancellationToken).ConfigureAwait(false);
         return new BodyReady(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
     }
 
@@ -342,7 +304,7 @@ internal sealed class DownloadActor : TransferActor
             case null: // folder mode prepared: ask
                 SendGet();
                 break;
-            case Opened opened:
+            case PartialFile.Opened opened:
                 OnOpened(opened);
                 break;
             case BodyReady ready:
@@ -352,11 +314,11 @@ internal sealed class DownloadActor : TransferActor
             case Chunk chunk:
                 OnChunk(chunk);
                 break;
-            case Finished finished:
+            case PartialFile.Committed committed:
                 ReportProgress(_offset, _offset, _total ?? _offset, final: true);
-                Complete(_path!, _offset, finished.Sha256);
+                Complete(committed.Path, _offset, committed.Sha256);
                 break;
-            case DigestMismatch mismatch:
+            case PartialFile.DigestMismatch mismatch:
                 _removePart = true;
                 Fail(Integrity(TransferFailure.DigestMismatch, mismatch.Expected, mismatch.Actual,
                     $"the SHA-256 of the received file is {mismatch.Actual}, but {mismatch.Source} is {mismatch.Expected}; the partial file was removed"));
@@ -364,9 +326,10 @@ internal sealed class DownloadActor : TransferActor
         }
     }
 
-    private void OnOpened(Opened opened)
+    private void OnOpened(PartialFile.Opened opened)
     {
         _path = opened.Path;
+        _namedPath = opened.NamedPath;
         _file = opened.File;
         _hash = opened.Hash;
         _offset = opened.Offset;
@@ -375,11 +338,12 @@ internal sealed class DownloadActor : TransferActor
         _total = opened.State?.Length;
         _declared = opened.State?.Sha256 is { } hex ? Convert.FromHexString(hex) : null;
         Meter.Restart(Now, _offset); // bytes already on disk are not speed
+        if (_offset > 0) Context.System.EventStream.Publish(new TransferResumed(Id, Direction, PartPath!, _offset));
         if (_response is { } first)
         {
             _response = null;
             // Folder mode: an earlier process left a .part of the same file: ask for the rest instead of the whole.
-            if (_offset > 0 && first.StatusCode == System.Net.HttpStatusCode.OK && TransferHeaders.Validator(first) == _state!.Validator)
+            if (_offset > 0 && first.StatusCode == System.Net.HttpStatusCode.OK && PartialFile.CanCombine(_state, first))
             {
                 first.Dispose();
                 SendGet();
@@ -402,6 +366,14 @@ internal sealed class DownloadActor : TransferActor
             return;
         }
         CloseResponse();
+        if (_rangeEnd is { } rangeEnd && _offset > rangeEnd)
+        {
+            // Bytes past the end of the range asked for cannot be placed: the .part is corrupt from rangeEnd on.
+            _removePart = true;
+            Fail(Integrity(TransferFailure.LengthMismatch, rangeEnd.ToString(), _offset.ToString(),
+                $"the server's 206 carried more bytes than its Content-Range (up to byte {_offset} instead of {rangeEnd}); the partial file was removed"));
+            return;
+        }
         if (_total is { } total && _offset < total)
         {
             if (_rangeEnd == _offset)
@@ -425,30 +397,10 @@ internal sealed class DownloadActor : TransferActor
 
     private void Finish()
     {
-        var (file, hash, part, statePath, path, caller, declared) = (_file!, _hash!, PartPath!, StatePath!, _path!, _expectedByCaller, _declared);
+        var (file, hash, path, named, freeName, caller, declared) =
+            (_file!, _hash!, _path!, _namedPath!, _request.DestinationIsFolder && !_request.Overwrite, _expectedByCaller, _declared);
         _file = null; // the operation closes it
-        RunIo(ct => FinishAsync(file, hash, part, statePath, path, caller, declared, ct));
-    }
-
-    private static async Task<object?> FinishAsync(FileStream file, IncrementalHash hash, string part, string statePath, string path,
-        byte[]? caller, byte[]? declared, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await using (file) await file.FlushAsync(cancellationToken).ConfigureAwait(false);
-            var digest = hash.GetHashAndReset();
-            if (caller is not null && !digest.AsSpan().SequenceEqual(caller))
-                return new DigestMismatch("the expected SHA-256", Convert.ToHexStringLower(caller), Convert.ToHexStringLower(digest));
-            if (declared is not null && !digest.AsSpan().SequenceEqual(declared))
-                return new DigestMismatch("the server's Repr-Digest/Content-Digest", Convert.ToHexStringLower(declared), Convert.ToHexStringLower(digest));
-            File.Move(part, path, overwrite: true); // one rename: the destination is never a partial file
-            TransferState.Delete(statePath);
-            return new Finished(Convert.ToHexStringLower(digest));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new LocalIoException($"'{part}' cannot be moved to '{path}': {ex.Message}", ex);
-        }
+        RunIo(async ct => await PartialFile.CommitAsync(file, hash, path, named, freeName, caller, declared, ct).ConfigureAwait(false));
     }
 
     // ---- failures -----------------------------------------------------------------------------------------------
@@ -509,7 +461,7 @@ internal sealed class DownloadActor : TransferActor
     {
         switch (result)
         {
-            case Opened opened:
+            case PartialFile.Opened opened:
                 _path ??= opened.Path;
                 if (_file is null)
                 {
@@ -529,18 +481,11 @@ internal sealed class DownloadActor : TransferActor
         CloseResponse();
         ReturnBuffer();
         _hash?.Dispose();
-        if (result is not TransferCompleted && _request.DeletePartialOnFailure) _removePart = true;
-        var (file, part, statePath, remove) = (_file, PartPath, StatePath, _removePart);
+        // An empty .part is nothing to resume from (the server refused at once): it goes, with its state.
+        if (result is not TransferCompleted && (_request.DeletePartialOnFailure || _offset == 0)) _removePart = true;
+        var (file, path, remove) = (_file, _path, _removePart);
         _file = null;
-        return ReleaseFilesAsync(file, remove ? part : null, statePath);
-    }
-
-    private static async Task ReleaseFilesAsync(FileStream? file, string? removePart, string? statePath)
-    {
-        if (file is not null) await file.DisposeAsync().ConfigureAwait(false);
-        if (removePart is null) return;
-        TransferState.Delete(removePart);
-        if (statePath is not null) TransferState.Delete(statePath);
+        return PartialFile.ReleaseAsync(file, path, remove);
     }
 
     protected override void ReleaseNow()
@@ -567,13 +512,8 @@ internal sealed class DownloadActor : TransferActor
 
     // ---- private protocol ---------------------------------------------------------------------------------------
 
-    private sealed record Opened(string Path, FileStream File, IncrementalHash Hash, long Offset, DownloadState? State);
-
     private sealed record BodyReady(Stream Body);
 
     private sealed record Chunk(int Bytes, bool End);
 
-    private sealed record Finished(string Sha256);
-
-    private sealed record DigestMismatch(string Source, string Expected, string Actual);
 }

@@ -371,10 +371,21 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
             ReleaseAsync(result).PipeTo(Self, success: static () => new IoDone(null), failure: static error => new IoFailed(error));
             return;
         }
-        if (result is TransferCancelled cancelled) result = cancelled with { PartialPath = PartialPath };
+        result = result switch
+        {
+            TransferCancelled cancelled => cancelled with { PartialPath = PartialPath },
+            TransferFailed failed => WithPartialPath(failed, PartialPath),
+            _ => result,
+        };
         Context.System.EventStream.Publish(result);
         Context.Parent.Tell(new TransferFinished(result));
         Context.Stop(Self);
+    }
+
+    private static TransferFailed WithPartialPath(TransferFailed failed, string? partialPath)
+    {
+        failed.Error.PartialPath = partialPath; // the facade throws the error: the caller finds the path on it
+        return failed with { PartialPath = partialPath };
     }
 
     // ---- private protocol -----------------------------------------------------------------------------------------

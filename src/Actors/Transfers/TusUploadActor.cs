@@ -299,6 +299,7 @@ internal sealed class TusUploadActor : TransferActor
                 if (prepared.State is { } state)
                 {
                     _uploadUrl = new Uri(state.UploadUrl);
+                    Context.System.EventStream.Publish(new TransferResumed(Id, Direction, StatePath, 0));
                     SendHead();
                 }
                 else
