@@ -13,10 +13,13 @@ namespace Courier.Transfers;
 /// checked; then the <c>.part</c> becomes the destination in one rename.
 /// </summary>
 /// <remarks>
-/// The loop is "send → headers → (open/truncate the .part) → pump one chunk → message → pump the next". Between two chunks
-/// the actor sees cancellation, timers and retries. Resume needs a validator (strong ETag, else Last-Modified) and an
-/// identity-encoded body with a known length: a compressed or length-less body restarts from zero instead, because its
-/// byte offsets cannot be trusted.
+/// The states (see <see cref="TransferActor"/>): Preparing (check the destination, open a kept .part) → Requesting (GET, with
+/// <c>Range</c>/<c>If-Range</c> when resuming) → Opening (folder mode: the answer names the file) → Opening the body
+/// (truncate the .part, save the state) → Streaming (one chunk per step; between two chunks the actor hears cancellation,
+/// timers and retries) → Finishing (verify, rename) — with WaitingToRetry after a failure that may pass. Resume needs a
+/// strong validator (<see cref="PartialFile.StrongValidator"/>) and an identity-encoded body with a known length: a
+/// compressed or length-less body restarts from zero instead, because its byte offsets cannot be trusted; a 206 is
+/// appended only under the same strong validator as the bytes already in the .part.
 /// </remarks>
 internal sealed class DownloadActor : TransferActor
 {
@@ -77,10 +80,10 @@ internal sealed class DownloadActor : TransferActor
         }
         var request = _request;
         var bufferSize = Runtime.ReadBufferSize;
-        RunIo(ct => PrepareAsync(request, bufferSize, ct));
+        RunIo("Preparing", ct => PrepareAsync(request, bufferSize, ct), OnPrepared, OnIoError, abandon: Adopt);
     }
 
-    private static async Task<object?> PrepareAsync(DownloadRequest request, int bufferSize, CancellationToken cancellationToken)
+    private static async Task<PartialFile.Opened?> PrepareAsync(DownloadRequest request, int bufferSize, CancellationToken cancellationToken)
     {
         var destination = Path.GetFullPath(request.Destination);
         if (request.DestinationIsFolder)
@@ -98,6 +101,12 @@ internal sealed class DownloadActor : TransferActor
         return await PartialFile.OpenAsync(destination, request.Source, freeName: false, bufferSize, cancellationToken).ConfigureAwait(false);
     }
 
+    private void OnPrepared(PartialFile.Opened? opened)
+    {
+        if (opened is null) SendGet(); // folder mode: the answer names the file
+        else OnOpened(opened);
+    }
+
     // ---- requests -----------------------------------------------------------------------------------------------
 
     private void SendGet()
@@ -107,12 +116,12 @@ internal sealed class DownloadActor : TransferActor
             ? NewCall(HttpMethod.Get, _request.Source, _request.Headers, _request.Anonymous,
                 new("Range", $"bytes={_offset}-"), new("If-Range", _state.Validator))
             : NewCall(HttpMethod.Get, _request.Source, _request.Headers, _request.Anonymous);
-        Send(call with { Completion = HttpCompletionOption.ResponseHeadersRead });
+        Send(call with { Completion = HttpCompletionOption.ResponseHeadersRead }, OnResponse, OnCallFailed);
     }
 
     protected override void OnRetry() => SendGet();
 
-    protected override void OnResponse(HttpResponseMessage response)
+    private void OnResponse(HttpResponseMessage response)
     {
         if (_path is null)
         {
@@ -131,7 +140,7 @@ internal sealed class DownloadActor : TransferActor
             }
             _response = response;
             var (source, freeName, bufferSize) = (_request.Source, !_request.Overwrite, Runtime.ReadBufferSize);
-            RunIo(async ct => await PartialFile.OpenAsync(path, source, freeName, bufferSize, ct).ConfigureAwait(false));
+            RunIo("Opening", ct => PartialFile.OpenAsync(path, source, freeName, bufferSize, ct), OnOpened, OnIoError, abandon: Adopt);
             return;
         }
         Accept(response);
@@ -223,14 +232,21 @@ internal sealed class DownloadActor : TransferActor
         }
         _response = response;
         var (file, path, restart) = (_file!, _path!, status == 200);
-        RunIo(ct => BeginBodyAsync(file, truncate, path, restart, newState, response, ct));
+        RunIo("Opening the body", ct => BeginBodyAsync(file, truncate, path, restart, newState, response, ct), OnBody, OnIoError,
+            abandon: body => _body = body);
     }
 
-    private static async Task<object?> BeginBodyAsync(FileStream file, bool truncate, string path, bool restart, DownloadState? state,
+    private static async Task<Stream> BeginBodyAsync(FileStream file, bool truncate, string path, bool restart, DownloadState? state,
         HttpResponseMessage response, CancellationToken cancellationToken)
     {
         if (restart) await PartialFile.RestartAsync(file, truncate, path, state, cancellationToken).ConfigureAwait(false);
-        return new BodyReady(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
+        return await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private void OnBody(Stream body)
+    {
+        _body = body;
+        Pump();
     }
 
     // ---- the body, chunk by chunk ------------------------------------------------------------------------------
@@ -241,7 +257,7 @@ internal sealed class DownloadActor : TransferActor
         _buffer ??= ArrayPool<byte>.Shared.Rent(2 * Runtime.ReadBufferSize);
         var (body, file, hash, buffer, size, chunk, counter) = (_body!, _file!, _hash!, _buffer, Runtime.ReadBufferSize, Runtime.ChunkSize, _pumped);
         counter.Reset();
-        RunIo(ct => PumpAsync(body, file, hash, buffer, size, chunk, counter, ct), watchStall: true);
+        RunIo("Streaming", ct => PumpAsync(body, file, hash, buffer, size, chunk, counter, ct), OnChunk, OnIoError, watchStall: true);
     }
 
     /// <summary>
@@ -250,7 +266,7 @@ internal sealed class DownloadActor : TransferActor
     /// and the read ahead is always awaited before returning, so when this fails or ends the file position is exactly the
     /// bytes written: always a good resume offset, with the hash covering exactly those bytes.
     /// </summary>
-    private static async Task<object?> PumpAsync(Stream body, FileStream file, IncrementalHash hash, byte[] buffer, int size, int chunk,
+    private static async Task<Chunk> PumpAsync(Stream body, FileStream file, IncrementalHash hash, byte[] buffer, int size, int chunk,
         ByteCounter counter, CancellationToken cancellationToken)
     {
         var blocks = (Front: buffer.AsMemory(0, size), Back: buffer.AsMemory(size, size));
@@ -294,35 +310,6 @@ internal sealed class DownloadActor : TransferActor
         catch (Exception)
         {
             // The write failure is what gets reported.
-        }
-    }
-
-    protected override void OnIo(object? result)
-    {
-        switch (result)
-        {
-            case null: // folder mode prepared: ask
-                SendGet();
-                break;
-            case PartialFile.Opened opened:
-                OnOpened(opened);
-                break;
-            case BodyReady ready:
-                _body = ready.Body;
-                Pump();
-                break;
-            case Chunk chunk:
-                OnChunk(chunk);
-                break;
-            case PartialFile.Committed committed:
-                ReportProgress(_offset, _offset, _total ?? _offset, final: true);
-                Complete(committed.Path, _offset, committed.Sha256);
-                break;
-            case PartialFile.DigestMismatch mismatch:
-                _removePart = true;
-                Fail(Integrity(TransferFailure.DigestMismatch, mismatch.Expected, mismatch.Actual,
-                    $"the SHA-256 of the received file is {mismatch.Actual}, but {mismatch.Source} is {mismatch.Expected}; the partial file was removed"));
-                break;
         }
     }
 
@@ -400,12 +387,28 @@ internal sealed class DownloadActor : TransferActor
         var (file, hash, path, named, freeName, caller, declared) =
             (_file!, _hash!, _path!, _namedPath!, _request.DestinationIsFolder && !_request.Overwrite, _expectedByCaller, _declared);
         _file = null; // the operation closes it
-        RunIo(async ct => await PartialFile.CommitAsync(file, hash, path, named, freeName, caller, declared, ct).ConfigureAwait(false));
+        RunIo("Finishing", ct => PartialFile.CommitAsync(file, hash, path, named, freeName, caller, declared, ct), OnFinished, OnIoError);
+    }
+
+    private void OnFinished(PartialFile.Outcome outcome)
+    {
+        switch (outcome)
+        {
+            case PartialFile.Committed committed:
+                ReportProgress(_offset, _offset, _total ?? _offset, final: true);
+                Complete(committed.Path, _offset, committed.Sha256);
+                break;
+            case PartialFile.DigestMismatch mismatch:
+                _removePart = true;
+                Fail(Integrity(TransferFailure.DigestMismatch, mismatch.Expected, mismatch.Actual,
+                    $"the SHA-256 of the received file is {mismatch.Actual}, but {mismatch.Source} is {mismatch.Expected}; the partial file was removed"));
+                break;
+        }
     }
 
     // ---- failures -----------------------------------------------------------------------------------------------
 
-    protected override void OnIoError(Exception error)
+    private void OnIoError(Exception error)
     {
         switch (error)
         {
@@ -427,7 +430,7 @@ internal sealed class DownloadActor : TransferActor
         RetryOrFail(new TransferException(TransferFailure.Http, $"{What} failed at byte {_offset}: {error.Message}", error), error.Message, _offset);
     }
 
-    protected override void OnCallFailed(Exception error)
+    private void OnCallFailed(Exception error)
     {
         if (IsStatus(error, System.Net.HttpStatusCode.RequestedRangeNotSatisfiable) && _offset > 0 && _offset == _state?.Length)
         {
@@ -457,23 +460,20 @@ internal sealed class DownloadActor : TransferActor
 
     // ---- release ------------------------------------------------------------------------------------------------
 
-    protected override void Adopt(object? result)
+    /// <summary>A .part opened after the transfer started ending: kept so that <see cref="ReleaseAsync"/> closes it.</summary>
+    private void Adopt(PartialFile.Opened? opened)
     {
-        switch (result)
+        if (opened is null) return;
+        _path ??= opened.Path;
+        if (_file is null)
         {
-            case PartialFile.Opened opened:
-                _path ??= opened.Path;
-                if (_file is null)
-                {
-                    _file = opened.File;
-                    _hash?.Dispose();
-                    _hash = opened.Hash;
-                }
-                break;
-            case BodyReady ready:
-                _body = ready.Body;
-                break;
+            _file = opened.File;
+            _hash?.Dispose();
+            _hash = opened.Hash;
+            return;
         }
+        opened.File.Dispose();
+        opened.Hash.Dispose();
     }
 
     protected override Task ReleaseAsync(TransferResult result)
@@ -511,8 +511,6 @@ internal sealed class DownloadActor : TransferActor
     }
 
     // ---- private protocol ---------------------------------------------------------------------------------------
-
-    private sealed record BodyReady(Stream Body);
 
     private sealed record Chunk(int Bytes, bool End);
 
