@@ -356,6 +356,44 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
         Assert.DoesNotContain("secret", error.Message);
         Assert.False(File.Exists(destination));
         Assert.Equal(2 * Chunk, new FileInfo(destination + ".part").Length); // kept for a resume
+        Assert.Equal(destination + ".part", failed.PartialPath);  // the caller learns it from the runtime
+        Assert.Equal(destination + ".part", error.PartialPath);
+    }
+
+    [Fact]
+    public void A_failure_before_any_byte_keeps_nothing_and_says_so()
+    {
+        Handler.ThenStatus(HttpStatusCode.NotFound);
+        var transfers = StartRuntime();
+        var destination = Folder.File("missing.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        var failed = ExpectMsg<TransferFailed>();
+        Assert.Null(failed.PartialPath);
+        Assert.Null(failed.Error.PartialPath);
+        Assert.Empty(Directory.GetFiles(Folder.Path)); // no empty .part left behind
+    }
+
+    [Fact]
+    public void A_resume_from_a_part_left_by_an_earlier_process_is_published()
+    {
+        var content = TempFolder.Bytes(3 * Chunk, seed: 30);
+        var destination = Folder.File("kept.bin");
+        File.WriteAllBytes(destination + ".part", content[..Chunk]);
+        File.WriteAllText(destination + ".part.json", System.Text.Json.JsonSerializer.Serialize(
+            new { url = Url.AbsoluteUri, validator = "\"v1\"", length = content.Length }));
+        ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content.AsMemory(Chunk)).End(), 2 * Chunk,
+            contentRange: $"bytes {Chunk}-{3 * Chunk - 1}/{3 * Chunk}");
+        Sys.EventStream.Subscribe(TestActor, typeof(TransferResumed));
+        var transfers = StartRuntime();
+
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        var resumed = ExpectMsg<TransferResumed>();
+        Assert.Equal(destination + ".part", resumed.PartialPath);
+        Assert.Equal(Chunk, resumed.Offset);
+        Assert.Equal(TempFolder.Sha256(content), ExpectMsg<TransferCompleted>().Sha256);
+        Assert.Equal(content, File.ReadAllBytes(destination));
     }
 
     [Fact]

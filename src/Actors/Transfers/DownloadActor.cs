@@ -346,6 +346,21 @@ internal sealed class DownloadActor : TransferActor
     {
         _offset += chunk.Bytes;
         if (chunk.Bytes > 0) MadeProgress();
+        // Checked after every chunk, not only at the end: bytes past what was announced are never a success, and a long
+        // body must not be written on for long. The .part is corrupt from the announced end on: it goes.
+        if (_rangeEnd is { } rangeEnd && _offset > rangeEnd)
+        {
+            _removePart = true;
+            Fail(Integrity(TransferFailure.LengthMismatch, rangeEnd.ToString(), _offset.ToString(),
+                $"the server's 206 carried more bytes than its Content-Range (byte {_offset} reached, the range ends at {rangeEnd}); the partial file was removed"));
+            return;
+        }
+        if (_total is { } expected && _offset > expected)
+        {
+            _removePart = true;
+            Fail(Integrity(TransferFailure.LengthMismatch, expected.ToString(), _offset.ToString(), $"the server sent {_offset} bytes but announced {expected}"));
+            return;
+        }
         ReportProgress(_offset, _offset, _total);
         if (!chunk.End)
         {
@@ -353,14 +368,6 @@ internal sealed class DownloadActor : TransferActor
             return;
         }
         CloseResponse();
-        if (_rangeEnd is { } rangeEnd && _offset > rangeEnd)
-        {
-            // Bytes past the end of the range asked for cannot be placed: the .part is corrupt from rangeEnd on.
-            _removePart = true;
-            Fail(Integrity(TransferFailure.LengthMismatch, rangeEnd.ToString(), _offset.ToString(),
-                $"the server's 206 carried more bytes than its Content-Range (up to byte {_offset} instead of {rangeEnd}); the partial file was removed"));
-            return;
-        }
         if (_total is { } total && _offset < total)
         {
             if (_rangeEnd == _offset)
@@ -371,12 +378,6 @@ internal sealed class DownloadActor : TransferActor
             // A short body is never a success: resume from what we have.
             RetryOrFail(Integrity(TransferFailure.LengthMismatch, total.ToString(), _offset.ToString(), $"the body ended after {_offset} of {total} bytes"),
                 "the body ended early", _offset);
-            return;
-        }
-        if (_total is { } expected && _offset > expected)
-        {
-            _removePart = true;
-            Fail(Integrity(TransferFailure.LengthMismatch, expected.ToString(), _offset.ToString(), $"the server sent {_offset} bytes but announced {expected}"));
             return;
         }
         Finish();
