@@ -191,7 +191,7 @@ internal static class PartialFile
         for (var n = 0; n < SafeFileName.MaxNumberedNames; n++)
         {
             var candidate = Path.Combine(folder, SafeFileName.Numbered(name, n));
-            if (candidate == part || Directory.Exists(candidate)) continue;
+            if (Directory.Exists(candidate)) continue;
             try
             {
                 // Reserve the name: CreateNew fails if anything exists there, however recently it appeared.
