@@ -117,4 +117,28 @@ public sealed class Http2Tests
             primary.Dispose();
         }
     }
+
+    [Theory]
+    [InlineData(false, "")]
+    [InlineData(true, "session=s1")]
+    public async Task Cookies_are_off_in_the_primary_handler_unless_asked(bool useCookies, string expected)
+    {
+        await using var server = await LoopbackKestrel.StartAsync(https: false, HttpProtocols.Http1, app =>
+        {
+            app.MapGet("/login", (HttpContext c) => { c.Response.Headers.SetCookie = "session=s1; Path=/"; return "ok"; });
+            app.MapGet("/whoami", (HttpContext c) => c.Request.Headers.Cookie.ToString());
+        });
+        var (system, http, primary) = StartRuntime(server, o => o.UseCookies = useCookies);
+        try
+        {
+            await http.GetStringAsync("/login");
+            Assert.Equal(expected, await http.GetStringAsync("/whoami")); // off: one caller's session never reaches another's calls
+        }
+        finally
+        {
+            http.Dispose();
+            await system.Terminate();
+            primary.Dispose();
+        }
+    }
 }

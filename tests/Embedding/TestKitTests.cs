@@ -81,4 +81,29 @@ public sealed class TestKitTests(ITestOutputHelper output) : TestKit(TestRuntime
         Assert.Contains("invalid_grant", await again.Content.ReadAsStringAsync());
         Assert.Equal(1, authorization.ReuseEvents);
     }
+
+    [Fact]
+    public async Task Request_options_and_the_callers_version_reach_the_attempt_and_an_unset_version_gets_the_runtime_default()
+    {
+        var seen = new System.Collections.Concurrent.ConcurrentQueue<(Version Version, HttpVersionPolicy Policy, string? Tag)>();
+        var tag = new HttpRequestOptionsKey<string>("my.telemetry.tag");
+        var api = new FakeApi
+        {
+            Default = (request, _) =>
+            {
+                seen.Enqueue((request.Version, request.VersionPolicy, request.Options.TryGetValue(tag, out var value) ? value : null));
+                return Task.FromResult(FakeApi.Json("{}"));
+            },
+        };
+        var runtime = TestRuntime.Start(Sys, api);
+        using var http = runtime.CreateHttpClient();
+
+        using var chosen = new HttpRequestMessage(HttpMethod.Get, Orders) { Version = HttpVersion.Version30, VersionPolicy = HttpVersionPolicy.RequestVersionOrLower };
+        chosen.Options.Set(tag, "abc");
+        (await http.SendAsync(chosen)).Dispose();
+        (await http.GetAsync(Orders)).Dispose();
+
+        Assert.Equal([(HttpVersion.Version30, HttpVersionPolicy.RequestVersionOrLower, "abc"), (HttpVersion.Version20, HttpVersionPolicy.RequestVersionOrLower, null)],
+            seen.ToArray());
+    }
 }
