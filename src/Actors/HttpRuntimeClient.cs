@@ -64,6 +64,16 @@ public static class HttpCallOptions
 
     /// <summary>Overrides the number of retries for this request.</summary>
     public static readonly HttpRequestOptionsKey<int> MaxRetries = new("Courier.MaxRetries");
+
+    /// <summary>
+    /// For requests sent through <see cref="Hosting.CourierDelegatingHandler"/>: how the runtime completes the call. A handler
+    /// cannot see the <see cref="HttpCompletionOption"/> the caller gave <see cref="HttpClient"/>, so the client's
+    /// <see cref="Hosting.CourierClientOptions.StreamResponses"/> decides unless this key says otherwise.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<HttpCompletionOption> Completion = new("Courier.Completion");
+
+    /// <summary>Send this request without the runtime's access token (see <see cref="HttpCall.Anonymous"/>).</summary>
+    public static readonly HttpRequestOptionsKey<bool> Anonymous = new("Courier.Anonymous");
 }
 
 /// <summary>The default <see cref="IHttpRuntimeClient"/>.</summary>

@@ -31,6 +31,9 @@ public sealed record HttpCall(HttpMethod Method, Uri Uri)
         Deadline = original.Deadline;
         MaxRetries = original.MaxRetries;
         Completion = original.Completion;
+        Version = original.Version;
+        VersionPolicy = original.VersionPolicy;
+        RequestOptions = original.RequestOptions;
     }
 
     private static long NextId() => Interlocked.Increment(ref _lastId);
@@ -71,6 +74,21 @@ public sealed record HttpCall(HttpMethod Method, Uri Uri)
     /// a response whose body the caller streams.
     /// </summary>
     public HttpCompletionOption Completion { get; init; } = HttpCompletionOption.ResponseContentRead;
+
+    /// <summary>
+    /// The HTTP version every attempt asks for; null for <see cref="HttpRuntimeOptions.HttpVersion"/> (HTTP/2 with
+    /// fallback by default, h2c on loopback when <see cref="HttpRuntimeOptions.Http2PriorKnowledgeOnLoopback"/> is set).
+    /// </summary>
+    public Version? Version { get; init; }
+
+    /// <summary>The version policy every attempt uses; null for <see cref="HttpRuntimeOptions.HttpVersionPolicy"/>.</summary>
+    public HttpVersionPolicy? VersionPolicy { get; init; }
+
+    /// <summary>
+    /// Entries copied into every attempt's <see cref="HttpRequestMessage.Options"/> (what the caller set on its request,
+    /// for handlers below the runtime: telemetry, per-request settings). Never printed.
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, object?>> RequestOptions { get; init; } = [];
 
     /// <summary>Whether the call carries an <c>Idempotency-Key</c> header.</summary>
     public bool HasIdempotencyKey

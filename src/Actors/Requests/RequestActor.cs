@@ -59,6 +59,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         _deadlineAt = submittedAt + _deadline;
         _attemptTimeout = call.AttemptTimeout ?? runtime.AttemptTimeout;
         _maxRetries = call.MaxRetries ?? runtime.MaxRetries;
+        if (call.Body is { IsReplayable: false }) _maxRetries = 0; // a one-shot body is sent once (issue 11)
         _uri = call.Uri;
         _method = call.Method;
         _sending = Sending;
@@ -263,6 +264,9 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         if (accessToken is not null)
             request.Headers.TryAddWithoutValidation(_runtime.TokenHeader, _runtime.TokenScheme is null ? accessToken : _runtime.TokenScheme + " " + accessToken);
         if (_call.Body is not null && _sendBody) request.Content = _call.Body.CreateContent();
+        // Issue 11: the caller's version, policy and request options reach the wire.
+        (request.Version, request.VersionPolicy) = _runtime.VersionFor(_call, _uri);
+        foreach (var (key, value) in _call.RequestOptions) ((IDictionary<string, object?>)request.Options)[key] = value;
         return request;
     }
 
@@ -346,6 +350,13 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         if (_tokenGeneration > 0 && _runtime.TriggerStatusCodes.Contains(status))
         {
             response.Dispose();
+            if (_call.Body is { IsReplayable: false })
+            {
+                // Issue 11: a one-shot body cannot be resent with a new token.
+                Fail(new AuthenticationFailedException($"the server refused the access token with {status}; the request body is a stream that was sent once and cannot be resent after a refresh",
+                    _call.Method, _call.Uri, _attempts), "authentication");
+                return;
+            }
             if (_refreshedOnce)
             {
                 Fail(new AuthenticationFailedException($"the server refused the access token with {status} again after a refresh",

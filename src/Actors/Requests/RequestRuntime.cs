@@ -34,6 +34,9 @@ internal sealed class RequestRuntime
         Randomizer = retry.Randomizer;
         Budget = new RetryBudget(options.RetryBudget);
         MaxRedirects = options.MaxRedirects;
+        HttpVersion = options.HttpVersion;
+        HttpVersionPolicy = options.HttpVersionPolicy;
+        Http2PriorKnowledgeOnLoopback = options.Http2PriorKnowledgeOnLoopback;
         if (options.Auth is { } auth)
         {
             TokenHeader = auth.HeaderName;
@@ -62,6 +65,19 @@ internal sealed class RequestRuntime
     public Func<double> Randomizer { get; }
 
     public int MaxRedirects { get; }
+
+    public Version HttpVersion { get; }
+    public HttpVersionPolicy HttpVersionPolicy { get; }
+    public bool Http2PriorKnowledgeOnLoopback { get; }
+
+    /// <summary>The version and policy of an attempt to <paramref name="uri"/>: the call's own, else the runtime's (h2c on loopback when asked).</summary>
+    public (Version Version, HttpVersionPolicy Policy) VersionFor(HttpCall call, Uri uri)
+    {
+        if (call.Version is { } version) return (version, call.VersionPolicy ?? HttpVersionPolicy);
+        if (Http2PriorKnowledgeOnLoopback && uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback)
+            return (System.Net.HttpVersion.Version20, System.Net.Http.HttpVersionPolicy.RequestVersionExact);
+        return (HttpVersion, call.VersionPolicy ?? HttpVersionPolicy);
+    }
 
     /// <summary>The credential owner (a TokenActor), or null when calls go out without tokens.</summary>
     public IActorRef? Tokens { get; set; }
@@ -94,5 +110,5 @@ internal sealed class RequestRuntime
 
     /// <summary>May this call be sent again after the request may have reached the server?</summary>
     public bool MayRepeat(HttpCall call) =>
-        IsIdempotent(call.Method) || call.RetryNonIdempotent || RetryNonIdempotentMethods || call.HasIdempotencyKey;
+        call.Body is not { IsReplayable: false } && (IsIdempotent(call.Method) || call.RetryNonIdempotent || RetryNonIdempotentMethods || call.HasIdempotencyKey);
 }
