@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Courier.Diagnostics;
 
@@ -31,6 +32,7 @@ public sealed record HttpCall(HttpMethod Method, Uri Uri)
         Deadline = original.Deadline;
         MaxRetries = original.MaxRetries;
         Completion = original.Completion;
+        TraceParent = original.TraceParent;
     }
 
     private static long NextId() => Interlocked.Increment(ref _lastId);
@@ -71,6 +73,14 @@ public sealed record HttpCall(HttpMethod Method, Uri Uri)
     /// a response whose body the caller streams.
     /// </summary>
     public HttpCompletionOption Completion { get; init; } = HttpCompletionOption.ResponseContentRead;
+
+    /// <summary>
+    /// The span the call's own span is a child of: <see cref="Activity.Current"/> where the call was created (a copy keeps
+    /// its original's), or default for none (the call's span then starts a trace). The attempts, and the <c>traceparent</c>
+    /// HttpClient sends, belong to this trace even though the call runs on actors, where <see cref="Activity.Current"/> does
+    /// not flow. Set it to run a call under another span.
+    /// </summary>
+    public ActivityContext TraceParent { get; init; } = Activity.Current?.Context ?? default;
 
     /// <summary>Whether the call carries an <c>Idempotency-Key</c> header.</summary>
     public bool HasIdempotencyKey
