@@ -35,6 +35,7 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
     private TransferResult? _ending;
     private bool _released;
     private DateTimeOffset _startedAt;
+    private Diagnostics.TransferTelemetry _telemetry = null!;
 
     protected TransferActor(long id, TransferDirection direction, TransferRuntime runtime, IProgress<TransferProgress>? progress, string description)
     {
@@ -78,12 +79,16 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
     /// <summary>A count that moves whenever bytes move inside a long operation (read by the stall watch between messages).</summary>
     protected virtual long Activity => 0;
 
+    /// <summary>The caller's span when the transfer was requested (the transfer's span is its child), or default.</summary>
+    protected virtual System.Diagnostics.ActivityContext TraceParent => default;
+
     /// <summary>The file kept for a resume if the transfer stops now (reported by <see cref="TransferCancelled"/>), or null.</summary>
     protected abstract string? PartialPath { get; }
 
     protected override void PreStart()
     {
         _startedAt = Now;
+        _telemetry = Diagnostics.TransferTelemetry.Start(Runtime.Requests, Id, Direction, TraceParent, _startedAt);
         Meter.Restart(_startedAt, 0);
         Context.System.EventStream.Publish(new TransferStarted(Id, Direction, _description));
         Start();
@@ -137,13 +142,13 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
     /// A call of this transfer: no retries of its own (the transfer retries, resuming where it stopped), the runtime's
     /// token unless <paramref name="anonymous"/>, the caller's headers first.
     /// </summary>
-    protected static HttpCall NewCall(HttpMethod method, Uri uri, IReadOnlyList<KeyValuePair<string, string>> callerHeaders, bool anonymous,
+    protected HttpCall NewCall(HttpMethod method, Uri uri, IReadOnlyList<KeyValuePair<string, string>> callerHeaders, bool anonymous,
         params ReadOnlySpan<KeyValuePair<string, string>> headers)
     {
         var all = new List<KeyValuePair<string, string>>(callerHeaders.Count + headers.Length);
         all.AddRange(callerHeaders);
         foreach (var header in headers) all.Add(header);
-        return new HttpCall(method, uri) { Headers = all, Anonymous = anonymous, MaxRetries = 0 };
+        return new HttpCall(method, uri) { Headers = all, Anonymous = anonymous, MaxRetries = 0, TraceParent = _telemetry.CallParent };
     }
 
     protected void Send(HttpCall call)
@@ -257,8 +262,7 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
         var delay = Runtime.Requests.DelayBeforeRetry(_retries);
         _retries++;
         Timers.StartSingleTimer(RetryTimer, RetryNow.Instance, delay);
-        Runtime.Requests.Log.Info("Transfer {0}: retry {1} of {2} in {3} ms from byte {4}: {5}", Id, _retries, Runtime.MaxRetriesPerChunk,
-            (long)delay.TotalMilliseconds, offset, reason);
+        _telemetry.Resuming(_retries, Runtime.MaxRetriesPerChunk, delay, offset, reason);
         // Published after the timer is set: a test advancing virtual time on it finds the retry scheduled.
         Context.System.EventStream.Publish(new TransferRetryScheduled(Id, _retries, Runtime.MaxRetriesPerChunk, delay, offset, reason));
     }
@@ -345,7 +349,7 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
 
     protected void Fail(TransferException error)
     {
-        Runtime.Requests.Log.Warning("Transfer {0} failed: {1}", Id, error.Message);
+        _telemetry.Failed(error);
         End(new TransferFailed(Id, Direction, error));
     }
 
@@ -353,6 +357,7 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
     {
         if (Ending) return;
         _ending = result;
+        _telemetry.Ended(result, Meter.Last?.BytesTransferred ?? 0, Now);
         Timers.CancelAll();
         _ioCancel?.Cancel();
         if (_callId != 0) Runtime.Calls.Tell(new CancelCall(_callId)); // its one answer still comes, and is released
