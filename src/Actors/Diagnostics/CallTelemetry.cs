@@ -19,6 +19,8 @@ internal sealed class CallTelemetry
     private DateTimeOffset _attemptStartedAt;
     private TagList _attemptTags;
     private string? _failure;
+    private string _tokenRequest = "get";
+    private DateTimeOffset _tokenAskedAt;
     private bool _ended;
     private bool _stopped;
 
@@ -195,20 +197,25 @@ internal sealed class CallTelemetry
         span.AddEvent(new ActivityEvent(CourierActivities.Events.Retry, tags: tags));
     }
 
-    /// <summary>The call asks the TokenActor for a token (<c>get</c>) or reports a refused one (<c>rejected</c>) and waits.</summary>
-    public void TokenWait(object request)
+    /// <summary>The call asks the TokenActor for a token (<see cref="Auth.GetToken"/>) or reports a refused one (<see cref="Auth.TokenRejected"/>).</summary>
+    public void TokenWait(object request, DateTimeOffset now)
     {
-        if (_span is not { IsAllDataRequested: true } span) return;
-        span.AddEvent(new ActivityEvent(CourierActivities.Events.TokenWait,
-            tags: new ActivityTagsCollection { { Tags.TokenRequest, request is Auth.TokenRejected ? "rejected" : "get" } }));
+        _tokenRequest = request is Auth.TokenRejected ? "rejected" : "get";
+        _tokenAskedAt = now;
     }
 
-    /// <summary>The wait for a token ended with the token of <paramref name="generation"/> (never the token itself).</summary>
-    public void TokenGranted(long generation)
+    /// <summary>
+    /// The token of <paramref name="generation"/> arrived (never the token itself). A wait is an event on the call's span when
+    /// the call reported a refused token or waited a millisecond or more (a refresh was running); an instant answer is not.
+    /// </summary>
+    public void TokenGranted(long generation, DateTimeOffset now)
     {
-        if (_span is not { IsAllDataRequested: true } span) return;
-        span.AddEvent(new ActivityEvent(CourierActivities.Events.TokenGranted,
-            tags: new ActivityTagsCollection { { Tags.TokenGeneration, generation } }));
+        var waited = now - _tokenAskedAt;
+        if (_span is not { IsAllDataRequested: true } span || (_tokenRequest != "rejected" && waited < TimeSpan.FromMilliseconds(1))) return;
+        span.AddEvent(new ActivityEvent(CourierActivities.Events.TokenWait, tags: new ActivityTagsCollection
+        {
+            { Tags.TokenRequest, _tokenRequest }, { Tags.TokenWaitMs, (long)waited.TotalMilliseconds }, { Tags.TokenGeneration, generation },
+        }));
     }
 
     /// <summary>A redirect with <paramref name="status"/> to <paramref name="target"/> is followed.</summary>

@@ -38,11 +38,8 @@ public static class CourierActivities
         /// <summary>On a call: a retry was scheduled (reason, delay, Retry-After).</summary>
         public const string Retry = "courier.retry";
 
-        /// <summary>On a call: it waits for the access token (a refresh may be running).</summary>
+        /// <summary>On a call: it waited for the access token (it reported a refused one, or a refresh was running).</summary>
         public const string TokenWait = "courier.token.wait";
-
-        /// <summary>On a call: the wait for the token ended with a token.</summary>
-        public const string TokenGranted = "courier.token.granted";
 
         /// <summary>On a call: a redirect is followed.</summary>
         public const string Redirect = "courier.redirect";
@@ -78,6 +75,7 @@ internal static class Tags
     public const string QueueWait = "courier.queue.wait_ms";
     public const string TokenRequest = "courier.token.request";
     public const string TokenGeneration = "courier.token.generation";
+    public const string TokenWaitMs = "courier.token.wait_ms";
     public const string RefreshTrigger = "courier.refresh.trigger";
     public const string RefreshAttempts = "courier.refresh.attempts";
     public const string Waiting = "courier.refresh.waiting";

@@ -132,7 +132,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         {
             case TokenGranted m when m.CallId == _call.Id:
                 CancelDeadlineTimer();
-                _telemetry.TokenGranted(m.Generation);
+                _telemetry.TokenGranted(m.Generation, Now);
                 _tokenGeneration = m.Generation;
                 SendAttempt(m.AccessToken);
                 break;
@@ -192,7 +192,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             return;
         }
         _deadlineTimer = WeakTimer.ScheduleTellOnce(Context.System.Scheduler, remaining, Self, DeadlineReached.Instance);
-        _telemetry.TokenWait(request);
+        _telemetry.TokenWait(request, Now);
         _runtime.Tokens!.Tell(request);
         Become(_awaitingToken);
     }
