@@ -212,7 +212,8 @@ internal sealed class CallTelemetry
     {
         var waited = now - _tokenAskedAt;
         if (_span is not { IsAllDataRequested: true } span || (_tokenRequest != "rejected" && waited < TimeSpan.FromMilliseconds(1))) return;
-        span.AddEvent(new ActivityEvent(CourierActivities.Events.TokenWait, tags: new ActivityTagsCollection
+        // Stamped when the wait began, so that a timeline reads: wait, refresh, next attempt.
+        span.AddEvent(new ActivityEvent(CourierActivities.Events.TokenWait, DateTimeOffset.UtcNow - waited, new ActivityTagsCollection
         {
             { Tags.TokenRequest, _tokenRequest }, { Tags.TokenWaitMs, (long)waited.TotalMilliseconds }, { Tags.TokenGeneration, generation },
         }));

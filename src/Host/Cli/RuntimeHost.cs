@@ -54,6 +54,7 @@ internal sealed class RuntimeHost : IAsyncDisposable
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 
         builder.Services.AddHttpRuntime(builder.Configuration.GetSection(HttpRuntimeOptions.SectionName), configure);
+        OtlpExport.AddIfConfigured(builder.Services, builder.Configuration);
         builder.Services.AddAkka("courier", akka => akka
             .ConfigureLoggers(loggers =>
             {
