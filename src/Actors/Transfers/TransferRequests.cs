@@ -26,6 +26,16 @@ public sealed record DownloadRequest(Uri Source, string Destination)
     /// </summary>
     public bool DestinationIsFolder { get; init; }
 
+    /// <summary>
+    /// With <see cref="DestinationIsFolder"/>: replace a file that already has the server's name. By default an existing file
+    /// (dotfiles included) is never replaced: the download takes the first free name as browsers do (<c>report (1).pdf</c>),
+    /// chosen again at the final rename so that a file created meanwhile is not replaced either, and fails with
+    /// <see cref="TransferFailure.DestinationExists"/> when no free name is left. A download to a file the caller named
+    /// (<see cref="ToFile"/>) replaces that file: the caller chose the name.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool Overwrite { get; init; }
+
     /// <summary>The SHA-256 the file must have (hex); the download fails with <see cref="TransferFailure.DigestMismatch"/> otherwise.</summary>
     public string? ExpectedSha256 { get; init; }
 
@@ -101,7 +111,7 @@ public sealed record UploadRequest(Uri Target, string SourcePath)
     /// <summary>A resumable tus upload of <paramref name="sourcePath"/> to the creation endpoint <paramref name="endpoint"/>.</summary>
     public static UploadRequest Tus(Uri endpoint, string sourcePath) => new(endpoint, sourcePath) { Protocol = UploadProtocol.Tus };
 
-    internal string EffectiveStatePath => StatePath ?? SourcePath + ".tus";
+    internal string EffectiveStatePath => StatePath ?? PartialFile.UploadStateOf(SourcePath);
 
     internal string EffectiveFileName => FileName ?? Path.GetFileName(SourcePath);
 
