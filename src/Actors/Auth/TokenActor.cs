@@ -242,7 +242,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private void Wait()
     {
-        _refreshTelemetry.Waiting(((ActorCell)Context).CurrentMessage);
+        _refreshTelemetry.Waiting(((ActorCell)Context).CurrentMessage, Sender);
         _waiting++;
         Stash.Stash();
     }

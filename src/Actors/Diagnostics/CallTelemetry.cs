@@ -24,7 +24,7 @@ internal sealed class CallTelemetry
     private bool _ended;
     private bool _stopped;
 
-    private CallTelemetry(HttpCall call, CourierTelemetry telemetry, DateTimeOffset submittedAt, DateTimeOffset now)
+    private CallTelemetry(HttpCall call, CourierTelemetry telemetry, DateTimeOffset submittedAt, DateTimeOffset now, Akka.Actor.IActorRef runner)
     {
         _call = call;
         _telemetry = telemetry;
@@ -39,7 +39,7 @@ internal sealed class CallTelemetry
         _span = Spans.Start(CourierActivities.CallOperation, "call " + Spans.MethodTag(call.Method), ActivityKind.Client, call.TraceParent,
             startTime: DateTimeOffset.UtcNow - queued);
         if (_span is null) return;
-        CallTraces.Register(call.Id, _span.Context);
+        CallTraces.Register(call.Id, _span.Context, runner);
         if (!_span.IsAllDataRequested) return;
         SetRequestTags(_span, call.Method, call.Uri);
         _span.SetTag(Tags.CallId, call.Id);
@@ -49,9 +49,12 @@ internal sealed class CallTelemetry
     /// <summary>The call's span, or null when nobody listens to <see cref="CourierActivities.SourceName"/>.</summary>
     public Activity? Span => _span;
 
-    /// <summary>A call leaves the queue and starts (the RequestActor's constructor): queue wait, active calls, the call's span.</summary>
-    public static CallTelemetry Start(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt, DateTimeOffset now) =>
-        new(call, runtime.Telemetry, submittedAt, now);
+    /// <summary>
+    /// A call leaves the queue and starts (the RequestActor's constructor; <paramref name="runner"/> is that actor): queue wait,
+    /// active calls, the call's span.
+    /// </summary>
+    public static CallTelemetry Start(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt, DateTimeOffset now, Akka.Actor.IActorRef runner) =>
+        new(call, runtime.Telemetry, submittedAt, now, runner);
 
     // ---- the coordinator's part ---------------------------------------------------------------------------------------
 

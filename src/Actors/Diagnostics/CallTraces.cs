@@ -1,21 +1,29 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
+using Akka.Actor;
 
 namespace Courier.Diagnostics;
 
 /// <summary>
-/// The span of every running call that has one, by call id (ids are unique in the process): how the TokenActor finds the
-/// spans of the calls that wait for its refresh, to link them, without the token protocol carrying trace data.
+/// The span of every running call that has one, by call id, with the RequestActor that runs it: how the TokenActor finds
+/// the spans of the calls that wait for its refresh, to link them, without the token protocol carrying trace data. A token
+/// request is matched only when it comes from that RequestActor: anyone can send a <see cref="Auth.GetToken"/> with any id.
 /// </summary>
 internal static class CallTraces
 {
-    private static readonly ConcurrentDictionary<long, ActivityContext> Running = new();
+    private static readonly ConcurrentDictionary<long, (ActivityContext Context, IActorRef Runner)> Running = new();
 
-    public static void Register(long callId, ActivityContext context) => Running[callId] = context;
+    public static void Register(long callId, ActivityContext context, IActorRef runner) => Running[callId] = (context, runner);
 
     public static void Unregister(long callId) => Running.TryRemove(callId, out _);
 
-    public static bool TryGet(long callId, out ActivityContext context) => Running.TryGetValue(callId, out context);
+    public static bool TryGet(long callId, IActorRef sender, out ActivityContext context)
+    {
+        context = default;
+        if (!Running.TryGetValue(callId, out var running) || !running.Runner.Equals(sender)) return false;
+        context = running.Context;
+        return true;
+    }
 }
 
 /// <summary>Starting spans from actor code without touching the actor thread's <see cref="Activity.Current"/>.</summary>

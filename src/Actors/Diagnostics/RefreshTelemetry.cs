@@ -34,22 +34,22 @@ internal sealed class RefreshTelemetry
         span.SetTag(Tags.TokenGeneration, generation);
     }
 
-    /// <summary>Call <paramref name="callId"/> waits for the refresh in progress: the refresh's span links to the call's.</summary>
-    public void Waiting(long callId)
+    /// <summary>Call <paramref name="callId"/>, run by <paramref name="sender"/>, waits for the refresh in progress: the refresh's span links to the call's.</summary>
+    public void Waiting(long callId, IActorRef sender)
     {
         if (_startedAt == default) return;
         _waiting++;
-        if (_span is null || !CallTraces.TryGet(callId, out var call)) return;
+        if (_span is null || !CallTraces.TryGet(callId, sender, out var call)) return;
         _span.AddLink(new ActivityLink(call, new ActivityTagsCollection { { Tags.CallId, callId } }));
     }
 
-    /// <summary>The TokenActor stashes <paramref name="request"/> (a <see cref="Auth.GetToken"/> or <see cref="Auth.TokenRejected"/>) until the refresh ends.</summary>
-    public void Waiting(object? request)
+    /// <summary>The TokenActor stashes <paramref name="request"/> (a <see cref="Auth.GetToken"/> or <see cref="Auth.TokenRejected"/> from <paramref name="sender"/>) until the refresh ends.</summary>
+    public void Waiting(object? request, IActorRef sender)
     {
         switch (request)
         {
-            case Auth.GetToken m: Waiting(m.CallId); break;
-            case Auth.TokenRejected m: Waiting(m.CallId); break;
+            case Auth.GetToken m: Waiting(m.CallId, sender); break;
+            case Auth.TokenRejected m: Waiting(m.CallId, sender); break;
         }
     }
 

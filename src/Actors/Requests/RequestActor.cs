@@ -60,7 +60,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         _deadlineAt = submittedAt + _deadline;
         _attemptTimeout = call.AttemptTimeout ?? runtime.AttemptTimeout;
         _maxRetries = call.MaxRetries ?? runtime.MaxRetries;
-        _telemetry = CallTelemetry.Start(call, runtime, submittedAt, Context.System.Scheduler.Now);
+        _telemetry = CallTelemetry.Start(call, runtime, submittedAt, Context.System.Scheduler.Now, Self);
         _uri = call.Uri;
         _method = call.Method;
         _sending = Sending;
