@@ -68,7 +68,7 @@ public static class HttpRuntime
     {
         ArgumentNullException.ThrowIfNull(system);
         WarmUpScheduler(system);
-        var runtime = new RequestRuntime(options, clientSource, Logging.GetLogger(system, "Courier.Requests"));
+        var runtime = new RequestRuntime(options, clientSource, Logging.GetLogger(system, "Courier.Requests")) { Telemetry = Diagnostics.CourierTelemetry.For(system) };
         IActorRef? tokens = null;
         if (options.Auth is { } auth)
         {

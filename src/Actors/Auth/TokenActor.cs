@@ -30,6 +30,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private readonly TokenSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Diagnostics.RefreshTelemetry _refreshTelemetry = new(Context.System);
 
     private TokenPair? _credentials;
     private long _generation;
@@ -82,6 +83,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     {
         _refreshCancellation?.Cancel();
         _refreshCancellation?.Dispose();
+        _refreshTelemetry.Ended("stopped", Now);
     }
 
     // ---- Loading --------------------------------------------------------------------------------------------
@@ -172,6 +174,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         _trigger = trigger;
         _refreshAttempt = 0;
         _waiting = 0;
+        _refreshTelemetry.Started(trigger, _generation, Now);
         Timers.Cancel(ProactiveTimer);
         Timers.Cancel(RefreshRetryTimer);
         Timers.Cancel(RefreshAttemptTimer);
@@ -207,6 +210,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             _refreshCancellation?.Cancel();
             _refreshAttempt = -1; // late answers are dropped
             _log.Warning("The token refresh did not finish within {0} s; {1} waiting call(s) fail.", _settings.RefreshTimeout.TotalSeconds, _waiting);
+            _refreshTelemetry.Ended("timeout", Now);
             Release(new AuthenticationFailedException($"the token refresh did not finish within {_settings.RefreshTimeout.TotalSeconds:0.###} s"));
         });
         Receive<Persisted>(m => m.NotifyWhenStored is not null, AfterPersisted);
@@ -238,6 +242,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private void Wait()
     {
+        _refreshTelemetry.Waiting(((ActorCell)Context).CurrentMessage, Sender);
         _waiting++;
         Stash.Stash();
     }
@@ -306,6 +311,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 }
                 var delay = _settings.DelayBeforeRetry(_refreshAttempt - 1);
                 Timers.StartSingleTimer(RefreshRetryTimer, RetryRefresh.Instance, delay);
+                _refreshTelemetry.AttemptFailed(_refreshAttempt, delay);
                 _log.Info("The token refresh failed ({0}); retrying in {1} ms.", failed.Reason, (long)delay.TotalMilliseconds);
                 Context.System.EventStream.Publish(new TokenRefreshFailed(failed.Reason, _refreshAttempt, delay));
                 break;
@@ -318,6 +324,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         if (_refreshCancellation is not null) { _refreshCancellation.Dispose(); _refreshCancellation = null; }
         Adopt(next);
         _refreshes++;
+        _refreshTelemetry.Ended("refreshed", Now, attempts, _generation);
         _log.Info("Access token refreshed: generation {0}, {1}; {2} waiting call(s) continue.", _generation, next, _waiting);
         Context.System.EventStream.Publish(new TokenRefreshed(_generation, next.ExpiresAt, _trigger, attempts, _waiting));
         _waiting = 0;
@@ -328,6 +335,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     /// <summary>Fails the waiters of a refresh that gave up, then goes back to Ready (or <paramref name="next"/>) with the credentials unchanged.</summary>
     private void Release(AuthenticationFailedException error, Action? next = null)
     {
+        _refreshTelemetry.Ended("failed", Now);
         _waiting = 0;
         Become(() => Releasing(error, next ?? Ready));
         Stash.UnstashAll();
@@ -347,6 +355,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private void BecomeSignedOut(AuthenticationFailedException error, bool publish)
     {
+        _refreshTelemetry.Ended("rejected", Now);
         _signedOutError = error;
         _credentials = null;
         _waiting = 0;
@@ -441,6 +450,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             Context.System.EventStream.Publish(new TokenRefreshed(_generation, next.ExpiresAt, shared.Trigger, shared.Attempts, _waiting));
         }
         _log.Info("Shared credentials adopted: generation {0}, {1}; {2} waiting call(s) continue.", _generation, next, _waiting);
+        _refreshTelemetry.Ended("adopted", Now, shared.Attempts, _generation);
         _waiting = 0;
         Become(Ready);
         Stash.UnstashAll();

@@ -1,7 +1,9 @@
 using Akka.Event;
 using Akka.Hosting;
 using Courier.Requests;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace Courier.Hosting;
@@ -26,6 +28,7 @@ public static class AkkaHostingExtensions
             var effective = options ?? resolver.GetService<IOptions<HttpRuntimeOptions>>().Value;
             var factory = resolver.GetService<IHttpClientFactory>()
                 ?? throw new InvalidOperationException("WithHttpRuntime needs IHttpClientFactory: call services.AddHttpRuntime(...) first.");
+            Diagnostics.CourierTelemetry.Install(system, resolver.GetService<IMeterFactory>(), resolver.GetService<ILoggerFactory>());
             var actors = HttpRuntime.StartActors(system, effective, () => factory.CreateClient(HttpRuntime.HttpClientName),
                 factory.CreateClient(HttpRuntime.TokenHttpClientName));
             if (actors.Tokens is not null) registry.Register<Auth.TokenActor>(actors.Tokens);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Courier.Diagnostics;
 
@@ -34,6 +35,7 @@ public sealed record HttpCall(HttpMethod Method, Uri Uri)
         Version = original.Version;
         VersionPolicy = original.VersionPolicy;
         RequestOptions = original.RequestOptions;
+        TraceParent = original.TraceParent;
     }
 
     private static long NextId() => Interlocked.Increment(ref _lastId);
@@ -89,6 +91,12 @@ public sealed record HttpCall(HttpMethod Method, Uri Uri)
     /// for handlers below the runtime: telemetry, per-request settings). Never printed.
     /// </summary>
     public IReadOnlyList<KeyValuePair<string, object?>> RequestOptions { get; init; } = [];
+    /// The span the call's own span is a child of: <see cref="Activity.Current"/> where the call was created (a copy keeps
+    /// its original's), or default for none (the call's span then starts a trace). The attempts, and the <c>traceparent</c>
+    /// HttpClient sends, belong to this trace even though the call runs on actors, where <see cref="Activity.Current"/> does
+    /// not flow. Set it to run a call under another span.
+    /// </summary>
+    public ActivityContext TraceParent { get; init; } = Activity.Current?.Context ?? default;
 
     /// <summary>Whether the call carries an <c>Idempotency-Key</c> header.</summary>
     public bool HasIdempotencyKey

@@ -50,6 +50,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     private ICancelable? _attemptTimer;   // weakly held by the scheduler: see WeakTimer
     private ICancelable? _deadlineTimer;  // armed only while waiting for a token
     private bool _finished;
+    private readonly CallTelemetry _telemetry;
 
     public RequestActor(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt)
     {
@@ -60,6 +61,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         _attemptTimeout = call.AttemptTimeout ?? runtime.AttemptTimeout;
         _maxRetries = call.MaxRetries ?? runtime.MaxRetries;
         if (call.Body is { IsReplayable: false }) _maxRetries = 0; // a one-shot body is sent once (issue 11)
+        _telemetry = CallTelemetry.Start(call, runtime, submittedAt, Context.System.Scheduler.Now, Self);
         _uri = call.Uri;
         _method = call.Method;
         _sending = Sending;
@@ -100,6 +102,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         // Aborts an attempt still in flight when the call ends early (cancelled, deadline, shutdown).
         _attemptCancellation?.Cancel();
         _attemptCancellation?.Dispose();
+        _telemetry.Stopped();
     }
 
     // ---- states -------------------------------------------------------------------------------------------
@@ -130,6 +133,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         {
             case TokenGranted m when m.CallId == _call.Id:
                 CancelDeadlineTimer();
+                _telemetry.TokenGranted(m.Generation, Now);
                 _tokenGeneration = m.Generation;
                 SendAttempt(m.AccessToken);
                 break;
@@ -189,6 +193,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             return;
         }
         _deadlineTimer = WeakTimer.ScheduleTellOnce(Context.System.Scheduler, remaining, Self, DeadlineReached.Instance);
+        _telemetry.TokenWait(request, Now);
         _runtime.Tokens!.Tell(request);
         Become(_awaitingToken);
     }
@@ -226,7 +231,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
         _attempts++;
         _inFlight = _attempts;
-        HttpRuntimeMetrics.Attempts.Add(1);
+        _telemetry.AttemptStarted(_attempts, _method, _uri, Now);
         _attemptCancellation?.Dispose();
         _attemptCancellation = new CancellationTokenSource();
         var deadlineFirst = remaining < _attemptTimeout;
@@ -246,8 +251,8 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             return;
         }
 
-        RunAttemptAsync(client, request, _call.Completion, _attempts, _runtime.MaxErrorBodyBytes, _attemptCancellation.Token)
-            .PipeTo(Self);
+        using (_telemetry.AttemptScope())
+            RunAttemptAsync(client, request, _call.Completion, _attempts, _runtime.MaxErrorBodyBytes, _attemptCancellation.Token).PipeTo(Self);
     }
 
     private HttpRequestMessage BuildRequest(string? accessToken)
@@ -337,6 +342,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
     private void OnResponse(AttemptResponded m)
     {
+        _telemetry.AttemptEnded(m.Response, Now);
         EndAttempt();
         var response = m.Response;
         if (response.IsSuccessStatusCode)
@@ -423,6 +429,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             _method = HttpMethod.Get;
             _sendBody = false;
         }
+        _telemetry.Redirect(status, next);
         _redirects++;
         _uri = next;
         BeginAttempt();
@@ -430,6 +437,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
     private void OnFault(AttemptFaulted m)
     {
+        _telemetry.AttemptEnded(m.Error, Now);
         EndAttempt();
         var (retryable, reachedServer, reason) = Classify(m.Error);
         var error = reason == "invalid request"
@@ -452,6 +460,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
     private void OnAttemptTimeout(AttemptTimedOut m)
     {
+        _telemetry.AttemptTimedOut(Now);
         EndAttempt(); // cancels the attempt: its late answer no longer matches _inFlight and is dropped
         if (m.DeadlineFirst)
         {
@@ -499,8 +508,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
         Timers.StartSingleTimer(RetryTimer, RetryNow.Instance, delay);
         Become(_waitingToRetry);
-        HttpRuntimeMetrics.Retried(FailureTag(error));
-        _runtime.Log.Info("Retrying {0} in {1} ms (retry {2} of {3}): {4}", _call, (long)delay.TotalMilliseconds, retry + 1, _maxRetries, reason);
+        _telemetry.RetryScheduled(retry + 1, _maxRetries, delay, retryAfter, reason, FailureTag(error), _runtime.Logger);
         // Published after the timer is set: whoever reacts to it (a test advancing virtual time) finds the retry scheduled.
         Context.System.EventStream.Publish(new RetryScheduled(_call.Id, _call, retry + 1, _maxRetries, delay, reason));
     }
@@ -565,14 +573,13 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     private void FailWithStatus(HttpStatusException error)
     {
         // The seeds' levels: 4xx is the caller's problem (warning), 5xx the server's (error).
-        if ((int)error.StatusCode >= 500) _runtime.Log.Error("{0} failed: {1}", _call, error.Message);
-        else _runtime.Log.Warning("{0} failed: {1}", _call, error.Message);
+        Log.CallFailedWithStatus(_runtime.Logger, _call, error);
         Fail(error, "status");
     }
 
     private void Fail(Exception error, string tag)
     {
-        HttpRuntimeMetrics.Failed(tag);
+        _telemetry.Failed(tag);
         Finish(new CallFailed(_call.Id, error, _attempts));
     }
 
@@ -581,6 +588,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         if (_finished) return;
         _finished = true;
         _inFlight = 0;
+        _telemetry.Ended(result, Now);
         Context.Parent.Tell(new RequestFinished(result));
         Context.Stop(Self);
     }

@@ -42,8 +42,11 @@ public sealed class RequestCoordinator : ReceiveActor
             running.ReplyTo.Tell(new CallFailed(running.Call.Id,
                 new RuntimeUnavailableException(running.Call.Method, running.Call.Uri, 0, "the runtime stopped (the actor system is shutting down)"), 0));
         foreach (var pending in _queue)
+        {
+            CallTelemetry.Dequeued(_runtime, pending.Call);
             pending.ReplyTo.Tell(new CallFailed(pending.Call.Id,
                 new RuntimeUnavailableException(pending.Call.Method, pending.Call.Uri, 0, "the runtime stopped before the call was sent"), 0));
+        }
         _running.Clear();
         _queue.Clear();
     }
@@ -55,10 +58,10 @@ public sealed class RequestCoordinator : ReceiveActor
     private void OnExecute(ExecuteCall message)
     {
         var call = message.Call;
-        HttpRuntimeMetrics.Calls.Add(1);
+        CallTelemetry.Accepted(_runtime);
         if (!call.Uri.IsAbsoluteUri || (call.Uri.Scheme != Uri.UriSchemeHttp && call.Uri.Scheme != Uri.UriSchemeHttps))
         {
-            HttpRuntimeMetrics.Failed("invalid_request");
+            CallTelemetry.Refused(_runtime, call, "invalid_request", Context.System.Scheduler.Now, Context.System.Scheduler.Now);
             Sender.Tell(new CallFailed(call.Id, new InvalidHttpCallException(call.Method, call.Uri, "the URL must be an absolute http or https URL"), 0));
             return;
         }
@@ -66,7 +69,7 @@ public sealed class RequestCoordinator : ReceiveActor
         if (_running.ContainsKey(call.Id) || _queue.Contains(call.Id))
         {
             // The same HttpCall object sent twice at once: its answers and its cancellation could not be told apart.
-            HttpRuntimeMetrics.Failed("invalid_request");
+            CallTelemetry.Refused(_runtime, call, "invalid_request", Context.System.Scheduler.Now, Context.System.Scheduler.Now);
             Sender.Tell(new CallFailed(call.Id, new InvalidHttpCallException(call.Method, call.Uri,
                 $"call {call.Id} is already in flight; send a copy (call with {{ }}) to run it twice"), 0));
             return;
@@ -80,10 +83,11 @@ public sealed class RequestCoordinator : ReceiveActor
         else if (_queue.Count < _runtime.MaxQueuedCalls)
         {
             _queue.Enqueue(call.Id, new Pending(call, Sender, submittedAt));
+            CallTelemetry.Queued(_runtime, call);
         }
         else
         {
-            HttpRuntimeMetrics.Failed("queue_full");
+            CallTelemetry.Refused(_runtime, call, "queue_full", submittedAt, submittedAt);
             Sender.Tell(new CallFailed(call.Id, new CallQueueFullException(call.Method, call.Uri, _running.Count, _queue.Count), 0));
         }
     }
@@ -111,7 +115,7 @@ public sealed class RequestCoordinator : ReceiveActor
         if (!_callByChild.Remove(message.ActorRef, out var callId)) return;
         if (_running.Remove(callId, out var running))
         {
-            HttpRuntimeMetrics.Failed("runtime");
+            _runtime.Telemetry.Metrics.Failed("runtime");
             running.ReplyTo.Tell(new CallFailed(callId,
                 new RuntimeUnavailableException(running.Call.Method, running.Call.Uri, 0, "the actor running the call stopped unexpectedly"), 0));
         }
@@ -128,7 +132,8 @@ public sealed class RequestCoordinator : ReceiveActor
         if (_queue.TryRemove(message.CallId, out var queued))
         {
             var call = queued.Call;
-            HttpRuntimeMetrics.Failed("cancelled");
+            CallTelemetry.Dequeued(_runtime, call);
+            CallTelemetry.Refused(_runtime, call, "cancelled", queued.SubmittedAt, Context.System.Scheduler.Now);
             queued.ReplyTo.Tell(new CallFailed(call.Id, new HttpCallCanceledException(call.Method, call.Uri, 0), 0));
         }
     }
@@ -136,7 +141,10 @@ public sealed class RequestCoordinator : ReceiveActor
     private void StartNextQueued()
     {
         while (_running.Count < _runtime.MaxConcurrentCalls && _queue.TryDequeue(p => p.Call.Id, out var next))
+        {
+            CallTelemetry.Dequeued(_runtime, next.Call);
             Start(next);
+        }
     }
 
     private sealed record Pending(HttpCall Call, IActorRef ReplyTo, DateTimeOffset SubmittedAt);

@@ -1,6 +1,8 @@
 using System.Collections.Frozen;
 using Akka.Actor;
 using Akka.Event;
+using Courier.Diagnostics;
+using Microsoft.Extensions.Logging;
 
 namespace Courier.Requests;
 
@@ -47,6 +49,17 @@ internal sealed class RequestRuntime
 
     public Func<HttpClient> ClientSource { get; }
     public ILoggingAdapter Log { get; }
+
+    /// <summary>Instruments and loggers: the host's when it installed them (<see cref="CourierTelemetry.Install"/>).</summary>
+    public CourierTelemetry Telemetry { get; init; } = CourierTelemetry.Default;
+
+    private ILogger? _logger;
+
+    /// <summary>
+    /// The logger of the request path: category <c>Courier.Requests</c> from the host's logger factory, or, without one,
+    /// Akka's logging (<see cref="Log"/>) as before.
+    /// </summary>
+    public ILogger Logger => _logger ??= Telemetry.Requests ?? new AkkaLogger(Log);
     public RetryBudget Budget { get; }
     public int MaxConcurrentCalls { get; }
     public int MaxQueuedCalls { get; }

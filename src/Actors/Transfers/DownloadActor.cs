@@ -24,6 +24,8 @@ namespace Courier.Transfers;
 internal sealed class DownloadActor : TransferActor
 {
     private readonly DownloadRequest _request;
+
+    protected override System.Diagnostics.ActivityContext TraceParent => _request.TraceParent;
     private readonly byte[]? _expectedByCaller;
     private readonly ByteCounter _pumped = new();
     private string? _path;                  // the final path; in folder mode known after the first answer

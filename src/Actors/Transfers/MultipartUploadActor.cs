@@ -12,6 +12,8 @@ namespace Courier.Transfers;
 internal sealed class MultipartUploadActor : TransferActor
 {
     private readonly UploadRequest _request;
+
+    protected override System.Diagnostics.ActivityContext TraceParent => _request.TraceParent;
     private readonly ByteCounter _sent = new();
     private readonly ContentSlot _slot = new();
     private long _length;

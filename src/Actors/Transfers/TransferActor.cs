@@ -43,6 +43,7 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
     private int _retryCost;
     private Task? _release;                 // started once, by Releasing
     private DateTimeOffset _startedAt;
+    private Diagnostics.TransferTelemetry _telemetry = null!;
 
     protected TransferActor(long id, TransferDirection direction, TransferRuntime runtime, IProgress<TransferProgress>? progress, string description)
     {
@@ -66,12 +67,16 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
     /// <summary>A count that moves whenever bytes move inside a long operation (read by the stall watch between messages).</summary>
     protected virtual long Activity => 0;
 
+    /// <summary>The caller's span when the transfer was requested (the transfer's span is its child), or default.</summary>
+    protected virtual System.Diagnostics.ActivityContext TraceParent => default;
+
     /// <summary>The file kept for a resume if the transfer stops now (reported by <see cref="TransferCancelled"/> and <see cref="TransferFailed"/>), or null.</summary>
     protected abstract string? PartialPath { get; }
 
     protected override void PreStart()
     {
         _startedAt = Now;
+        _telemetry = Diagnostics.TransferTelemetry.Start(Runtime.Requests, Id, Direction, TraceParent, _startedAt);
         Meter.Restart(_startedAt, 0);
         Context.System.EventStream.Publish(new TransferStarted(Id, Direction, _description));
         Start();
@@ -221,13 +226,13 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
     /// A call of this transfer: no retries of its own (the transfer retries, resuming where it stopped), the runtime's
     /// token unless <paramref name="anonymous"/>, the caller's headers first.
     /// </summary>
-    protected static HttpCall NewCall(HttpMethod method, Uri uri, IReadOnlyList<KeyValuePair<string, string>> callerHeaders, bool anonymous,
+    protected HttpCall NewCall(HttpMethod method, Uri uri, IReadOnlyList<KeyValuePair<string, string>> callerHeaders, bool anonymous,
         params ReadOnlySpan<KeyValuePair<string, string>> headers)
     {
         var all = new List<KeyValuePair<string, string>>(callerHeaders.Count + headers.Length);
         all.AddRange(callerHeaders);
         foreach (var header in headers) all.Add(header);
-        return new HttpCall(method, uri) { Headers = all, Anonymous = anonymous, MaxRetries = 0 };
+        return new HttpCall(method, uri) { Headers = all, Anonymous = anonymous, MaxRetries = 0, TraceParent = _telemetry.CallParent };
     }
 
     /// <summary>Sends <paramref name="call"/> through the request path and moves to <see cref="Requesting"/> until it is answered.</summary>
@@ -296,8 +301,7 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
         _retries++;
         Timers.StartSingleTimer(RetryTimer, RetryNow.Instance, delay);
         Become(WaitingToRetry);
-        Runtime.Requests.Log.Info("Transfer {0}: retry {1} of {2} in {3} ms from byte {4}: {5}", Id, _retries, Runtime.MaxRetriesPerChunk,
-            (long)delay.TotalMilliseconds, offset, reason);
+        _telemetry.Resuming(_retries, Runtime.MaxRetriesPerChunk, delay, offset, reason);
         // Published after the timer is set: a test advancing virtual time on it finds the retry scheduled.
         Context.System.EventStream.Publish(new TransferRetryScheduled(Id, _retries, Runtime.MaxRetriesPerChunk, delay, offset, reason));
     }
@@ -384,13 +388,14 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
 
     protected void Fail(TransferException error)
     {
-        Runtime.Requests.Log.Warning("Transfer {0} failed: {1}", Id, error.Message);
+        _telemetry.Failed(error);
         End(new TransferFailed(Id, Direction, error));
     }
 
     /// <summary>Cancels what is in flight and moves to <see cref="Draining"/> (or straight on to releasing when nothing is).</summary>
     private void End(TransferResult result)
     {
+        _telemetry.Ended(result, Meter.Last?.BytesTransferred ?? 0, Now);
         Timers.CancelAll();
         _ioCancel?.Cancel();
         if (_pending is PendingCall call) Runtime.Calls.Tell(new CancelCall(call.Id)); // its one answer still comes, and is released

@@ -51,6 +51,9 @@ public sealed record DownloadRequest(Uri Source, string Destination)
     /// <summary>Receives the progress of this transfer (the same values as the <see cref="TransferProgress"/> events).</summary>
     public IProgress<TransferProgress>? Progress { get; init; }
 
+    /// <summary>The caller's span the transfer's span is a child of: <see cref="System.Diagnostics.Activity.Current"/> where the request was made.</summary>
+    public System.Diagnostics.ActivityContext TraceParent { get; init; } = System.Diagnostics.Activity.Current?.Context ?? default;
+
     /// <summary>A download into the file <paramref name="path"/>.</summary>
     public static DownloadRequest ToFile(Uri source, string path) => new(source, path);
 
@@ -98,6 +101,9 @@ public sealed record UploadRequest(Uri Target, string SourcePath)
 
     /// <summary>Receives the progress of this transfer (the same values as the <see cref="TransferProgress"/> events).</summary>
     public IProgress<TransferProgress>? Progress { get; init; }
+
+    /// <summary>The caller's span the transfer's span is a child of: <see cref="System.Diagnostics.Activity.Current"/> where the request was made.</summary>
+    public System.Diagnostics.ActivityContext TraceParent { get; init; } = System.Diagnostics.Activity.Current?.Context ?? default;
 
     /// <summary>A multipart upload of <paramref name="sourcePath"/> to <paramref name="target"/>.</summary>
     public static UploadRequest Multipart(Uri target, string sourcePath) => new(target, sourcePath);

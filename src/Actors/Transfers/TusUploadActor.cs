@@ -24,6 +24,8 @@ namespace Courier.Transfers;
 internal sealed class TusUploadActor : TransferActor
 {
     private readonly UploadRequest _request;
+
+    protected override System.Diagnostics.ActivityContext TraceParent => _request.TraceParent;
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
     private long _length;
     private DateTime _written;

@@ -49,6 +49,8 @@ public static class ClusteredCredentialsHostingExtensions
             var services = resolver.GetService<IServiceProvider>();
             var effective = options ?? services.GetRequiredService<IOptions<HttpRuntimeOptions>>().Value;
             var factory = services.GetRequiredService<IHttpClientFactory>();
+            Diagnostics.CourierTelemetry.Install(system, services.GetService<System.Diagnostics.Metrics.IMeterFactory>(),
+                services.GetService<Microsoft.Extensions.Logging.ILoggerFactory>());
             var actors = Node(services).StartRuntime(system, effective, () => factory.CreateClient(HttpRuntime.HttpClientName),
                 factory.CreateClient(HttpRuntime.TokenHttpClientName), HttpRuntime.CoordinatorName);
             if (actors.Tokens is not null) registry.Register<Auth.TokenActor>(actors.Tokens);
