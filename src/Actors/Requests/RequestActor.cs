@@ -570,6 +570,10 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         if (_finished) return;
         _finished = true;
         _inFlight = 0;
+        // Abort an attempt still on the wire (cancelled, deadline) BEFORE the report: the report frees the call's slot,
+        // and a freed slot must never coexist with this call's request, or the cap is exceeded. PostStop is too late.
+        _attemptTimer?.Cancel();
+        _attemptCancellation?.Cancel();
         Context.Parent.Tell(new RequestFinished(result));
         Context.Stop(Self);
     }
