@@ -51,6 +51,15 @@ public sealed class HttpRuntimeOptions
     /// <value>The default value is 10.</value>
     public int MaxRedirects { get; set; } = 10;
 
+    /// <summary>
+    /// How many times one call is sent again after the server refused its access token (a status in
+    /// <see cref="Auth.TokenOptions.TriggerStatusCodes"/>). The first refusal asks the TokenActor to refresh (unless the
+    /// credentials already moved on); a later one is retried only with a newer generation than the one refused, so a
+    /// server that refuses every token ends the call instead of looping. 0 fails a call at its first refusal.
+    /// </summary>
+    /// <value>The default value is 3.</value>
+    public int MaxRefreshesPerCall { get; set; } = 3;
+
     /// <summary>Authentication: when set, a TokenActor owns the credentials and calls carry its access token.</summary>
     /// <value>The default value is <see langword="null"/> (calls go out without tokens).</value>
     public Auth.TokenOptions? Auth { get; set; }
@@ -76,6 +85,7 @@ public sealed class HttpRuntimeOptions
         ArgumentNullException.ThrowIfNull(Retry, "Courier:Retry");
         ArgumentNullException.ThrowIfNull(RetryBudget, "Courier:RetryBudget");
         if (MaxRedirects is < 0 or > 50) throw new ArgumentOutOfRangeException(nameof(MaxRedirects), MaxRedirects, "Courier:MaxRedirects must be between 0 and 50.");
+        if (MaxRefreshesPerCall is < 0 or > 10) throw new ArgumentOutOfRangeException(nameof(MaxRefreshesPerCall), MaxRefreshesPerCall, "Courier:MaxRefreshesPerCall must be between 0 and 10.");
         Retry.Validate();
         Auth?.Validate();
         RetryBudget.Validate();

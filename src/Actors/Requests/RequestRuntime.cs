@@ -34,6 +34,7 @@ internal sealed class RequestRuntime
         Randomizer = retry.Randomizer;
         Budget = new RetryBudget(options.RetryBudget);
         MaxRedirects = options.MaxRedirects;
+        MaxRefreshesPerCall = options.MaxRefreshesPerCall;
         if (options.Auth is { } auth)
         {
             TokenHeader = auth.HeaderName;
@@ -62,6 +63,8 @@ internal sealed class RequestRuntime
     public Func<double> Randomizer { get; }
 
     public int MaxRedirects { get; }
+
+    public int MaxRefreshesPerCall { get; }
 
     /// <summary>The credential owner (a TokenActor), or null when calls go out without tokens.</summary>
     public IActorRef? Tokens { get; set; }
