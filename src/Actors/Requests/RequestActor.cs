@@ -530,12 +530,15 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
                 HttpRequestError.NameResolutionError => (true, false, "name resolution failed"),
                 // A certificate or TLS failure does not fix itself between attempts.
                 HttpRequestError.SecureConnectionError => (false, false, "TLS handshake failed"),
+                // A proxy that refuses the tunnel (407: proxy credentials missing or wrong) refuses the next one too.
+                HttpRequestError.ProxyTunnelError => (false, false, "the proxy refused the tunnel"),
                 HttpRequestError.UserAuthenticationError or HttpRequestError.ConfigurationLimitExceeded
                     or HttpRequestError.VersionNegotiationError or HttpRequestError.ExtendedConnectNotSupported
                     => (false, false, http.HttpRequestError.ToString()),
                 HttpRequestError.ResponseEnded => (true, true, "the response ended early"),
                 HttpRequestError.InvalidResponse => (true, true, "invalid response"),
                 _ when IsTls(http) => (false, false, "TLS handshake failed"),
+                _ when http.StatusCode == HttpStatusCode.ProxyAuthenticationRequired => (false, false, "proxy authentication required"),
                 _ => (true, true, "connection lost"),
             };
         }
