@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using Akka.Actor;
+using Akka.Event;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
 using Akka.Remote.Hosting;
@@ -23,7 +25,7 @@ namespace Courier.Tests.Hosting;
 /// </summary>
 public sealed class ClusteredHostingTests
 {
-    private static IHost BuildHost(SandboxServer server, Dictionary<string, string?> settings)
+    private static IHost BuildHost(SandboxServer server, Dictionary<string, string?> settings, string? systemName = null)
     {
         var (access, refresh, _) = server.Auth.IssueTokens();
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
@@ -36,8 +38,8 @@ public sealed class ClusteredHostingTests
         });
         builder.Services.AddHttpRuntime(builder.Configuration.GetSection(HttpRuntimeOptions.SectionName));
         builder.Services.AddClusteredCredentials(builder.Configuration.GetSection(ClusteredCredentialsOptions.SectionName));
-        builder.Services.AddAkka("clustered-" + Guid.NewGuid().ToString("N")[..8], akka => akka
-            .AddHocon("akka.loglevel = WARNING", HoconAddMode.Prepend)
+        builder.Services.AddAkka(systemName ?? "clustered-" + Guid.NewGuid().ToString("N")[..8], akka => akka
+            .AddHocon($"akka.loglevel = WARNING\nakka.loggers = [\"{typeof(RecordingLogger).AssemblyQualifiedName}\"]", HoconAddMode.Prepend)
             .WithRemoting(new RemoteOptions { HostName = "127.0.0.1", Port = 0 })
             .WithClustering(new ClusterOptions())
             .WithClusteredCredentials());
@@ -50,7 +52,8 @@ public sealed class ClusteredHostingTests
     public async Task A_clustered_hosted_service_uploads_and_downloads_a_file_and_binds_Courier_Cluster()
     {
         await using var server = await SandboxServer.StartAsync();
-        using var host = BuildHost(server, new() { ["Courier:Cluster:SingletonName"] = "orders-credentials" });
+        var systemName = "clustered-" + Guid.NewGuid().ToString("N")[..8];
+        using var host = BuildHost(server, new() { ["Courier:Cluster:SingletonName"] = "orders-credentials" }, systemName);
         await host.StartAsync();
         var system = host.Services.GetRequiredService<ActorSystem>();
         var cluster = Akka.Cluster.Cluster.Get(system);
@@ -79,11 +82,28 @@ public sealed class ClusteredHostingTests
             Assert.Equal(expected, uploaded.Sha256);
             Assert.Equal(expected, downloaded.Sha256);
             Assert.Equal(bytes, await File.ReadAllBytesAsync(Path.Combine(folder, "copy.bin")));
+
+            // A quiet start (issue 14): the owner proxy logged "ClusterSingletonProxy failed to find ..." in every node's
+            // first second, twice (there were two proxies).
+            Assert.DoesNotContain(RecordingLogger.Warnings, w => w.Contains(systemName) && w.Contains("failed to find"));
         }
         finally
         {
             await host.StopAsync();
             Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    /// <summary>An Akka logger that keeps every warning (with its source, which names the actor system).</summary>
+    public sealed class RecordingLogger : ReceiveActor
+    {
+        public static readonly ConcurrentQueue<string> Warnings = new();
+
+        public RecordingLogger()
+        {
+            Receive<InitializeLogger>(_ => Sender.Tell(new LoggerInitialized()));
+            Receive<Warning>(w => Warnings.Enqueue($"{w.LogSource}: {w.Message}"));
+            ReceiveAny(_ => { });
         }
     }
 
