@@ -133,8 +133,8 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
         cancellationToken.ThrowIfCancellationRequested();
 
         var coordinator = await _coordinator(cancellationToken).ConfigureAwait(false);
-        var watch = Watch(ref _callWatch, coordinator);
-        if (watch.Stopped || IsTerminated(coordinator))
+        var watch = CoordinatorWatch.For(ref _callWatch, coordinator);
+        if (watch.Stopped)
             return new CallFailed(call.Id, new RuntimeUnavailableException(call.Method, call.Uri, 0, "the runtime has stopped (the actor system is shutting down)"), 0);
 
         var (method, uri, id) = (call.Method, call.Uri, call.Id);
@@ -154,27 +154,6 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
             pending.TryComplete(new CallFailed(id, new HttpCallCanceledException(method, uri, 0), 0));
         }, (coordinator, id, reply, method, uri)).ConfigureAwait(false);
         return await reply.Task.ConfigureAwait(false);
-    }
-
-    /// <summary>The watch of <paramref name="coordinator"/>, made once per coordinator (hosting hands the same one every time).</summary>
-    internal static CoordinatorWatch Watch(ref CoordinatorWatch? cached, IActorRef coordinator)
-    {
-        var current = Volatile.Read(ref cached);
-        if (current is not null && ReferenceEquals(current.Coordinator, coordinator)) return current;
-        var created = CoordinatorWatch.Start(coordinator);
-        Interlocked.CompareExchange(ref cached, created, current);
-        return created;
-    }
-
-    /// <summary>
-    /// A cheap check (obsolete for actors, fine here: the facade is not an actor) that answers a call made after shutdown
-    /// at once; the watch covers the calls whose message the coordinator never reads.
-    /// </summary>
-    internal static bool IsTerminated(IActorRef actor)
-    {
-#pragma warning disable CS0618
-        return actor is IInternalActorRef { IsTerminated: true };
-#pragma warning restore CS0618
     }
 
     /// <inheritdoc />

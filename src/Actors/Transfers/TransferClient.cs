@@ -54,8 +54,8 @@ internal sealed class TransferClient(Func<CancellationToken, Task<IActorRef?>> c
         cancellationToken.ThrowIfCancellationRequested();
         var target = await coordinator(cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException("File transfers are not running in this runtime.");
-        var watch = HttpRuntimeClient.Watch(ref _watch, target);
-        if (watch.Stopped || HttpRuntimeClient.IsTerminated(target)) throw Stopped(id, direction).Error;
+        var watch = Internal.CoordinatorWatch.For(ref _watch, target);
+        if (watch.Stopped) throw Stopped(id, direction).Error;
 
         var reply = new Internal.ReplyRef<TransferResult>(watch.Provider, watch.Path, stopped: () => Stopped(id, direction));
         using var tracked = watch.Track(reply);
