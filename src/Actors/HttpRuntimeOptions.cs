@@ -81,6 +81,14 @@ public sealed class HttpRuntimeOptions
     /// </summary>
     /// <value>The default value is <see langword="false"/>.</value>
     public bool UseCookies { get; set; }
+    /// <summary>
+    /// How many times one call is sent again after the server refused its access token (a status in
+    /// <see cref="Auth.TokenOptions.TriggerStatusCodes"/>). The first refusal asks the TokenActor to refresh (unless the
+    /// credentials already moved on); a later one is retried only with a newer generation than the one refused, so a
+    /// server that refuses every token ends the call instead of looping. 0 fails a call at its first refusal.
+    /// </summary>
+    /// <value>The default value is 3.</value>
+    public int MaxRefreshesPerCall { get; set; } = 3;
 
     /// <summary>Authentication: when set, a TokenActor owns the credentials and calls carry its access token.</summary>
     /// <value>The default value is <see langword="null"/> (calls go out without tokens).</value>
@@ -109,6 +117,7 @@ public sealed class HttpRuntimeOptions
         if (MaxRedirects is < 0 or > 50) throw new ArgumentOutOfRangeException(nameof(MaxRedirects), MaxRedirects, "Courier:MaxRedirects must be between 0 and 50.");
         ArgumentNullException.ThrowIfNull(HttpVersion, "Courier:HttpVersion");
         if (HttpVersion.Major is < 1 or > 3) throw new ArgumentOutOfRangeException(nameof(HttpVersion), HttpVersion, "Courier:HttpVersion must be 1.0, 1.1, 2.0 or 3.0.");
+        if (MaxRefreshesPerCall is < 0 or > 10) throw new ArgumentOutOfRangeException(nameof(MaxRefreshesPerCall), MaxRefreshesPerCall, "Courier:MaxRefreshesPerCall must be between 0 and 10.");
         Retry.Validate();
         Auth?.Validate();
         RetryBudget.Validate();

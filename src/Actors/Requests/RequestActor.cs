@@ -43,7 +43,9 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     private HttpMethod _method;
     private bool _sendBody = true;
     private long _tokenGeneration;  // generation of the token the last request carried, 0 for none
-    private bool _refreshedOnce;    // a call is retried after a token refresh at most once
+    private long _refusedGeneration; // generation of the last token the server refused, 0 for none
+    private int _refusals;          // refusals of the access token so far, bounded by MaxRefreshesPerCall
+    private int _refusedStatus;
     private int _lastRetryCost;     // tokens the last retry took from the budget, refunded on success
     private Exception? _lastError;
     private CancellationTokenSource? _attemptCancellation;
@@ -134,6 +136,13 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             case TokenGranted m when m.CallId == _call.Id:
                 CancelDeadlineTimer();
                 _telemetry.TokenGranted(m.Generation, Now);
+                if (m.Generation <= _refusedGeneration)
+                {
+                    // The credentials have not moved since the server refused them: sending them again would loop.
+                    Fail(new AuthenticationFailedException($"the server refused the access token with {_refusedStatus} again after a refresh",
+                        _call.Method, _call.Uri, _attempts), "authentication");
+                    return;
+                }
                 _tokenGeneration = m.Generation;
                 SendAttempt(m.AccessToken);
                 break;
@@ -363,15 +372,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
                     _call.Method, _call.Uri, _attempts), "authentication");
                 return;
             }
-            if (_refreshedOnce)
-            {
-                Fail(new AuthenticationFailedException($"the server refused the access token with {status} again after a refresh",
-                    _call.Method, _call.Uri, _attempts), "authentication");
-                return;
-            }
-            // Report the generation we used: the TokenActor refreshes only if nobody has done so since.
-            _refreshedOnce = true;
-            AwaitToken(new TokenRejected(_call.Id, _tokenGeneration));
+            OnTokenRefused(status);
             return;
         }
         if (IsRedirect(status) && _runtime.MaxRedirects > 0 && response.Headers.Location is { } location)
@@ -402,6 +403,29 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             return;
         }
         RetryOrFail(error, $"{status} {response.ReasonPhrase}", retryAfter, afterTimeout: false);
+    }
+
+    /// <summary>
+    /// The server refused the access token. The first refusal reports the generation used, and the TokenActor refreshes
+    /// unless somebody already has. A later one only takes the current token, and only if it is newer than the refused
+    /// one (the credentials moved on since, as when a node joins with a pair about to expire): a refusal of the generation
+    /// the call was just given ends it, so a call never loops on refresh; at most MaxRefreshesPerCall refusals per call.
+    /// </summary>
+    private void OnTokenRefused(int status)
+    {
+        if (_refusals >= _runtime.MaxRefreshesPerCall)
+        {
+            Fail(new AuthenticationFailedException(_refusals == 0
+                    ? $"the server refused the access token with {status} (Courier:MaxRefreshesPerCall is 0)"
+                    : $"the server refused the access token with {status} again after {_refusals} refresh(es) (Courier:MaxRefreshesPerCall)",
+                _call.Method, _call.Uri, _attempts), "authentication");
+            return;
+        }
+        var first = _refusals == 0;
+        _refusals++;
+        _refusedStatus = status;
+        _refusedGeneration = _tokenGeneration;
+        AwaitToken(first ? new TokenRejected(_call.Id, _tokenGeneration) : new GetToken(_call.Id));
     }
 
     private static bool IsRedirect(int status) => status is 301 or 302 or 303 or 307 or 308;
@@ -525,12 +549,15 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
                 HttpRequestError.NameResolutionError => (true, false, "name resolution failed"),
                 // A certificate or TLS failure does not fix itself between attempts.
                 HttpRequestError.SecureConnectionError => (false, false, "TLS handshake failed"),
+                // A proxy that refuses the tunnel (407: proxy credentials missing or wrong) refuses the next one too.
+                HttpRequestError.ProxyTunnelError => (false, false, "the proxy refused the tunnel"),
                 HttpRequestError.UserAuthenticationError or HttpRequestError.ConfigurationLimitExceeded
                     or HttpRequestError.VersionNegotiationError or HttpRequestError.ExtendedConnectNotSupported
                     => (false, false, http.HttpRequestError.ToString()),
                 HttpRequestError.ResponseEnded => (true, true, "the response ended early"),
                 HttpRequestError.InvalidResponse => (true, true, "invalid response"),
                 _ when IsTls(http) => (false, false, "TLS handshake failed"),
+                _ when http.StatusCode == HttpStatusCode.ProxyAuthenticationRequired => (false, false, "proxy authentication required"),
                 _ => (true, true, "connection lost"),
             };
         }
@@ -588,6 +615,10 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         if (_finished) return;
         _finished = true;
         _inFlight = 0;
+        // Abort an attempt still on the wire (cancelled, deadline) BEFORE the report: the report frees the call's slot,
+        // and a freed slot must never coexist with this call's request, or the cap is exceeded. PostStop is too late.
+        _attemptTimer?.Cancel();
+        _attemptCancellation?.Cancel();
         _telemetry.Ended(result, Now);
         Context.Parent.Tell(new RequestFinished(result));
         Context.Stop(Self);

@@ -39,6 +39,7 @@ internal sealed class RequestRuntime
         HttpVersion = options.HttpVersion;
         HttpVersionPolicy = options.HttpVersionPolicy;
         Http2PriorKnowledgeOnLoopback = options.Http2PriorKnowledgeOnLoopback;
+        MaxRefreshesPerCall = options.MaxRefreshesPerCall;
         if (options.Auth is { } auth)
         {
             TokenHeader = auth.HeaderName;
@@ -91,6 +92,7 @@ internal sealed class RequestRuntime
             return (System.Net.HttpVersion.Version20, System.Net.Http.HttpVersionPolicy.RequestVersionExact);
         return (HttpVersion, call.VersionPolicy ?? HttpVersionPolicy);
     }
+    public int MaxRefreshesPerCall { get; }
 
     /// <summary>The credential owner (a TokenActor), or null when calls go out without tokens.</summary>
     public IActorRef? Tokens { get; set; }
