@@ -65,8 +65,9 @@ internal static class BatchCommand
         ParseRate(rate); // a typed usage error before anything starts
         if (settings.BatchId is { Length: 0 }) throw new UsageException("--batch-id must not be empty.");
         var configuration = shared.ToConfiguration(parse);
-        // Per-host politeness (read by the runtime's Courier:Hosts section): adaptive concurrency is on for batch.
+        // Per-host politeness (read by the runtime's Courier:Hosts section): adaptive concurrency and rate are on for batch.
         configuration.TryAdd("Courier:Hosts:AdaptiveConcurrency", "true");
+        configuration.TryAdd("Courier:Hosts:AdaptiveRate", "true");
         if (rate is not null) configuration["Courier:Hosts:RateLimit"] = rate;
         var verbose = parse.GetValue(shared.Verbose);
         // Failures are summarised at the end and detailed in the results file: no log line per failed call.

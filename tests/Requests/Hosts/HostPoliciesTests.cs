@@ -216,6 +216,29 @@ public sealed class HostPoliciesTests
     }
 
     [Fact]
+    public void The_adaptive_rate_is_unlimited_until_a_throttle_then_0_9_times_what_the_server_let_through_with_no_growth_during_the_pause()
+    {
+        var rate = new AdaptiveRate();
+        Assert.True(rate.TryAcquire(T0));
+        Assert.Null(rate.Rate);
+
+        // 100 successes over the last second (the measurement's buckets are 100 ms), then a 429 with a 1 s pause.
+        for (var i = 0; i < 100; i++) rate.OnSuccess(T0 + TimeSpan.FromMilliseconds(100 + i * 9));
+        var at = T0 + TimeSpan.FromSeconds(1);
+        Assert.True(rate.OnThrottled(at, admittedSequence: 5, nextSequence: 10, resumesAt: at + TimeSpan.FromSeconds(1)));
+        Assert.Equal(90, rate.Rate!.Value, precision: 0);
+        Assert.False(rate.OnThrottled(at, admittedSequence: 9, nextSequence: 10, resumesAt: at)); // same window: no second cut
+
+        // Nothing accrues while paused: at the end of the pause the first permit is one interval (1/90 s) away.
+        var resumes = at + TimeSpan.FromSeconds(1);
+        Assert.False(rate.TryAcquire(resumes));
+        Assert.Equal(90, rate.Rate!.Value, precision: 0);
+        var next = rate.NextPermitTime(resumes);
+        Assert.InRange(next - resumes, TimeSpan.FromMilliseconds(11), TimeSpan.FromMilliseconds(12));
+        Assert.True(rate.TryAcquire(next));
+    }
+
+    [Fact]
     public void Idle_hosts_are_forgotten_past_MaxTrackedHosts_but_a_paused_one_is_kept()
     {
         var table = Table(o => o.MaxTrackedHosts = 2);

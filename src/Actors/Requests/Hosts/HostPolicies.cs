@@ -13,6 +13,7 @@ internal sealed class HostPolicies
     private readonly Dictionary<HostKey, HostState> _hosts = [];
     private readonly bool _pauseOnRetryAfter;
     private readonly bool _adaptive;
+    private readonly bool _adaptiveRate;
     private readonly int _cap;
     private readonly double _backoffRatio;
     private readonly RateLimit? _rate;
@@ -32,6 +33,7 @@ internal sealed class HostPolicies
         ArgumentOutOfRangeException.ThrowIfLessThan(maxConcurrentCalls, 1);
         _pauseOnRetryAfter = options.PauseOnRetryAfter;
         _adaptive = options.AdaptiveConcurrency;
+        _adaptiveRate = options.AdaptiveRate;
         _cap = options.MaxConcurrencyPerHost ?? maxConcurrentCalls;
         _backoffRatio = options.BackoffRatio;
         _rate = options.ParsedRateLimit;
@@ -54,6 +56,7 @@ internal sealed class HostPolicies
         }
         if (state.InFlight >= state.Limit) return HostAdmission.WaitForSlot;
         if (state.Rate is { } rate && !rate.TryAcquire(now)) return HostAdmission.WaitUntil(rate.NextPermitTime(now));
+        if (state.Learned is { } learned && !learned.TryAcquire(now)) return HostAdmission.WaitUntil(learned.NextPermitTime(now));
 
         var isProbe = false;
         state.Breaker?.TryPass(now, out isProbe); // cannot refuse: checked above
@@ -75,6 +78,7 @@ internal sealed class HostPolicies
         {
             case HostOutcome.Success:
                 state.Aimd?.OnSuccess(inFlight);
+                state.Learned?.OnSuccess(now);
                 state.Breaker?.OnSuccess();
                 break;
             case HostOutcome.Throttled:
@@ -84,6 +88,7 @@ internal sealed class HostPolicies
                     if (until > state.PausedUntil) state.PausedUntil = until;
                 }
                 state.Aimd?.OnDrop(ticket.Sequence, state.NextSequence);
+                state.Learned?.OnThrottled(now, ticket.Sequence, state.NextSequence, state.PausedUntil);
                 state.Breaker?.OnSuccess(); // the host is alive and answering: throttling is not an outage
                 break;
             case HostOutcome.Failed:
@@ -114,12 +119,17 @@ internal sealed class HostPolicies
             var permit = rate.NextPermitTime(now);
             if (permit > at) at = permit;
         }
+        if (state.Learned is { } learned)
+        {
+            var permit = learned.NextPermitTime(now);
+            if (permit > at) at = permit;
+        }
         return at;
     }
 
     /// <summary>What the table holds for <paramref name="host"/> (for metrics and tests), or null for an unknown host.</summary>
     public HostSnapshot? Snapshot(HostKey host) => _hosts.TryGetValue(host, out var s)
-        ? new HostSnapshot(s.Limit, s.InFlight, s.PausedUntil, s.Breaker?.State ?? CircuitState.Closed)
+        ? new HostSnapshot(s.Limit, s.InFlight, s.PausedUntil, s.Breaker?.State ?? CircuitState.Closed, s.Learned?.Rate)
         : null;
 
     /// <summary>How many hosts have state.</summary>
@@ -133,7 +143,8 @@ internal sealed class HostPolicies
             _adaptive ? new AimdLimit(_cap, _backoffRatio) : null,
             _cap,
             _rate is null ? null : new HostRateLimiter(_rate, _burst, now),
-            _breakerFailures > 0 ? new CircuitBreaker(_breakerFailures, _breakDuration) : null);
+            _breakerFailures > 0 ? new CircuitBreaker(_breakerFailures, _breakDuration) : null,
+            _adaptiveRate ? new AdaptiveRate() : null);
         _hosts.Add(host, state);
         return state;
     }
@@ -151,8 +162,9 @@ internal sealed class HostPolicies
         }
     }
 
-    private sealed class HostState(AimdLimit? aimd, int cap, HostRateLimiter? rate, CircuitBreaker? breaker)
+    private sealed class HostState(AimdLimit? aimd, int cap, HostRateLimiter? rate, CircuitBreaker? breaker, AdaptiveRate? learned)
     {
+        public AdaptiveRate? Learned { get; } = learned;
         public AimdLimit? Aimd { get; } = aimd;
         public HostRateLimiter? Rate { get; } = rate;
         public CircuitBreaker? Breaker { get; } = breaker;
@@ -188,5 +200,5 @@ internal readonly record struct HostAdmission(HostAdmissionKind Kind, HostTicket
     public static HostAdmission CircuitOpen(DateTimeOffset retryAt) => new(HostAdmissionKind.CircuitOpen, default, retryAt);
 }
 
-/// <summary>One host's state, for metrics and tests.</summary>
-internal sealed record HostSnapshot(int Limit, int InFlight, DateTimeOffset PausedUntil, CircuitState Circuit);
+/// <summary>One host's state, for metrics and tests; <paramref name="LearnedRate"/> is the adaptive rate (calls/s), null while unlimited.</summary>
+internal sealed record HostSnapshot(int Limit, int InFlight, DateTimeOffset PausedUntil, CircuitState Circuit, double? LearnedRate = null);

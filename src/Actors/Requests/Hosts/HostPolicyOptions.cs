@@ -29,6 +29,14 @@ public sealed class HostPolicyOptions
     /// <value>The default value is 0.9 (Netflix concurrency-limits' AIMDLimit). Range: greater than 0, less than 1.</value>
     public double BackoffRatio { get; set; } = HostPolicyDefaults.BackoffRatio;
 
+    /// <summary>
+    /// Learn each host's rate from its throttling: unlimited until a 429 (or 503 with
+    /// <c>Retry-After</c>), then 0.9 × the successes of the last second, grown quickly until the next throttle and slowly
+    /// after it. For APIs that limit requests per second, where a window of calls in flight cannot match the limit.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/> (the <c>batch</c> command turns it on).</value>
+    public bool AdaptiveRate { get; set; } = HostPolicyDefaults.AdaptiveRate;
+
     /// <summary>A client-side rate per host, such as <c>200/s</c> (see <see cref="Hosts.RateLimit"/> for the forms).</summary>
     /// <value>The default value is <see langword="null"/>: no rate limit.</value>
     public string? RateLimit { get; set; }
@@ -71,6 +79,7 @@ internal static class HostPolicyDefaults
 {
     public const bool PauseOnRetryAfter = true;
     public const bool AdaptiveConcurrency = false;
+    public const bool AdaptiveRate = false;
     public const double BackoffRatio = 0.9;
     public const int CircuitBreakerFailures = 0;
     public static readonly TimeSpan CircuitBreakDuration = TimeSpan.FromSeconds(5);
