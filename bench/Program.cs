@@ -21,6 +21,7 @@ internal static class Program
         new TransferWorker(),
         new BatchScenario(),
         new PlainBatchWorker(),
+        new RateLimitScenario(),
     ];
 
     private static async Task<int> Main(string[] args)

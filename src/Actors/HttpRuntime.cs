@@ -68,7 +68,7 @@ public static class HttpRuntime
     {
         ArgumentNullException.ThrowIfNull(system);
         WarmUpScheduler(system);
-        var runtime = new RequestRuntime(options, clientSource, Logging.GetLogger(system, "Courier.Requests"));
+        var runtime = new RequestRuntime(options, clientSource, Logging.GetLogger(system, "Courier.Requests")) { Telemetry = Diagnostics.CourierTelemetry.For(system) };
         IActorRef? tokens = null;
         if (options.Auth is { } auth)
         {
@@ -96,7 +96,8 @@ public static class HttpRuntime
 
     /// <summary>
     /// The primary handler the runtime's named client uses: a <see cref="SocketsHttpHandler"/> with a pooled connection
-    /// lifetime (so DNS changes are seen) and automatic decompression. It does not follow redirects: the RequestActor does,
+    /// lifetime (so DNS changes are seen), automatic decompression, no cookies unless <see cref="HttpRuntimeOptions.UseCookies"/>,
+    /// and more than one HTTP/2 connection per server when one is full (<see cref="HttpRuntimeOptions.EnableMultipleHttp2Connections"/>). It does not follow redirects: the RequestActor does,
     /// so that the access token never goes to another origin.
     /// </summary>
     public static SocketsHttpHandler CreatePrimaryHandler(HttpRuntimeOptions options) => new()
@@ -105,5 +106,8 @@ public static class HttpRuntime
         AutomaticDecompression = System.Net.DecompressionMethods.All,
         MaxConnectionsPerServer = options.MaxConnectionsPerServer,
         AllowAutoRedirect = false,
+        // Transport defaults (issue 11): no process-wide cookie container unless asked; more HTTP/2 connections past a stream limit.
+        UseCookies = options.UseCookies,
+        EnableMultipleHttp2Connections = options.EnableMultipleHttp2Connections,
     };
 }

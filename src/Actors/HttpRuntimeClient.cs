@@ -2,6 +2,7 @@ using System.Net.Http.Json;
 using System.Text.Json;
 using Akka.Actor;
 using Courier.Errors;
+using Courier.Internal;
 using Courier.Requests;
 
 namespace Courier;
@@ -64,6 +65,16 @@ public static class HttpCallOptions
 
     /// <summary>Overrides the number of retries for this request.</summary>
     public static readonly HttpRequestOptionsKey<int> MaxRetries = new("Courier.MaxRetries");
+
+    /// <summary>
+    /// For requests sent through <see cref="Hosting.CourierDelegatingHandler"/>: how the runtime completes the call. A handler
+    /// cannot see the <see cref="HttpCompletionOption"/> the caller gave <see cref="HttpClient"/>, so the client's
+    /// <see cref="Hosting.CourierClientOptions.StreamResponses"/> decides unless this key says otherwise.
+    /// </summary>
+    public static readonly HttpRequestOptionsKey<HttpCompletionOption> Completion = new("Courier.Completion");
+
+    /// <summary>Send this request without the runtime's access token (see <see cref="HttpCall.Anonymous"/>).</summary>
+    public static readonly HttpRequestOptionsKey<bool> Anonymous = new("Courier.Anonymous");
 }
 
 /// <summary>The default <see cref="IHttpRuntimeClient"/>.</summary>
@@ -73,7 +84,7 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
     private static readonly TimeSpan AnswerGrace = TimeSpan.FromSeconds(10);
 
     private readonly Func<CancellationToken, Task<IActorRef>> _coordinator;
-    private ActorPath? _replyPath;
+    private CoordinatorWatch? _callWatch;
     private readonly Func<CancellationToken, Task<IActorRef?>> _tokens;
     private readonly Uri? _baseAddress;
     private readonly TimeSpan _deadline;
@@ -132,28 +143,26 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
         cancellationToken.ThrowIfCancellationRequested();
 
         var coordinator = await _coordinator(cancellationToken).ConfigureAwait(false);
-        if (coordinator is not IInternalActorRef { Provider: { } provider } local)
-            throw new InvalidOperationException("The coordinator must be a local actor.");
-        // The facade is not an actor and cannot Watch: this cheap check (obsolete for actors, fine here) turns a call made
-        // after shutdown into an answer at once; calls already accepted are answered by the coordinator's PostStop.
-#pragma warning disable CS0618
-        var stopped = local.IsTerminated;
-#pragma warning restore CS0618
-        if (stopped)
+        var watch = CoordinatorWatch.For(ref _callWatch, coordinator);
+        if (watch.Stopped)
             return new CallFailed(call.Id, new RuntimeUnavailableException(call.Method, call.Uri, 0, "the runtime has stopped (the actor system is shutting down)"), 0);
 
-        // One reply path for every call: it is only used for logging, never looked up.
-        var reply = new CallReply(provider, _replyPath ??= provider.TempPath());
+        var (method, uri, id) = (call.Method, call.Uri, call.Id);
+        var reply = new ReplyRef<CallResult>(watch.Provider, watch.Path,
+            stopped: () => new CallFailed(id, new RuntimeUnavailableException(method, uri, 0, "the runtime stopped (the actor system is shutting down)"), 0),
+            late: static late => (late as CallSucceeded)?.Response.Dispose());
+        // Tracked before the Tell: a call the stopped coordinator never reads (it went to dead letters) is answered by the watch.
+        using var tracked = watch.Track(reply);
         coordinator.Tell(new ExecuteCall(call), reply);
         // Registered after the Tell, so a CancelCall can never overtake its call. Cancellation tells the coordinator
         // (which aborts the attempt and answers), and also completes the caller's task here, so a caller never waits
         // on a runtime that stopped in the meantime; whichever answer comes first wins, a late response is disposed.
         await using var registration = cancellationToken.Register(static state =>
         {
-            var (target, id, pending, method, uri) = ((IActorRef, long, CallReply, HttpMethod, Uri))state!;
+            var (target, id, pending, method, uri) = ((IActorRef, long, ReplyRef<CallResult>, HttpMethod, Uri))state!;
             target.Tell(new CancelCall(id));
             pending.TryComplete(new CallFailed(id, new HttpCallCanceledException(method, uri, 0), 0));
-        }, (coordinator, call.Id, reply, call.Method, call.Uri)).ConfigureAwait(false);
+        }, (coordinator, id, reply, method, uri)).ConfigureAwait(false);
         return await reply.Task.ConfigureAwait(false);
     }
 

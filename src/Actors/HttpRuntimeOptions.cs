@@ -51,6 +51,45 @@ public sealed class HttpRuntimeOptions
     /// <value>The default value is 10.</value>
     public int MaxRedirects { get; set; } = 10;
 
+    // ---- transport (issue 11) ---------------------------------------------------------------------------------
+
+    /// <summary>
+    /// The HTTP version attempts ask for, unless the call says otherwise (<see cref="HttpCall.Version"/>). With the default
+    /// policy, HTTP/2 is used where the server offers it over TLS (ALPN) and HTTP/1.1 elsewhere.
+    /// </summary>
+    /// <value>The default value is 2.0.</value>
+    public Version HttpVersion { get; set; } = System.Net.HttpVersion.Version20;
+
+    /// <summary>How <see cref="HttpVersion"/> is negotiated.</summary>
+    /// <value>The default value is <see cref="System.Net.Http.HttpVersionPolicy.RequestVersionOrLower"/>: HTTP/2 over https when offered, else HTTP/1.1 (plain http stays on 1.1).</value>
+    public HttpVersionPolicy HttpVersionPolicy { get; set; } = HttpVersionPolicy.RequestVersionOrLower;
+
+    /// <summary>
+    /// Speak HTTP/2 without TLS (h2c, "prior knowledge") to loopback servers on plain http: for sidecars and tests. Off, plain
+    /// http uses HTTP/1.1.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool Http2PriorKnowledgeOnLoopback { get; set; }
+
+    /// <summary>Let the primary handler open more HTTP/2 connections to a server when one reaches its stream limit.</summary>
+    /// <value>The default value is <see langword="true"/>.</value>
+    public bool EnableMultipleHttp2Connections { get; set; } = true;
+
+    /// <summary>
+    /// Keep cookies in the primary handler. Off by default: the pooled handler is shared by every caller of the process,
+    /// so one cookie container would carry one caller's session cookies into another's calls.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool UseCookies { get; set; }
+    /// <summary>
+    /// How many times one call is sent again after the server refused its access token (a status in
+    /// <see cref="Auth.TokenOptions.TriggerStatusCodes"/>). The first refusal asks the TokenActor to refresh (unless the
+    /// credentials already moved on); a later one is retried only with a newer generation than the one refused, so a
+    /// server that refuses every token ends the call instead of looping. 0 fails a call at its first refusal.
+    /// </summary>
+    /// <value>The default value is 3.</value>
+    public int MaxRefreshesPerCall { get; set; } = 3;
+
     /// <summary>Authentication: when set, a TokenActor owns the credentials and calls carry its access token.</summary>
     /// <value>The default value is <see langword="null"/> (calls go out without tokens).</value>
     public Auth.TokenOptions? Auth { get; set; }
@@ -76,6 +115,9 @@ public sealed class HttpRuntimeOptions
         ArgumentNullException.ThrowIfNull(Retry, "Courier:Retry");
         ArgumentNullException.ThrowIfNull(RetryBudget, "Courier:RetryBudget");
         if (MaxRedirects is < 0 or > 50) throw new ArgumentOutOfRangeException(nameof(MaxRedirects), MaxRedirects, "Courier:MaxRedirects must be between 0 and 50.");
+        ArgumentNullException.ThrowIfNull(HttpVersion, "Courier:HttpVersion");
+        if (HttpVersion.Major is < 1 or > 3) throw new ArgumentOutOfRangeException(nameof(HttpVersion), HttpVersion, "Courier:HttpVersion must be 1.0, 1.1, 2.0 or 3.0.");
+        if (MaxRefreshesPerCall is < 0 or > 10) throw new ArgumentOutOfRangeException(nameof(MaxRefreshesPerCall), MaxRefreshesPerCall, "Courier:MaxRefreshesPerCall must be between 0 and 10.");
         Retry.Validate();
         Auth?.Validate();
         RetryBudget.Validate();

@@ -31,11 +31,12 @@ public static class ClusteredHttpRuntime
         ArgumentNullException.ThrowIfNull(system);
         ArgumentNullException.ThrowIfNull(options);
         var node = NodeCredentials.Create(options, clustered ?? new ClusteredCredentialsOptions(), tokenClient);
-        RemotingGuard.Check(system, node.Clustered);
-        node.StartOwnerManager(system);
-        return node.StartRuntime(system, options, clientSource, tokenClient, name);
+        return node.Start(system, options, clientSource, tokenClient, name).Actors;
     }
 }
+
+/// <summary>A node's runtime actors and its one proxy of the credential owner singleton.</summary>
+internal sealed record ClusteredActors(HttpRuntimeActors Actors, IActorRef OwnerProxy);
 
 /// <summary>One node's share of clustered credentials: its store (shared by the owner and the TokenActor), the owner's and the link's settings.</summary>
 internal sealed class NodeCredentials
@@ -87,8 +88,22 @@ internal sealed class NodeCredentials
 
     public Props OwnerProps() => CredentialOwner.Props(Owner);
 
+    /// <summary>
+    /// The one start of a node, used by <see cref="ClusteredHttpRuntime"/> and the hosting extension alike: the remoting
+    /// guard, the owner's singleton manager, ONE proxy of the owner for the node (the TokenActor's link and the actor
+    /// registry share it: a second proxy only doubles the identification traffic and the start-up warnings), the runtime.
+    /// </summary>
+    public ClusteredActors Start(ActorSystem system, HttpRuntimeOptions options, Func<HttpClient> clientSource, HttpClient? tokenClient, string name)
+    {
+        RemotingGuard.Check(system, Clustered);
+        StartOwnerManager(system);
+        var proxy = system.ActorOf(OwnerProxyProps(system, Clustered.SingletonName, Clustered.Role), Clustered.SingletonName + "-proxy");
+        var actors = HttpRuntime.StartActors(system, options, clientSource, tokenClient, name, CredentialLink.Props(Link with { OwnerProxy = proxy }), Store);
+        return new ClusteredActors(actors, proxy);
+    }
+
     /// <summary>Starts the owner's singleton manager at <c>/user/{SingletonName}</c> (as Akka.Cluster.Hosting does), on nodes with the role.</summary>
-    public void StartOwnerManager(ActorSystem system)
+    private void StartOwnerManager(ActorSystem system)
     {
         if (Clustered.Role is { } role && !Akka.Cluster.Cluster.Get(system).SelfRoles.Contains(role)) return;
         var settings = ClusterSingletonManagerSettings.Create(system).WithSingletonName(Clustered.SingletonName);
@@ -96,9 +111,17 @@ internal sealed class NodeCredentials
         system.ActorOf(ClusterSingletonManager.Props(OwnerProps(), StopCredentialOwner.Instance, settings), Clustered.SingletonName);
     }
 
-    public HttpRuntimeActors StartRuntime(ActorSystem system, HttpRuntimeOptions options, Func<HttpClient> clientSource, HttpClient? tokenClient, string name)
+    /// <summary>
+    /// A proxy of the owner singleton at <c>/user/{singletonName}</c>, with its identification-failure warning off: Akka's
+    /// proxy logs "failed to find … after 30 seconds" at the very start of every identification (its timer has no initial
+    /// delay), so each node logged it within its first second, before the cluster had even formed. A missing owner still
+    /// shows: waiting calls fail at <c>Courier:Auth:RefreshTimeout</c> with a message that says so.
+    /// </summary>
+    public static Props OwnerProxyProps(ActorSystem system, string singletonName, string? role)
     {
-        RemotingGuard.Check(system, Clustered);
-        return HttpRuntime.StartActors(system, options, clientSource, tokenClient, name, CredentialLink.Props(Link), Store);
+        var defaults = ClusterSingletonProxySettings.Create(system);
+        var settings = new ClusterSingletonProxySettings(singletonName, role, defaults.SingletonIdentificationInterval, defaults.BufferSize,
+            defaults.ConsiderAppVersion, logSingletonIdentificationFailure: false, defaults.SingletonIdentificationFailurePeriod);
+        return ClusterSingletonProxy.Props("/user/" + singletonName, settings);
     }
 }

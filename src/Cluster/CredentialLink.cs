@@ -1,5 +1,4 @@
 using Akka.Actor;
-using Akka.Cluster.Tools.Singleton;
 using Akka.DistributedData;
 using Akka.Event;
 using Courier.Auth;
@@ -88,9 +87,8 @@ internal sealed class CredentialLink : ReceiveActor, IWithTimers
     /// <inheritdoc />
     protected override void PreStart()
     {
-        var proxySettings = ClusterSingletonProxySettings.Create(Context.System).WithSingletonName(_settings.SingletonName);
-        if (_settings.Role is not null) proxySettings = proxySettings.WithRole(_settings.Role);
-        _owner = Context.ActorOf(ClusterSingletonProxy.Props("/user/" + _settings.SingletonName, proxySettings), "owner");
+        // The node's one owner proxy when it was started with the runtime (NodeCredentials), else a proxy of the link's own.
+        _owner = _settings.OwnerProxy ?? Context.ActorOf(NodeCredentials.OwnerProxyProps(Context.System, _settings.SingletonName, _settings.Role), "owner");
         DistributedData.Get(Context.System).Replicator.Tell(Dsl.Subscribe(_key, Self));
         // The register may be empty until the owner has seeded it: ask the owner too, until something arrives.
         _owner.Tell(GetCredentials.Instance);
@@ -124,8 +122,11 @@ internal sealed class CredentialLink : ReceiveActor, IWithTimers
 }
 
 /// <summary>The link's settings, copied at start.</summary>
-internal sealed class CredentialLinkSettings
+internal sealed record CredentialLinkSettings
 {
+    /// <summary>The node's proxy of the owner singleton, shared with the actor registry; null: the link starts its own.</summary>
+    public IActorRef? OwnerProxy { get; init; }
+
     public required string SingletonName { get; init; }
     public string? Role { get; init; }
     public required string DataKey { get; init; }

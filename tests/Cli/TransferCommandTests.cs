@@ -230,4 +230,24 @@ public sealed class TransferCommandTests : IAsyncLifetime
         Assert.Equal(JsonValueKind.Null, summary.GetProperty("location").ValueKind);
         Assert.Equal("", result.Error); // --json: no progress lines
     }
+
+    [Fact]
+    public async Task A_download_into_a_folder_keeps_an_existing_file_unless_overwrite_is_given()
+    {
+        var sha = await PutAsync("again.bin", 50_000, seed: 9);
+        var folder = _folder.Folder("again");
+        File.WriteAllText(Path.Combine(folder, "again.bin"), "mine");
+
+        var kept = await ConsoleCapture.RunAsync(["download", Url("again.bin"), folder, "--json"]);
+
+        Assert.Equal(ExitCodes.Success, kept.Code);
+        Assert.Equal(Path.Combine(folder, "again (1).bin"), JsonDocument.Parse(kept.Output).RootElement.GetProperty("path").GetString());
+        Assert.Equal("mine", File.ReadAllText(Path.Combine(folder, "again.bin")));
+
+        var replaced = await ConsoleCapture.RunAsync(["download", Url("again.bin"), folder, "--json", "--overwrite"]);
+
+        Assert.Equal(ExitCodes.Success, replaced.Code);
+        Assert.Equal(Path.Combine(folder, "again.bin"), JsonDocument.Parse(replaced.Output).RootElement.GetProperty("path").GetString());
+        Assert.Equal(sha, TempFolder.Sha256File(Path.Combine(folder, "again.bin")));
+    }
 }

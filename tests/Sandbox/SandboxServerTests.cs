@@ -267,7 +267,7 @@ public sealed class SandboxServerTests
         Assert.Equal("invalid_client", await ErrorAsync(badClient));
 
         using var unsupported = await http.PostAsync("oauth/token", Form(
-            ("grant_type", "client_credentials"), ("client_id", "courier-cli"), ("client_secret", "courier-secret")));
+            ("grant_type", "urn:example:unsupported"), ("client_id", "courier-cli"), ("client_secret", "courier-secret")));
         Assert.Equal(HttpStatusCode.BadRequest, unsupported.StatusCode);
         Assert.Equal("unsupported_grant_type", await ErrorAsync(unsupported));
     }

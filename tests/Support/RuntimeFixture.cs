@@ -27,7 +27,9 @@ public sealed class LoopbackRuntime : IAsyncDisposable
     public HttpRuntimeClient Client { get; }
 
     /// <summary>Starts a runtime with fast retries (10 ms base, no jitter) unless <paramref name="configure"/> says otherwise.</summary>
-    public static LoopbackRuntime Start(Action<HttpRuntimeOptions>? configure = null)
+    /// <param name="configure">Changes to the options.</param>
+    /// <param name="beforeStart">Runs on the new actor system before the runtime starts (tests install telemetry there).</param>
+    public static LoopbackRuntime Start(Action<HttpRuntimeOptions>? configure = null, Action<ActorSystem>? beforeStart = null)
     {
         var options = new HttpRuntimeOptions();
         options.Retry.BaseDelay = TimeSpan.FromMilliseconds(10);
@@ -35,6 +37,7 @@ public sealed class LoopbackRuntime : IAsyncDisposable
         options.Retry.Jitter = Courier.Requests.JitterMode.None;
         configure?.Invoke(options);
         var system = ActorSystem.Create("loopback-" + Guid.NewGuid().ToString("N")[..8], "akka.loglevel = WARNING\nakka.log-dead-letters = off");
+        beforeStart?.Invoke(system);
         var handler = HttpRuntime.CreatePrimaryHandler(options);
         var client = new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
         var actors = HttpRuntime.StartActors(system, options, () => client, client);

@@ -165,6 +165,141 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
         Assert.Equal(changed, File.ReadAllBytes(destination));
     }
 
+    // ---- issue 9 item 11: parts are combined only under the same strong validator (RFC 9110 §15.3.7.3) ----------------
+
+    [Fact]
+    public void A_206_of_a_changed_file_is_never_spliced_onto_the_part_and_the_whole_file_is_asked_for()
+    {
+        // The server ignores If-Range: it answers the resume with a 206 of the new version (another ETag), without a digest.
+        var old = TempFolder.Bytes(4 * Chunk, seed: 21);
+        var changed = TempFolder.Bytes(4 * Chunk, seed: 22);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(old.AsMemory(0, 2 * Chunk)).Fail(new IOException("reset")), old.Length);
+        ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(changed.AsMemory(2 * Chunk)).End(), 2 * Chunk, etag: "\"v2\"",
+            contentRange: $"bytes {2 * Chunk}-{4 * Chunk - 1}/{4 * Chunk}");
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(changed).End(), changed.Length, etag: "\"v2\"");
+        var transfers = StartRuntime();
+        var destination = Folder.File("spliced.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        Seen.ExpectMsg<SeenRequest>();
+        Scheduler.Advance(ExpectRetry().Delay);
+        Assert.Equal("\"v1\"", Seen.ExpectMsg<SeenRequest>().Headers["If-Range"]);
+        Assert.False(Seen.ExpectMsg<SeenRequest>().Headers.ContainsKey("Range"));
+        var completed = ExpectMsg<TransferCompleted>();
+        Assert.Equal(TempFolder.Sha256(changed), completed.Sha256);
+        Assert.Equal(changed, File.ReadAllBytes(destination));
+    }
+
+    [Fact]
+    public void A_206_with_a_weak_ETag_is_never_combined_with_the_part()
+    {
+        var content = TempFolder.Bytes(4 * Chunk, seed: 23);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content.AsMemory(0, 2 * Chunk)).Fail(new IOException("reset")), content.Length);
+        ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content.AsMemory(2 * Chunk)).End(), 2 * Chunk, etag: "W/\"v1\"",
+            contentRange: $"bytes {2 * Chunk}-{4 * Chunk - 1}/{4 * Chunk}");
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), content.Length);
+        var transfers = StartRuntime();
+        var destination = Folder.File("weak206.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        Seen.ExpectMsg<SeenRequest>();
+        Scheduler.Advance(ExpectRetry().Delay);
+        Assert.True(Seen.ExpectMsg<SeenRequest>().Headers.ContainsKey("Range"));
+        Assert.False(Seen.ExpectMsg<SeenRequest>().Headers.ContainsKey("Range"));
+        Assert.Equal(TempFolder.Sha256(content), ExpectMsg<TransferCompleted>().Sha256);
+        Assert.Equal(content, File.ReadAllBytes(destination));
+    }
+
+    [Fact]
+    public void A_weak_ETag_or_a_Last_Modified_that_is_not_strong_is_never_sent_in_If_Range()
+    {
+        // No strong ETag, and a Last-Modified without a Date at least a second later is weak (RFC 9110 §8.8.2.2): restart.
+        var content = TempFolder.Bytes(3 * Chunk, seed: 24);
+        var modified = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content.AsMemory(0, Chunk)).Fail(new IOException("reset")), content.Length, etag: "W/\"v1\"",
+            configure: r => r.Content.Headers.LastModified = modified);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), content.Length, etag: "W/\"v1\"",
+            configure: r => r.Content.Headers.LastModified = modified);
+        var transfers = StartRuntime();
+        var destination = Folder.File("weak.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        Seen.ExpectMsg<SeenRequest>();
+        Scheduler.Advance(ExpectRetry().Delay);
+        var second = Seen.ExpectMsg<SeenRequest>();
+        Assert.False(second.Headers.ContainsKey("Range"));
+        Assert.False(second.Headers.ContainsKey("If-Range"));
+        Assert.Equal(TempFolder.Sha256(content), ExpectMsg<TransferCompleted>().Sha256);
+        Assert.Equal(content, File.ReadAllBytes(destination));
+    }
+
+    [Fact]
+    public void A_strong_Last_Modified_is_used_for_If_Range_when_there_is_no_strong_ETag()
+    {
+        var content = TempFolder.Bytes(3 * Chunk, seed: 25);
+        var modified = new DateTimeOffset(2026, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        void Dated(HttpResponseMessage r)
+        {
+            r.Content.Headers.LastModified = modified;
+            r.Headers.Date = modified.AddMinutes(5);
+        }
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content.AsMemory(0, Chunk)).Fail(new IOException("reset")), content.Length, etag: null, configure: Dated);
+        ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content.AsMemory(Chunk)).End(), 2 * Chunk, etag: null,
+            contentRange: $"bytes {Chunk}-{3 * Chunk - 1}/{3 * Chunk}", configure: Dated);
+        var transfers = StartRuntime();
+        var destination = Folder.File("dated.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        Seen.ExpectMsg<SeenRequest>();
+        Scheduler.Advance(ExpectRetry().Delay);
+        var second = Seen.ExpectMsg<SeenRequest>();
+        Assert.Equal($"bytes={Chunk}-", second.Headers["Range"]);
+        Assert.Equal(modified.ToString("r"), second.Headers["If-Range"]);
+        Assert.Equal(TempFolder.Sha256(content), ExpectMsg<TransferCompleted>().Sha256);
+        Assert.Equal(content, File.ReadAllBytes(destination));
+    }
+
+    [Fact]
+    public void A_206_body_longer_than_its_Content_Range_fails_typed_and_nothing_gets_the_final_name()
+    {
+        var content = TempFolder.Bytes(4 * Chunk, seed: 26);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content.AsMemory(0, 2 * Chunk)).Fail(new IOException("reset")), content.Length);
+        // Content-Range says one chunk; the (length-less) body carries two.
+        ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content.AsMemory(2 * Chunk)).End(), length: null,
+            contentRange: $"bytes {2 * Chunk}-{3 * Chunk - 1}/{4 * Chunk}");
+        var transfers = StartRuntime();
+        var destination = Folder.File("long206.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        Seen.ExpectMsg<SeenRequest>();
+        Scheduler.Advance(ExpectRetry().Delay);
+        var failed = ExpectMsg<TransferFailed>();
+        var error = Assert.IsType<TransferIntegrityException>(failed.Error);
+        Assert.Equal(TransferFailure.LengthMismatch, error.Failure);
+        Assert.False(File.Exists(destination));
+        Assert.False(File.Exists(destination + ".part")); // bytes past the range cannot be trusted
+    }
+
+    [Fact]
+    public void A_Content_Range_total_that_differs_from_the_known_total_fails_typed()
+    {
+        var content = TempFolder.Bytes(4 * Chunk, seed: 27);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content.AsMemory(0, 2 * Chunk)).Fail(new IOException("reset")), content.Length);
+        ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content.AsMemory(2 * Chunk, Chunk)).End(), Chunk,
+            contentRange: $"bytes {2 * Chunk}-{3 * Chunk - 1}/{3 * Chunk}");
+        var transfers = StartRuntime();
+        var destination = Folder.File("total.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        Seen.ExpectMsg<SeenRequest>();
+        Scheduler.Advance(ExpectRetry().Delay);
+        var error = Assert.IsType<TransferIntegrityException>(ExpectMsg<TransferFailed>().Error);
+        Assert.Equal(TransferFailure.LengthMismatch, error.Failure);
+        Assert.Equal((4 * Chunk).ToString(), error.Expected);
+        Assert.Equal((3 * Chunk).ToString(), error.Actual);
+        Assert.False(File.Exists(destination));
+    }
+
     [Fact]
     public void A_206_for_another_offset_is_refused_and_the_whole_file_is_asked_for()
     {
@@ -221,6 +356,44 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
         Assert.DoesNotContain("secret", error.Message);
         Assert.False(File.Exists(destination));
         Assert.Equal(2 * Chunk, new FileInfo(destination + ".part").Length); // kept for a resume
+        Assert.Equal(destination + ".part", failed.PartialPath);  // the caller learns it from the runtime
+        Assert.Equal(destination + ".part", error.PartialPath);
+    }
+
+    [Fact]
+    public void A_failure_before_any_byte_keeps_nothing_and_says_so()
+    {
+        Handler.ThenStatus(HttpStatusCode.NotFound);
+        var transfers = StartRuntime();
+        var destination = Folder.File("missing.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        var failed = ExpectMsg<TransferFailed>();
+        Assert.Null(failed.PartialPath);
+        Assert.Null(failed.Error.PartialPath);
+        Assert.Empty(Directory.GetFiles(Folder.Path)); // no empty .part left behind
+    }
+
+    [Fact]
+    public void A_resume_from_a_part_left_by_an_earlier_process_is_published()
+    {
+        var content = TempFolder.Bytes(3 * Chunk, seed: 30);
+        var destination = Folder.File("kept.bin");
+        File.WriteAllBytes(destination + ".part", content[..Chunk]);
+        File.WriteAllText(destination + ".part.json", System.Text.Json.JsonSerializer.Serialize(
+            new { url = Url.AbsoluteUri, validator = "\"v1\"", length = content.Length }));
+        ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content.AsMemory(Chunk)).End(), 2 * Chunk,
+            contentRange: $"bytes {Chunk}-{3 * Chunk - 1}/{3 * Chunk}");
+        Sys.EventStream.Subscribe(TestActor, typeof(TransferResumed));
+        var transfers = StartRuntime();
+
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        var resumed = ExpectMsg<TransferResumed>();
+        Assert.Equal(destination + ".part", resumed.PartialPath);
+        Assert.Equal(Chunk, resumed.Offset);
+        Assert.Equal(TempFolder.Sha256(content), ExpectMsg<TransferCompleted>().Sha256);
+        Assert.Equal(content, File.ReadAllBytes(destination));
     }
 
     [Fact]
@@ -290,6 +463,50 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
         Assert.False(Seen.ExpectMsg<SeenRequest>().Headers.ContainsKey("Range"));
         Assert.Equal(TempFolder.Sha256(content), ExpectMsg<TransferCompleted>().Sha256);
         Assert.Equal(content, File.ReadAllBytes(destination));
+    }
+
+    // ---- issue 9 item 13: a download into a folder never replaces an existing file ------------------------------------
+
+    [Fact]
+    public void A_file_created_under_the_chosen_name_during_the_download_is_not_replaced_at_the_final_rename()
+    {
+        var content = TempFolder.Bytes(2 * Chunk, seed: 28);
+        var body = new GatedStream();
+        ThenBody(HttpStatusCode.OK, body, content.Length,
+            configure: r => r.Content.Headers.ContentDisposition = new ContentDispositionHeaderValue("attachment") { FileName = "report.pdf" });
+        var transfers = StartRuntime();
+        var folder = Folder.Folder("inbox");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFolder(Url, folder)));
+        Seen.ExpectMsg<SeenRequest>();
+        body.Release(content.AsMemory(0, Chunk));
+        ExpectProgress(Chunk);
+
+        File.WriteAllText(Path.Combine(folder, "report.pdf"), "written by someone else meanwhile");
+        body.Release(content.AsMemory(Chunk)).End();
+
+        var completed = ExpectMsg<TransferCompleted>();
+        Assert.Equal(Path.Combine(folder, "report (1).pdf"), completed.Path);
+        Assert.Equal(content, File.ReadAllBytes(completed.Path));
+        Assert.Equal("written by someone else meanwhile", File.ReadAllText(Path.Combine(folder, "report.pdf")));
+        Assert.Equal(2, Directory.GetFiles(folder).Length); // no .part or .part.json left behind
+    }
+
+    [Fact]
+    public void With_no_free_name_left_a_download_into_a_folder_fails_typed_and_replaces_nothing()
+    {
+        var folder = Folder.Folder("full");
+        File.WriteAllText(Path.Combine(folder, "x.bin"), "0");
+        for (var i = 1; i < SafeFileName.MaxNumberedNames; i++) File.WriteAllText(Path.Combine(folder, $"x ({i}).bin"), i.ToString());
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(TempFolder.Bytes(Chunk, 29)).End(), Chunk,
+            configure: r => r.Content.Headers.ContentDisposition = new ContentDispositionHeaderValue("attachment") { FileName = "x.bin" });
+        var transfers = StartRuntime();
+
+        transfers.Tell(new StartDownload(DownloadRequest.ToFolder(Url, folder)));
+
+        var error = Assert.IsType<TransferDestinationException>(ExpectMsg<TransferFailed>().Error);
+        Assert.Equal(TransferFailure.DestinationExists, error.Failure);
+        Assert.Equal("0", File.ReadAllText(Path.Combine(folder, "x.bin")));
+        Assert.Equal(SafeFileName.MaxNumberedNames, Directory.GetFiles(folder).Length);
     }
 
     [Fact]

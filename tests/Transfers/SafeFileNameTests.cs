@@ -32,8 +32,42 @@ public sealed class SafeFileNameTests
     public void Long_names_are_cut_and_keep_their_extension()
     {
         var name = SafeFileName.Sanitize(new string('a', 500) + ".tar");
-        Assert.Equal(SafeFileName.MaxLength, name.Length);
+        Assert.Equal(SafeFileName.MaxBytes, name.Length);
         Assert.EndsWith(".tar", name);
+    }
+
+    [Fact]
+    public void Names_are_limited_in_utf8_bytes_and_cut_at_a_character_boundary()
+    {
+        // Issue 9 item 12: 150 CJK characters are 450 bytes in UTF-8 (454 with ".pdf"): too long for a 255-byte file system.
+        var cjk = string.Concat(Enumerable.Repeat("報告書", 50));
+        var name = SafeFileName.Sanitize(cjk + ".pdf");
+        Assert.InRange(System.Text.Encoding.UTF8.GetByteCount(name), SafeFileName.MaxBytes - 2, SafeFileName.MaxBytes);
+        Assert.EndsWith(".pdf", name);
+        Assert.StartsWith(name[..^4], cjk);
+
+        // Characters outside the BMP are never split into half a surrogate pair.
+        var emoji = SafeFileName.Sanitize(string.Concat(Enumerable.Repeat("😀", 100)) + ".txt");
+        Assert.True(System.Text.Encoding.UTF8.GetByteCount(emoji) <= SafeFileName.MaxBytes);
+        Assert.Equal(emoji, System.Text.Encoding.UTF8.GetString(System.Text.Encoding.UTF8.GetBytes(emoji)));
+        Assert.EndsWith("😀.txt", emoji);
+    }
+
+    [Theory]
+    [InlineData("report.pdf", 1, "report (1).pdf")]
+    [InlineData("report.pdf", 12, "report (12).pdf")]
+    [InlineData(".bashrc", 1, ".bashrc (1)")]
+    [InlineData("noext", 2, "noext (2)")]
+    public void Numbered_names_go_before_the_extension_as_browsers_do(string name, int n, string expected) =>
+        Assert.Equal(expected, SafeFileName.Numbered(name, n));
+
+    [Fact]
+    public void A_numbered_long_name_still_fits_in_the_byte_limit()
+    {
+        var name = SafeFileName.Sanitize(string.Concat(Enumerable.Repeat("報", 150)) + ".pdf");
+        var numbered = SafeFileName.Numbered(name, 99);
+        Assert.True(System.Text.Encoding.UTF8.GetByteCount(numbered) <= SafeFileName.MaxBytes);
+        Assert.EndsWith(" (99).pdf", numbered);
     }
 
     [Fact]

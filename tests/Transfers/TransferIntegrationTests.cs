@@ -161,6 +161,74 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
         Assert.Equal(newSha, TempFolder.Sha256File(destination));
     }
 
+    [Fact]
+    public async Task A_server_that_ignores_If_Range_never_gets_a_changed_file_spliced_onto_the_part()
+    {
+        // Issue 9 item 11: the server answers the resume with a 206 of the new version and no digest.
+        await PutAsync("moved.bin", 8L * MiB, seed: 11);
+        var url = Url($"/files/{_key}/moved.bin");
+        var destination = _folder.File("moved.bin");
+        await CancelMidwayAsync(url, destination, atLeast: 2L * MiB, H("X-Fault-No-Digest", "1"));
+        var newSha = await PutAsync("moved.bin", 6L * MiB, seed: 12);
+
+        await using var second = LoopbackRuntime.Start();
+        var completed = await second.Client.DownloadAsync(DownloadRequest.ToFile(url, destination) with
+        {
+            Headers = [H("X-Fault-Ignore-If-Range", "1"), H("X-Fault-No-Digest", "1")],
+        });
+
+        Assert.Equal(newSha, completed.Sha256);
+        Assert.Equal(newSha, TempFolder.Sha256File(destination));
+        Assert.False(File.Exists(destination + ".part"));
+    }
+
+    [Fact]
+    public async Task A_name_of_150_CJK_characters_is_cut_to_the_byte_limit_and_keeps_its_extension()
+    {
+        // Issue 9 item 12: 454 bytes of UTF-8 used to fail with PathTooLongException.
+        var sha = await PutAsync("cjk.bin", 10_000, seed: 13);
+        var cjk = string.Concat(Enumerable.Repeat("報告書", 50));
+        var disposition = "attachment; filename*=UTF-8''" + Uri.EscapeDataString(cjk + ".pdf");
+        var folder = _folder.Folder("cjk");
+        await using var runtime = LoopbackRuntime.Start();
+
+        var completed = await runtime.Client.DownloadAsync(
+            DownloadRequest.ToFolder(Url($"/files/{_key}/cjk.bin?disposition={Uri.EscapeDataString(disposition)}"), folder));
+
+        Assert.Equal(sha, completed.Sha256);
+        var name = Path.GetFileName(completed.Path);
+        Assert.EndsWith(".pdf", name);
+        Assert.StartsWith(name[..^4], cjk);
+        Assert.True(System.Text.Encoding.UTF8.GetByteCount(name) <= SafeFileName.MaxBytes);
+        Assert.Equal([completed.Path], Directory.GetFileSystemEntries(folder));
+    }
+
+    [Theory]
+    [InlineData("report.pdf", "report (1).pdf")]
+    [InlineData(".profile", ".profile (1)")]
+    public async Task A_download_into_a_folder_never_replaces_an_existing_file_unless_asked(string name, string freeName)
+    {
+        // Issue 9 item 13: an existing file (dotfiles included) keeps its content; the download gets the next free name.
+        var sha = await PutAsync("named.bin", 5000, seed: 14);
+        var folder = _folder.Folder("existing");
+        var existing = Path.Combine(folder, name);
+        File.WriteAllText(existing, "mine");
+        var url = Url($"/files/{_key}/named.bin?disposition={Uri.EscapeDataString($"attachment; filename=\"{name}\"")}");
+        await using var runtime = LoopbackRuntime.Start();
+
+        var kept = await runtime.Client.DownloadAsync(DownloadRequest.ToFolder(url, folder));
+
+        Assert.Equal(Path.Combine(folder, freeName), kept.Path);
+        Assert.Equal(sha, TempFolder.Sha256File(kept.Path));
+        Assert.Equal("mine", File.ReadAllText(existing));
+
+        var replaced = await runtime.Client.DownloadAsync(DownloadRequest.ToFolder(url, folder) with { Overwrite = true });
+
+        Assert.Equal(existing, replaced.Path);
+        Assert.Equal(sha, TempFolder.Sha256File(existing));
+        Assert.Equal(2, Directory.GetFiles(folder).Length);
+    }
+
     [Theory]
     [InlineData("attachment; filename=\"../../x\"", "x")]
     [InlineData("attachment; filename=\"/etc/passwd\"", "passwd")]
@@ -293,13 +361,13 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
     }
 
     /// <summary>Starts a slowed-down download in its own runtime and cancels it once <paramref name="atLeast"/> bytes are in the .part.</summary>
-    private async Task CancelMidwayAsync(Uri url, string destination, long atLeast)
+    private async Task CancelMidwayAsync(Uri url, string destination, long atLeast, params KeyValuePair<string, string>[] headers)
     {
         await using var runtime = LoopbackRuntime.Start();
         using var cancel = new CancellationTokenSource();
         var progress = new ProgressLog(p => { if (p.BytesTransferred >= atLeast) cancel.Cancel(); });
         await Assert.ThrowsAsync<TransferCanceledException>(() => runtime.Client.DownloadAsync(
-            DownloadRequest.ToFile(url, destination) with { Headers = [H("X-Fault-Delay-Per-Block-Ms", "2")] }, progress, cancel.Token));
+            DownloadRequest.ToFile(url, destination) with { Headers = [H("X-Fault-Delay-Per-Block-Ms", "2"), .. headers] }, progress, cancel.Token));
         Assert.False(File.Exists(destination));
     }
 

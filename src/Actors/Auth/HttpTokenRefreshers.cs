@@ -99,15 +99,17 @@ public abstract class HttpTokenRefresher : ITokenRefresher
     protected static string? ReadString(JsonElement root, string name) =>
         root.TryGetProperty(name, out var value) && value.ValueKind == JsonValueKind.String ? value.GetString() : null;
 
+    /// <summary>" (code)" for a well-formed OAuth error code, else empty: a server's free text never reaches a message.</summary>
+    internal static string FormatErrorCode(string? code) =>
+        code is { Length: > 0 and < 64 } && code.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.') ? $" ({code})" : "";
+
     /// <summary>The OAuth <c>error</c> code of an error body, for messages (never the whole body: it may echo secrets).</summary>
     private static string ErrorCode(string body)
     {
         try
         {
             using var doc = JsonDocument.Parse(body);
-            if (doc.RootElement.ValueKind == JsonValueKind.Object && ReadString(doc.RootElement, "error") is { Length: > 0 and < 64 } code
-                && code.All(c => char.IsAsciiLetterOrDigit(c) || c is '_' or '-' or '.'))
-                return $" ({code})";
+            if (doc.RootElement.ValueKind == JsonValueKind.Object) return FormatErrorCode(ReadString(doc.RootElement, "error"));
         }
         catch (JsonException)
         {

@@ -34,6 +34,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private readonly TokenSettings _settings;
     private readonly ILoggingAdapter _log = Context.GetLogger();
+    private readonly Diagnostics.RefreshTelemetry _refreshTelemetry = new(Context.System);
 
     private TokenPair? _credentials;
     private long _generation;
@@ -91,6 +92,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     protected override void PostStop()
     {
         _core?.Stop();
+        _refreshTelemetry.Ended("stopped", Now);
     }
 
     // ---- Loading --------------------------------------------------------------------------------------------
@@ -181,6 +183,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
         _trigger = trigger;
         _waiting = 0;
+        _refreshTelemetry.Started(trigger, _generation, Now);
         Timers.Cancel(ProactiveTimer);
         Timers.StartSingleTimer(RefreshDeadlineTimer, new RefreshDeadline(_generation), _settings.RefreshTimeout);
         Become(Refreshing);
@@ -209,6 +212,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             // The request in flight is cancelled and stays in doubt: no other goes out until it has ended.
             _core?.Abort();
             _log.Warning("The token refresh did not finish within {0} s; {1} waiting call(s) fail.", _settings.RefreshTimeout.TotalSeconds, _waiting);
+            _refreshTelemetry.Ended("timeout", Now);
             Release(new AuthenticationFailedException($"the token refresh did not finish within {_settings.RefreshTimeout.TotalSeconds:0.###} s"));
         });
         Receive<SharedCredentials>(m => m.Generation > _generation, m =>
@@ -232,6 +236,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private void Wait()
     {
+        _refreshTelemetry.Waiting(((ActorCell)Context).CurrentMessage, Sender);
         _waiting++;
         Stash.Stash();
     }
@@ -278,6 +283,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 BecomeSignedOut(new AuthenticationFailedException($"the refresh token was refused ({signOut.Reason}); sign in again"), publish: true);
                 return;
             case RefreshDecision.RetryAfter retry:
+                _refreshTelemetry.AttemptFailed(retry.Attempt, retry.Delay);
                 _log.Info("The token refresh failed ({0}); retrying in {1} ms.", retry.Reason, (long)retry.Delay.TotalMilliseconds);
                 Context.System.EventStream.Publish(new TokenRefreshFailed(retry.Reason, retry.Attempt, retry.Delay));
                 return;
@@ -324,6 +330,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Timers.Cancel(StoreWriteTimer);
         Adopt(next);
         _refreshes++;
+        _refreshTelemetry.Ended("refreshed", Now, attempts, _generation);
         _log.Info("Access token refreshed: generation {0}, {1}; {2} waiting call(s) continue.", _generation, next, _waiting);
         Context.System.EventStream.Publish(new TokenRefreshed(_generation, next.ExpiresAt, _trigger, attempts, _waiting));
         _waiting = 0;
@@ -334,6 +341,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     /// <summary>Fails the waiters of a refresh that gave up, then goes back to Ready (or <paramref name="next"/>) with the credentials unchanged.</summary>
     private void Release(AuthenticationFailedException error, Action? next = null)
     {
+        _refreshTelemetry.Ended("failed", Now);
         _waiting = 0;
         Become(() => Releasing(error, next ?? Ready));
         Stash.UnstashAll();
@@ -353,6 +361,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private void BecomeSignedOut(AuthenticationFailedException error, bool publish)
     {
+        _refreshTelemetry.Ended("rejected", Now);
         _signedOutError = error;
         _credentials = null;
         _waiting = 0;
@@ -405,6 +414,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Timers.Cancel(RefreshDeadlineTimer);
         Timers.Cancel(StoreWriteTimer);
         _core?.Abort();
+        _refreshTelemetry.Ended("signed in", Now);
         var credentials = WithExpiry(m.Credentials);
         Adopt(credentials);
         // SignedIn promises "stored and in use": it is sent when the store write is done (see Persisted).
@@ -429,6 +439,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         _link?.Tell(SharedSignOut.Instance);
         ClearStore();
         _log.Info("Signed out; {0} waiting call(s) fail.", _waiting);
+        _refreshTelemetry.Ended("signed out", Now);
         BecomeSignedOut(new AuthenticationFailedException("signed out"), publish: false);
     }
 
@@ -475,6 +486,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             Context.System.EventStream.Publish(new TokenRefreshed(_generation, next.ExpiresAt, shared.Trigger, shared.Attempts, _waiting));
         }
         _log.Info("Shared credentials adopted: generation {0}, {1}; {2} waiting call(s) continue.", _generation, next, _waiting);
+        _refreshTelemetry.Ended("adopted", Now, shared.Attempts, _generation);
         _waiting = 0;
         Become(Ready);
         Stash.UnstashAll();

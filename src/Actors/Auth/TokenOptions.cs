@@ -9,6 +9,20 @@ public enum TokenWireFormat
     OAuth2,
 }
 
+/// <summary>How the runtime gets its access tokens.</summary>
+public enum TokenGrantType
+{
+    /// <summary>A sign-in (or configured tokens) gives a refresh token; the TokenActor renews with it (RFC 6749 §6 or the seeds' JSON).</summary>
+    RefreshToken,
+    /// <summary>
+    /// The client credentials grant (RFC 6749 §4.4) with <see cref="TokenOptions.ClientId"/>, <see cref="TokenOptions.ClientSecret"/>,
+    /// <see cref="TokenOptions.Scope"/>, <see cref="TokenOptions.Resources"/> and <see cref="TokenOptions.Audience"/> at
+    /// <see cref="TokenOptions.RefreshEndpoint"/>: no sign-in, no refresh token; a token is got at the first call, again
+    /// ahead of expiry and when a call is refused.
+    /// </summary>
+    ClientCredentials,
+}
+
 /// <summary>
 /// Authentication settings (configuration section <c>Courier:Auth</c>). When <see cref="HttpRuntimeOptions.Auth"/> is set,
 /// a TokenActor owns the credentials and every call that is not anonymous carries its access token.
@@ -18,6 +32,18 @@ public sealed class TokenOptions
     /// <summary>The token endpoint's format.</summary>
     /// <value>The default value is <see cref="TokenWireFormat.Json"/>.</value>
     public TokenWireFormat Format { get; set; } = TokenWireFormat.Json;
+
+    /// <summary>How tokens are got (issue 11).</summary>
+    /// <value>The default value is <see cref="TokenGrantType.RefreshToken"/>.</value>
+    public TokenGrantType Grant { get; set; } = TokenGrantType.RefreshToken;
+
+    /// <summary>Resource indicators (RFC 8707) asked for with <see cref="TokenGrantType.ClientCredentials"/>, each an absolute URI.</summary>
+    /// <value>The default value is <see langword="null"/> (none).</value>
+    public IList<string>? Resources { get; set; }
+
+    /// <summary>An <c>audience</c> parameter sent with <see cref="TokenGrantType.ClientCredentials"/> (Auth0 and some others use it instead of resources).</summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public string? Audience { get; set; }
 
     /// <summary>The token (refresh) endpoint. Required unless <see cref="Refresher"/> is given.</summary>
     /// <value>The default value is <see langword="null"/>.</value>
@@ -121,6 +147,13 @@ public sealed class TokenOptions
         if (StoreWriteTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(StoreWriteTimeout), "Courier:Auth:StoreWriteTimeout must be positive.");
         if (RefreshMaxRetries is < 0 or > 100) throw new ArgumentOutOfRangeException(nameof(RefreshMaxRetries), "Courier:Auth:RefreshMaxRetries must be between 0 and 100.");
         if (!string.IsNullOrEmpty(ClientSecret) && string.IsNullOrEmpty(ClientId)) throw new ArgumentException("Courier:Auth:ClientSecret needs a ClientId.", nameof(ClientId));
+        if (Grant == TokenGrantType.ClientCredentials && Refresher is null)
+        {
+            if (RefreshEndpoint is null) throw new ArgumentException("Courier:Auth:RefreshEndpoint (the token endpoint) is required for Grant ClientCredentials.", nameof(RefreshEndpoint));
+            if (string.IsNullOrEmpty(ClientId)) throw new ArgumentException("Courier:Auth:ClientId is required for Grant ClientCredentials.", nameof(ClientId));
+            foreach (var resource in Resources ?? [])
+                if (!Uri.TryCreate(resource, UriKind.Absolute, out _)) throw new ArgumentException("Courier:Auth:Resources must hold absolute URIs (RFC 8707).", nameof(Resources));
+        }
     }
 
     /// <summary>The refresher these options describe, sending through <paramref name="tokenClient"/>; null when there is no endpoint.</summary>
@@ -128,6 +161,8 @@ public sealed class TokenOptions
     {
         if (Refresher is not null) return Refresher;
         if (RefreshEndpoint is null) return null;
+        if (Grant == TokenGrantType.ClientCredentials)
+            return new ClientCredentialsTokenSource(tokenClient, RefreshEndpoint, ClientId!, ClientSecret, ClientAuthentication, Scope, Resources, Audience, AllowInsecureHttp);
         return Format switch
         {
             TokenWireFormat.OAuth2 => new OAuth2TokenRefresher(tokenClient, RefreshEndpoint, ClientId, ClientSecret, ClientAuthentication, Scope, AllowInsecureHttp),
@@ -141,7 +176,10 @@ public sealed class TokenOptions
 
     /// <summary>The initial credentials from <see cref="AccessToken"/>/<see cref="RefreshToken"/>, if any.</summary>
     public TokenPair? InitialCredentials() =>
-        AccessToken is { Length: > 0 } || RefreshToken is { Length: > 0 }
+        // Client credentials: no token yet and a placeholder refresh token, so that the first call gets one (see
+        // ClientCredentialsTokenSource; a TokenActor that acquires without a refresh token will not need it).
+        Grant == TokenGrantType.ClientCredentials ? new TokenPair(AccessToken ?? "", ClientCredentialsTokenSource.PlaceholderRefreshToken, JwtExpiry.TryRead(AccessToken))
+        : AccessToken is { Length: > 0 } || RefreshToken is { Length: > 0 }
             ? new TokenPair(AccessToken ?? "", RefreshToken is { Length: > 0 } ? RefreshToken : null, JwtExpiry.TryRead(AccessToken))
             : null;
 }

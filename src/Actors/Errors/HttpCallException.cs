@@ -22,6 +22,8 @@ public enum HttpCallFailure
     Authentication,
     /// <summary>The runtime is shutting down or one of its actors stopped unexpectedly.</summary>
     RuntimeUnavailable,
+    /// <summary>The host's circuit breaker is open: the call failed fast without being sent (<see cref="CircuitOpenException"/>).</summary>
+    CircuitOpen,
 }
 
 /// <summary>

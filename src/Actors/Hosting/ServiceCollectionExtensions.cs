@@ -24,7 +24,7 @@ public static class ServiceCollectionExtensions
         if (configuration is not null) options.Bind(configuration);
         if (configure is not null) options.Configure(configure);
         // Bad settings stop the host at start with a message naming the setting, not at the first call.
-        services.AddSingleton<IValidateOptions<HttpRuntimeOptions>, HttpRuntimeOptionsValidator>();
+        services.AddSingleton<IValidateOptions<HttpRuntimeOptions>>(new ValidateMethod<HttpRuntimeOptions>(o => o.Validate()));
         options.ValidateOnStart();
 
         services.AddSingleton<IHttpRuntimeClient>(sp =>
@@ -60,14 +60,17 @@ public static class ServiceCollectionExtensions
     }
 }
 
-/// <summary>Turns <see cref="HttpRuntimeOptions.Validate"/>'s exceptions into an options validation result.</summary>
-internal sealed class HttpRuntimeOptionsValidator : IValidateOptions<HttpRuntimeOptions>
+/// <summary>
+/// Turns an options class's <c>Validate()</c> exceptions (which name the configuration key) into an options validation
+/// result, so that bad settings stop the host at start. Shared by every options class the hosting extensions register.
+/// </summary>
+internal sealed class ValidateMethod<TOptions>(Action<TOptions> validate) : IValidateOptions<TOptions> where TOptions : class
 {
-    public ValidateOptionsResult Validate(string? name, HttpRuntimeOptions options)
+    public ValidateOptionsResult Validate(string? name, TOptions options)
     {
         try
         {
-            options.Validate();
+            validate(options);
             return ValidateOptionsResult.Success;
         }
         catch (ArgumentException ex)

@@ -15,6 +15,17 @@ internal sealed class IndexedQueue<T> : IEnumerable<T>
 
     public bool Contains(long id) => _byId.ContainsKey(id);
 
+    public bool TryGetValue(long id, out T item)
+    {
+        if (_byId.TryGetValue(id, out var node))
+        {
+            item = node.Value;
+            return true;
+        }
+        item = default!;
+        return false;
+    }
+
     public void Enqueue(long id, T item) => _byId.Add(id, _items.AddLast(item));
 
     public bool TryRemove(long id, out T item)

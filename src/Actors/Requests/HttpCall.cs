@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Courier.Diagnostics;
 
@@ -31,6 +32,10 @@ public sealed record HttpCall(HttpMethod Method, Uri Uri)
         Deadline = original.Deadline;
         MaxRetries = original.MaxRetries;
         Completion = original.Completion;
+        Version = original.Version;
+        VersionPolicy = original.VersionPolicy;
+        RequestOptions = original.RequestOptions;
+        TraceParent = original.TraceParent;
     }
 
     private static long NextId() => Interlocked.Increment(ref _lastId);
@@ -71,6 +76,27 @@ public sealed record HttpCall(HttpMethod Method, Uri Uri)
     /// a response whose body the caller streams.
     /// </summary>
     public HttpCompletionOption Completion { get; init; } = HttpCompletionOption.ResponseContentRead;
+
+    /// <summary>
+    /// The HTTP version every attempt asks for; null for <see cref="HttpRuntimeOptions.HttpVersion"/> (HTTP/2 with
+    /// fallback by default, h2c on loopback when <see cref="HttpRuntimeOptions.Http2PriorKnowledgeOnLoopback"/> is set).
+    /// </summary>
+    public Version? Version { get; init; }
+
+    /// <summary>The version policy every attempt uses; null for <see cref="HttpRuntimeOptions.HttpVersionPolicy"/>.</summary>
+    public HttpVersionPolicy? VersionPolicy { get; init; }
+
+    /// <summary>
+    /// Entries copied into every attempt's <see cref="HttpRequestMessage.Options"/> (what the caller set on its request,
+    /// for handlers below the runtime: telemetry, per-request settings). Never printed.
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, object?>> RequestOptions { get; init; } = [];
+    /// The span the call's own span is a child of: <see cref="Activity.Current"/> where the call was created (a copy keeps
+    /// its original's), or default for none (the call's span then starts a trace). The attempts, and the <c>traceparent</c>
+    /// HttpClient sends, belong to this trace even though the call runs on actors, where <see cref="Activity.Current"/> does
+    /// not flow. Set it to run a call under another span.
+    /// </summary>
+    public ActivityContext TraceParent { get; init; } = Activity.Current?.Context ?? default;
 
     /// <summary>Whether the call carries an <c>Idempotency-Key</c> header.</summary>
     public bool HasIdempotencyKey

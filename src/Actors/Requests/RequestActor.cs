@@ -43,13 +43,16 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     private HttpMethod _method;
     private bool _sendBody = true;
     private long _tokenGeneration;  // generation of the token the last request carried, 0 for none
-    private bool _refreshedOnce;    // a call is retried after a token refresh at most once
+    private long _refusedGeneration; // generation of the last token the server refused, 0 for none
+    private int _refusals;          // refusals of the access token so far, bounded by MaxRefreshesPerCall
+    private int _refusedStatus;
     private int _lastRetryCost;     // tokens the last retry took from the budget, refunded on success
     private Exception? _lastError;
     private CancellationTokenSource? _attemptCancellation;
     private ICancelable? _attemptTimer;   // weakly held by the scheduler: see WeakTimer
     private ICancelable? _deadlineTimer;  // armed only while waiting for a token
     private bool _finished;
+    private readonly CallTelemetry _telemetry;
 
     public RequestActor(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt)
     {
@@ -59,6 +62,8 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         _deadlineAt = submittedAt + _deadline;
         _attemptTimeout = call.AttemptTimeout ?? runtime.AttemptTimeout;
         _maxRetries = call.MaxRetries ?? runtime.MaxRetries;
+        if (call.Body is { IsReplayable: false }) _maxRetries = 0; // a one-shot body is sent once (issue 11)
+        _telemetry = CallTelemetry.Start(call, runtime, submittedAt, Context.System.Scheduler.Now, Self);
         _uri = call.Uri;
         _method = call.Method;
         _sending = Sending;
@@ -99,6 +104,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         // Aborts an attempt still in flight when the call ends early (cancelled, deadline, shutdown).
         _attemptCancellation?.Cancel();
         _attemptCancellation?.Dispose();
+        _telemetry.Stopped();
     }
 
     // ---- states -------------------------------------------------------------------------------------------
@@ -129,6 +135,14 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         {
             case TokenGranted m when m.CallId == _call.Id:
                 CancelDeadlineTimer();
+                _telemetry.TokenGranted(m.Generation, Now);
+                if (m.Generation <= _refusedGeneration)
+                {
+                    // The credentials have not moved since the server refused them: sending them again would loop.
+                    Fail(new AuthenticationFailedException($"the server refused the access token with {_refusedStatus} again after a refresh",
+                        _call.Method, _call.Uri, _attempts), "authentication");
+                    return;
+                }
                 _tokenGeneration = m.Generation;
                 SendAttempt(m.AccessToken);
                 break;
@@ -188,6 +202,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             return;
         }
         _deadlineTimer = WeakTimer.ScheduleTellOnce(Context.System.Scheduler, remaining, Self, DeadlineReached.Instance);
+        _telemetry.TokenWait(request, Now);
         _runtime.Tokens!.Tell(request);
         Become(_awaitingToken);
     }
@@ -225,7 +240,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
         _attempts++;
         _inFlight = _attempts;
-        HttpRuntimeMetrics.Attempts.Add(1);
+        _telemetry.AttemptStarted(_attempts, _method, _uri, Now);
         _attemptCancellation?.Dispose();
         _attemptCancellation = new CancellationTokenSource();
         var deadlineFirst = remaining < _attemptTimeout;
@@ -245,8 +260,8 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             return;
         }
 
-        RunAttemptAsync(client, request, _call.Completion, _attempts, _runtime.MaxErrorBodyBytes, _attemptCancellation.Token)
-            .PipeTo(Self);
+        using (_telemetry.AttemptScope())
+            RunAttemptAsync(client, request, _call.Completion, _attempts, _runtime.MaxErrorBodyBytes, _attemptCancellation.Token).PipeTo(Self);
     }
 
     private HttpRequestMessage BuildRequest(string? accessToken)
@@ -263,6 +278,9 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         if (accessToken is not null)
             request.Headers.TryAddWithoutValidation(_runtime.TokenHeader, _runtime.TokenScheme is null ? accessToken : _runtime.TokenScheme + " " + accessToken);
         if (_call.Body is not null && _sendBody) request.Content = _call.Body.CreateContent();
+        // Issue 11: the caller's version, policy and request options reach the wire.
+        (request.Version, request.VersionPolicy) = _runtime.VersionFor(_call, _uri);
+        foreach (var (key, value) in _call.RequestOptions) ((IDictionary<string, object?>)request.Options)[key] = value;
         return request;
     }
 
@@ -333,6 +351,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
     private void OnResponse(AttemptResponded m)
     {
+        _telemetry.AttemptEnded(m.Response, Now);
         EndAttempt();
         var response = m.Response;
         if (response.IsSuccessStatusCode)
@@ -346,15 +365,14 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         if (_tokenGeneration > 0 && _runtime.TriggerStatusCodes.Contains(status))
         {
             response.Dispose();
-            if (_refreshedOnce)
+            if (_call.Body is { IsReplayable: false })
             {
-                Fail(new AuthenticationFailedException($"the server refused the access token with {status} again after a refresh",
+                // Issue 11: a one-shot body cannot be resent with a new token.
+                Fail(new AuthenticationFailedException($"the server refused the access token with {status}; the request body is a stream that was sent once and cannot be resent after a refresh",
                     _call.Method, _call.Uri, _attempts), "authentication");
                 return;
             }
-            // Report the generation we used: the TokenActor refreshes only if nobody has done so since.
-            _refreshedOnce = true;
-            AwaitToken(new TokenRejected(_call.Id, _tokenGeneration));
+            OnTokenRefused(status);
             return;
         }
         if (IsRedirect(status) && _runtime.MaxRedirects > 0 && response.Headers.Location is { } location)
@@ -387,6 +405,29 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         RetryOrFail(error, $"{status} {response.ReasonPhrase}", retryAfter, afterTimeout: false);
     }
 
+    /// <summary>
+    /// The server refused the access token. The first refusal reports the generation used, and the TokenActor refreshes
+    /// unless somebody already has. A later one only takes the current token, and only if it is newer than the refused
+    /// one (the credentials moved on since, as when a node joins with a pair about to expire): a refusal of the generation
+    /// the call was just given ends it, so a call never loops on refresh; at most MaxRefreshesPerCall refusals per call.
+    /// </summary>
+    private void OnTokenRefused(int status)
+    {
+        if (_refusals >= _runtime.MaxRefreshesPerCall)
+        {
+            Fail(new AuthenticationFailedException(_refusals == 0
+                    ? $"the server refused the access token with {status} (Courier:MaxRefreshesPerCall is 0)"
+                    : $"the server refused the access token with {status} again after {_refusals} refresh(es) (Courier:MaxRefreshesPerCall)",
+                _call.Method, _call.Uri, _attempts), "authentication");
+            return;
+        }
+        var first = _refusals == 0;
+        _refusals++;
+        _refusedStatus = status;
+        _refusedGeneration = _tokenGeneration;
+        AwaitToken(first ? new TokenRejected(_call.Id, _tokenGeneration) : new GetToken(_call.Id));
+    }
+
     private static bool IsRedirect(int status) => status is 301 or 302 or 303 or 307 or 308;
 
     private void FollowRedirect(int status, Uri location, HttpResponseMessage response)
@@ -412,6 +453,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             _method = HttpMethod.Get;
             _sendBody = false;
         }
+        _telemetry.Redirect(status, next);
         _redirects++;
         _uri = next;
         BeginAttempt();
@@ -419,6 +461,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
     private void OnFault(AttemptFaulted m)
     {
+        _telemetry.AttemptEnded(m.Error, Now);
         EndAttempt();
         var (retryable, reachedServer, reason) = Classify(m.Error);
         var error = reason == "invalid request"
@@ -441,6 +484,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
     private void OnAttemptTimeout(AttemptTimedOut m)
     {
+        _telemetry.AttemptTimedOut(Now);
         EndAttempt(); // cancels the attempt: its late answer no longer matches _inFlight and is dropped
         if (m.DeadlineFirst)
         {
@@ -488,8 +532,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
         Timers.StartSingleTimer(RetryTimer, RetryNow.Instance, delay);
         Become(_waitingToRetry);
-        HttpRuntimeMetrics.Retried(FailureTag(error));
-        _runtime.Log.Info("Retrying {0} in {1} ms (retry {2} of {3}): {4}", _call, (long)delay.TotalMilliseconds, retry + 1, _maxRetries, reason);
+        _telemetry.RetryScheduled(retry + 1, _maxRetries, delay, retryAfter, reason, FailureTag(error), _runtime.Logger);
         // Published after the timer is set: whoever reacts to it (a test advancing virtual time) finds the retry scheduled.
         Context.System.EventStream.Publish(new RetryScheduled(_call.Id, _call, retry + 1, _maxRetries, delay, reason));
     }
@@ -506,12 +549,15 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
                 HttpRequestError.NameResolutionError => (true, false, "name resolution failed"),
                 // A certificate or TLS failure does not fix itself between attempts.
                 HttpRequestError.SecureConnectionError => (false, false, "TLS handshake failed"),
+                // A proxy that refuses the tunnel (407: proxy credentials missing or wrong) refuses the next one too.
+                HttpRequestError.ProxyTunnelError => (false, false, "the proxy refused the tunnel"),
                 HttpRequestError.UserAuthenticationError or HttpRequestError.ConfigurationLimitExceeded
                     or HttpRequestError.VersionNegotiationError or HttpRequestError.ExtendedConnectNotSupported
                     => (false, false, http.HttpRequestError.ToString()),
                 HttpRequestError.ResponseEnded => (true, true, "the response ended early"),
                 HttpRequestError.InvalidResponse => (true, true, "invalid response"),
                 _ when IsTls(http) => (false, false, "TLS handshake failed"),
+                _ when http.StatusCode == HttpStatusCode.ProxyAuthenticationRequired => (false, false, "proxy authentication required"),
                 _ => (true, true, "connection lost"),
             };
         }
@@ -554,14 +600,13 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     private void FailWithStatus(HttpStatusException error)
     {
         // The seeds' levels: 4xx is the caller's problem (warning), 5xx the server's (error).
-        if ((int)error.StatusCode >= 500) _runtime.Log.Error("{0} failed: {1}", _call, error.Message);
-        else _runtime.Log.Warning("{0} failed: {1}", _call, error.Message);
+        Log.CallFailedWithStatus(_runtime.Logger, _call, error);
         Fail(error, "status");
     }
 
     private void Fail(Exception error, string tag)
     {
-        HttpRuntimeMetrics.Failed(tag);
+        _telemetry.Failed(tag);
         Finish(new CallFailed(_call.Id, error, _attempts));
     }
 
@@ -570,6 +615,11 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         if (_finished) return;
         _finished = true;
         _inFlight = 0;
+        // Abort an attempt still on the wire (cancelled, deadline) BEFORE the report: the report frees the call's slot,
+        // and a freed slot must never coexist with this call's request, or the cap is exceeded. PostStop is too late.
+        _attemptTimer?.Cancel();
+        _attemptCancellation?.Cancel();
+        _telemetry.Ended(result, Now);
         Context.Parent.Tell(new RequestFinished(result));
         Context.Stop(Self);
     }

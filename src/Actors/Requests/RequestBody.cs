@@ -20,6 +20,15 @@ public abstract class RequestBody
     /// <summary>A body produced anew for each attempt, for content that is streamed (a file, a generated payload).</summary>
     public static RequestBody FromFactory(Func<HttpContent> factory) => new FactoryBody(factory);
 
+    /// <summary>
+    /// A body that cannot be produced twice (a network stream, content larger than the buffering limit): it is sent
+    /// once, and the call is then neither retried, nor resent after a token refresh, nor redirected with its body.
+    /// </summary>
+    public static RequestBody SendOnce(HttpContent content) => new OnceBody(content ?? throw new ArgumentNullException(nameof(content)));
+
+    /// <summary>Whether <see cref="CreateContent"/> may be called again for another attempt.</summary>
+    public virtual bool IsReplayable => true;
+
     /// <summary>A JSON body, serialised once.</summary>
     public static RequestBody Json<T>(T value, JsonSerializerOptions? options = null) =>
         new BytesBody(JsonSerializer.SerializeToUtf8Bytes(value, options ?? JsonSerializerOptions.Web),
@@ -39,5 +48,17 @@ public abstract class RequestBody
     {
         public override HttpContent CreateContent() =>
             factory() ?? throw new InvalidOperationException("The request body factory returned null.");
+    }
+
+    private sealed class OnceBody(HttpContent content) : RequestBody
+    {
+        private int _taken;
+
+        public override bool IsReplayable => false;
+
+        public override HttpContent CreateContent() =>
+            Interlocked.Exchange(ref _taken, 1) == 0
+                ? content
+                : throw new InvalidOperationException("The request body is a stream that was already sent once and cannot be sent again.");
     }
 }

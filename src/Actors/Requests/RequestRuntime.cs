@@ -1,6 +1,8 @@
 using System.Collections.Frozen;
 using Akka.Actor;
 using Akka.Event;
+using Courier.Diagnostics;
+using Microsoft.Extensions.Logging;
 
 namespace Courier.Requests;
 
@@ -34,6 +36,10 @@ internal sealed class RequestRuntime
         Randomizer = retry.Randomizer;
         Budget = new RetryBudget(options.RetryBudget);
         MaxRedirects = options.MaxRedirects;
+        HttpVersion = options.HttpVersion;
+        HttpVersionPolicy = options.HttpVersionPolicy;
+        Http2PriorKnowledgeOnLoopback = options.Http2PriorKnowledgeOnLoopback;
+        MaxRefreshesPerCall = options.MaxRefreshesPerCall;
         if (options.Auth is { } auth)
         {
             TokenHeader = auth.HeaderName;
@@ -44,6 +50,17 @@ internal sealed class RequestRuntime
 
     public Func<HttpClient> ClientSource { get; }
     public ILoggingAdapter Log { get; }
+
+    /// <summary>Instruments and loggers: the host's when it installed them (<see cref="CourierTelemetry.Install"/>).</summary>
+    public CourierTelemetry Telemetry { get; init; } = CourierTelemetry.Default;
+
+    private ILogger? _logger;
+
+    /// <summary>
+    /// The logger of the request path: category <c>Courier.Requests</c> from the host's logger factory, or, without one,
+    /// Akka's logging (<see cref="Log"/>) as before.
+    /// </summary>
+    public ILogger Logger => _logger ??= Telemetry.Requests ?? new AkkaLogger(Log);
     public RetryBudget Budget { get; }
     public int MaxConcurrentCalls { get; }
     public int MaxQueuedCalls { get; }
@@ -62,6 +79,20 @@ internal sealed class RequestRuntime
     public Func<double> Randomizer { get; }
 
     public int MaxRedirects { get; }
+
+    public Version HttpVersion { get; }
+    public HttpVersionPolicy HttpVersionPolicy { get; }
+    public bool Http2PriorKnowledgeOnLoopback { get; }
+
+    /// <summary>The version and policy of an attempt to <paramref name="uri"/>: the call's own, else the runtime's (h2c on loopback when asked).</summary>
+    public (Version Version, HttpVersionPolicy Policy) VersionFor(HttpCall call, Uri uri)
+    {
+        if (call.Version is { } version) return (version, call.VersionPolicy ?? HttpVersionPolicy);
+        if (Http2PriorKnowledgeOnLoopback && uri.Scheme == Uri.UriSchemeHttp && uri.IsLoopback)
+            return (System.Net.HttpVersion.Version20, System.Net.Http.HttpVersionPolicy.RequestVersionExact);
+        return (HttpVersion, call.VersionPolicy ?? HttpVersionPolicy);
+    }
+    public int MaxRefreshesPerCall { get; }
 
     /// <summary>The credential owner (a TokenActor), or null when calls go out without tokens.</summary>
     public IActorRef? Tokens { get; set; }
@@ -94,5 +125,5 @@ internal sealed class RequestRuntime
 
     /// <summary>May this call be sent again after the request may have reached the server?</summary>
     public bool MayRepeat(HttpCall call) =>
-        IsIdempotent(call.Method) || call.RetryNonIdempotent || RetryNonIdempotentMethods || call.HasIdempotencyKey;
+        call.Body is not { IsReplayable: false } && (IsIdempotent(call.Method) || call.RetryNonIdempotent || RetryNonIdempotentMethods || call.HasIdempotencyKey);
 }

@@ -13,17 +13,23 @@ namespace Courier.Transfers;
 /// checked; then the <c>.part</c> becomes the destination in one rename.
 /// </summary>
 /// <remarks>
-/// The loop is "send → headers → (open/truncate the .part) → pump one chunk → message → pump the next". Between two chunks
-/// the actor sees cancellation, timers and retries. Resume needs a validator (strong ETag, else Last-Modified) and an
-/// identity-encoded body with a known length: a compressed or length-less body restarts from zero instead, because its
-/// byte offsets cannot be trusted.
+/// The states (see <see cref="TransferActor"/>): Preparing (check the destination, open a kept .part) → Requesting (GET, with
+/// <c>Range</c>/<c>If-Range</c> when resuming) → Opening (folder mode: the answer names the file) → Opening the body
+/// (truncate the .part, save the state) → Streaming (one chunk per step; between two chunks the actor hears cancellation,
+/// timers and retries) → Finishing (verify, rename) — with WaitingToRetry after a failure that may pass. Resume needs a
+/// strong validator (<see cref="PartialFile.StrongValidator"/>) and an identity-encoded body with a known length: a
+/// compressed or length-less body restarts from zero instead, because its byte offsets cannot be trusted; a 206 is
+/// appended only under the same strong validator as the bytes already in the .part.
 /// </remarks>
 internal sealed class DownloadActor : TransferActor
 {
     private readonly DownloadRequest _request;
+
+    protected override System.Diagnostics.ActivityContext TraceParent => _request.TraceParent;
     private readonly byte[]? _expectedByCaller;
     private readonly ByteCounter _pumped = new();
     private string? _path;                  // the final path; in folder mode known after the first answer
+    private string? _namedPath;             // the path the server's name asked for (_path may be a numbered alternative)
     private FileStream? _file;
     private IncrementalHash? _hash;         // SHA-256 of exactly the bytes in the .part
     private long _offset;                   // bytes in the .part
@@ -37,6 +43,7 @@ internal sealed class DownloadActor : TransferActor
     private bool _resumable;
     private bool _noRanges;                 // a range answer did not match: ask for whole bodies from now on
     private bool _rangeRefused;             // a 416 once: started over
+    private bool _validatorChanged;         // a 206 of another version once: started over
     private bool _removePart;               // the .part must not survive (corrupt, or the caller asked)
 
     private DownloadActor(DownloadRequest request, TransferRuntime runtime)
@@ -58,9 +65,7 @@ internal sealed class DownloadActor : TransferActor
 
     private string What => $"Downloading {SafeUrl.Format(_request.Source)} to '{_path ?? _request.Destination}'";
 
-    private string? PartPath => _path is null ? null : _path + ".part";
-
-    private string? StatePath => _path is null ? null : _path + ".part.json";
+    private string? PartPath => _path is null ? null : PartialFile.PartOf(_path);
 
     protected override string? PartialPath => _removePart || _path is null ? null : PartPath;
 
@@ -77,10 +82,10 @@ internal sealed class DownloadActor : TransferActor
         }
         var request = _request;
         var bufferSize = Runtime.ReadBufferSize;
-        RunIo(ct => PrepareAsync(request, bufferSize, ct));
+        RunIo("Preparing", ct => PrepareAsync(request, bufferSize, ct), OnPrepared, OnIoError, abandon: Adopt);
     }
 
-    private static async Task<object?> PrepareAsync(DownloadRequest request, int bufferSize, CancellationToken cancellationToken)
+    private static async Task<PartialFile.Opened?> PrepareAsync(DownloadRequest request, int bufferSize, CancellationToken cancellationToken)
     {
         var destination = Path.GetFullPath(request.Destination);
         if (request.DestinationIsFolder)
@@ -95,53 +100,13 @@ internal sealed class DownloadActor : TransferActor
         var folder = Path.GetDirectoryName(destination);
         if (folder is null || !Directory.Exists(folder))
             throw new TransferDestinationException(TransferFailure.DestinationFolderMissing, request.Destination, $"The folder of the download destination '{request.Destination}' does not exist.");
-        return await OpenPartAsync(destination, request.Source, bufferSize, cancellationToken).ConfigureAwait(false);
+        return await PartialFile.OpenAsync(destination, request.Source, freeName: false, bufferSize, cancellationToken).ConfigureAwait(false);
     }
 
-    /// <summary>Opens (or creates) the .part; keeps its bytes only when the state beside it proves where they came from.</summary>
-    private static async Task<object?> OpenPartAsync(string destination, Uri source, int bufferSize, CancellationToken cancellationToken)
+    private void OnPrepared(PartialFile.Opened? opened)
     {
-        var part = destination + ".part";
-        var state = await TransferState.LoadAsync<DownloadState>(part + ".json", cancellationToken).ConfigureAwait(false);
-        FileStream file;
-        try
-        {
-            file = new FileStream(part, new FileStreamOptions
-            {
-                Mode = FileMode.OpenOrCreate,
-                Access = FileAccess.Write,
-                Share = FileShare.Read,
-                Options = FileOptions.Asynchronous,
-                BufferSize = 0,
-            });
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new LocalIoException($"'{part}' cannot be opened for writing: {ex.Message}", ex);
-        }
-        var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        try
-        {
-            var offset = file.Length;
-            if (state is null || state.Url != source.AbsoluteUri || state.Length is { } length && offset > length)
-            {
-                offset = 0;
-                state = null;
-                file.SetLength(0);
-            }
-            else
-            {
-                await TransferFiles.HashPrefixAsync(part, offset, hash, bufferSize, cancellationToken).ConfigureAwait(false);
-            }
-            file.Position = offset;
-            return new Opened(destination, file, hash, offset, state);
-        }
-        catch
-        {
-            await file.DisposeAsync().ConfigureAwait(false);
-            hash.Dispose();
-            throw;
-        }
+        if (opened is null) SendGet(); // folder mode: the answer names the file
+        else OnOpened(opened);
     }
 
     // ---- requests -----------------------------------------------------------------------------------------------
@@ -153,12 +118,12 @@ internal sealed class DownloadActor : TransferActor
             ? NewCall(HttpMethod.Get, _request.Source, _request.Headers, _request.Anonymous,
                 new("Range", $"bytes={_offset}-"), new("If-Range", _state.Validator))
             : NewCall(HttpMethod.Get, _request.Source, _request.Headers, _request.Anonymous);
-        Send(call with { Completion = HttpCompletionOption.ResponseHeadersRead });
+        Send(call with { Completion = HttpCompletionOption.ResponseHeadersRead }, OnResponse, OnCallFailed);
     }
 
     protected override void OnRetry() => SendGet();
 
-    protected override void OnResponse(HttpResponseMessage response)
+    private void OnResponse(HttpResponseMessage response)
     {
         if (_path is null)
         {
@@ -176,8 +141,8 @@ internal sealed class DownloadActor : TransferActor
                 return;
             }
             _response = response;
-            var (source, bufferSize) = (_request.Source, Runtime.ReadBufferSize);
-            RunIo(ct => OpenPartAsync(path, source, bufferSize, ct));
+            var (source, freeName, bufferSize) = (_request.Source, !_request.Overwrite, Runtime.ReadBufferSize);
+            RunIo("Opening", ct => PartialFile.OpenAsync(path, source, freeName, bufferSize, ct), OnOpened, OnIoError, abandon: Adopt);
             return;
         }
         Accept(response);
@@ -205,6 +170,30 @@ internal sealed class DownloadActor : TransferActor
                 SendGet();
                 return;
             }
+            if (!PartialFile.CanCombine(_state, response))
+            {
+                // Another version (a server that ignores If-Range), or a validator too weak to prove it is the same one:
+                // these bytes must not be spliced onto the .part (RFC 9110 §15.3.7.3). Start over with the whole body, once.
+                response.Dispose();
+                if (_validatorChanged)
+                {
+                    Fail(new TransferException(TransferFailure.ProtocolViolation,
+                        $"{What}: the server answered a resume twice with a 206 of another version of the file (it ignores If-Range)."));
+                    return;
+                }
+                _validatorChanged = true;
+                _resumable = false;
+                SendGet();
+                return;
+            }
+            if (range.Length is { } announced && _total is { } known && announced != known)
+            {
+                response.Dispose();
+                _removePart = true;
+                Fail(Integrity(TransferFailure.LengthMismatch, known.ToString(), announced.ToString(),
+                    $"the server's Content-Range ({range}) announces {announced} bytes, but the file has {known}; the partial file was removed"));
+                return;
+            }
             if (range.To is { } to && headers.ContentLength is { } length && to - from + 1 != length)
             {
                 response.Dispose();
@@ -224,7 +213,7 @@ internal sealed class DownloadActor : TransferActor
             var identity = headers.ContentEncoding.Count == 0 && headers.ContentLength is not null;
             _total = identity ? headers.ContentLength : null; // a decompressed body has no trustworthy length: unknown, not wrong
             _declared = TransferHeaders.DeclaredSha256(response, fullBody: true);
-            var validator = TransferHeaders.Validator(response);
+            var validator = PartialFile.StrongValidator(response);
             var acceptsRanges = !response.Headers.AcceptRanges.Contains("none");
             _resumable = identity && validator is not null && acceptsRanges;
             newState = _resumable ? new DownloadState(_request.Source.AbsoluteUri, validator!, _total, _declared is null ? null : Convert.ToHexStringLower(_declared)) : null;
@@ -244,31 +233,22 @@ internal sealed class DownloadActor : TransferActor
             _offset = 0;
         }
         _response = response;
-        var (file, statePath, saveState) = (_file!, StatePath!, status == 200);
-        RunIo(ct => BeginBodyAsync(file, truncate, statePath, saveState, newState, response, ct));
+        var (file, path, restart) = (_file!, _path!, status == 200);
+        RunIo("Opening the body", ct => BeginBodyAsync(file, truncate, path, restart, newState, response, ct), OnBody, OnIoError,
+            abandon: body => _body = body);
     }
 
-    private static async Task<object?> BeginBodyAsync(FileStream file, bool truncate, string statePath, bool saveState, DownloadState? state,
+    private static async Task<Stream> BeginBodyAsync(FileStream file, bool truncate, string path, bool restart, DownloadState? state,
         HttpResponseMessage response, CancellationToken cancellationToken)
     {
-        try
-        {
-            if (truncate)
-            {
-                file.SetLength(0);
-                file.Position = 0;
-            }
-            if (saveState)
-            {
-                if (state is null) TransferState.Delete(statePath);
-                else await TransferState.SaveAsync(statePath, state, cancellationToken).ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new LocalIoException($"'{file.Name}' cannot be prepared: {ex.Message}", ex);
-        }
-        return new BodyReady(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false));
+        if (restart) await PartialFile.RestartAsync(file, truncate, path, state, cancellationToken).ConfigureAwait(false);
+        return await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private void OnBody(Stream body)
+    {
+        _body = body;
+        Pump();
     }
 
     // ---- the body, chunk by chunk ------------------------------------------------------------------------------
@@ -279,7 +259,7 @@ internal sealed class DownloadActor : TransferActor
         _buffer ??= ArrayPool<byte>.Shared.Rent(2 * Runtime.ReadBufferSize);
         var (body, file, hash, buffer, size, chunk, counter) = (_body!, _file!, _hash!, _buffer, Runtime.ReadBufferSize, Runtime.ChunkSize, _pumped);
         counter.Reset();
-        RunIo(ct => PumpAsync(body, file, hash, buffer, size, chunk, counter, ct), watchStall: true);
+        RunIo("Streaming", ct => PumpAsync(body, file, hash, buffer, size, chunk, counter, ct), OnChunk, OnIoError, watchStall: true);
     }
 
     /// <summary>
@@ -288,7 +268,7 @@ internal sealed class DownloadActor : TransferActor
     /// and the read ahead is always awaited before returning, so when this fails or ends the file position is exactly the
     /// bytes written: always a good resume offset, with the hash covering exactly those bytes.
     /// </summary>
-    private static async Task<object?> PumpAsync(Stream body, FileStream file, IncrementalHash hash, byte[] buffer, int size, int chunk,
+    private static async Task<Chunk> PumpAsync(Stream body, FileStream file, IncrementalHash hash, byte[] buffer, int size, int chunk,
         ByteCounter counter, CancellationToken cancellationToken)
     {
         var blocks = (Front: buffer.AsMemory(0, size), Back: buffer.AsMemory(size, size));
@@ -335,38 +315,10 @@ internal sealed class DownloadActor : TransferActor
         }
     }
 
-    protected override void OnIo(object? result)
-    {
-        switch (result)
-        {
-            case null: // folder mode prepared: ask
-                SendGet();
-                break;
-            case Opened opened:
-                OnOpened(opened);
-                break;
-            case BodyReady ready:
-                _body = ready.Body;
-                Pump();
-                break;
-            case Chunk chunk:
-                OnChunk(chunk);
-                break;
-            case Finished finished:
-                ReportProgress(_offset, _offset, _total ?? _offset, final: true);
-                Complete(_path!, _offset, finished.Sha256);
-                break;
-            case DigestMismatch mismatch:
-                _removePart = true;
-                Fail(Integrity(TransferFailure.DigestMismatch, mismatch.Expected, mismatch.Actual,
-                    $"the SHA-256 of the received file is {mismatch.Actual}, but {mismatch.Source} is {mismatch.Expected}; the partial file was removed"));
-                break;
-        }
-    }
-
-    private void OnOpened(Opened opened)
+    private void OnOpened(PartialFile.Opened opened)
     {
         _path = opened.Path;
+        _namedPath = opened.NamedPath;
         _file = opened.File;
         _hash = opened.Hash;
         _offset = opened.Offset;
@@ -375,11 +327,12 @@ internal sealed class DownloadActor : TransferActor
         _total = opened.State?.Length;
         _declared = opened.State?.Sha256 is { } hex ? Convert.FromHexString(hex) : null;
         Meter.Restart(Now, _offset); // bytes already on disk are not speed
+        if (_offset > 0) Context.System.EventStream.Publish(new TransferResumed(Id, Direction, PartPath!, _offset));
         if (_response is { } first)
         {
             _response = null;
             // Folder mode: an earlier process left a .part of the same file: ask for the rest instead of the whole.
-            if (_offset > 0 && first.StatusCode == System.Net.HttpStatusCode.OK && TransferHeaders.Validator(first) == _state!.Validator)
+            if (_offset > 0 && first.StatusCode == System.Net.HttpStatusCode.OK && PartialFile.CanCombine(_state, first))
             {
                 first.Dispose();
                 SendGet();
@@ -395,6 +348,21 @@ internal sealed class DownloadActor : TransferActor
     {
         _offset += chunk.Bytes;
         if (chunk.Bytes > 0) MadeProgress();
+        // Checked after every chunk, not only at the end: bytes past what was announced are never a success, and a long
+        // body must not be written on for long. The .part is corrupt from the announced end on: it goes.
+        if (_rangeEnd is { } rangeEnd && _offset > rangeEnd)
+        {
+            _removePart = true;
+            Fail(Integrity(TransferFailure.LengthMismatch, rangeEnd.ToString(), _offset.ToString(),
+                $"the server's 206 carried more bytes than its Content-Range (byte {_offset} reached, the range ends at {rangeEnd}); the partial file was removed"));
+            return;
+        }
+        if (_total is { } expected && _offset > expected)
+        {
+            _removePart = true;
+            Fail(Integrity(TransferFailure.LengthMismatch, expected.ToString(), _offset.ToString(), $"the server sent {_offset} bytes but announced {expected}"));
+            return;
+        }
         ReportProgress(_offset, _offset, _total);
         if (!chunk.End)
         {
@@ -414,46 +382,36 @@ internal sealed class DownloadActor : TransferActor
                 "the body ended early", _offset);
             return;
         }
-        if (_total is { } expected && _offset > expected)
-        {
-            _removePart = true;
-            Fail(Integrity(TransferFailure.LengthMismatch, expected.ToString(), _offset.ToString(), $"the server sent {_offset} bytes but announced {expected}"));
-            return;
-        }
         Finish();
     }
 
     private void Finish()
     {
-        var (file, hash, part, statePath, path, caller, declared) = (_file!, _hash!, PartPath!, StatePath!, _path!, _expectedByCaller, _declared);
+        var (file, hash, path, named, freeName, caller, declared) =
+            (_file!, _hash!, _path!, _namedPath!, _request.DestinationIsFolder && !_request.Overwrite, _expectedByCaller, _declared);
         _file = null; // the operation closes it
-        RunIo(ct => FinishAsync(file, hash, part, statePath, path, caller, declared, ct));
+        RunIo("Finishing", ct => PartialFile.CommitAsync(file, hash, path, named, freeName, caller, declared, ct), OnFinished, OnIoError);
     }
 
-    private static async Task<object?> FinishAsync(FileStream file, IncrementalHash hash, string part, string statePath, string path,
-        byte[]? caller, byte[]? declared, CancellationToken cancellationToken)
+    private void OnFinished(PartialFile.Outcome outcome)
     {
-        try
+        switch (outcome)
         {
-            await using (file) await file.FlushAsync(cancellationToken).ConfigureAwait(false);
-            var digest = hash.GetHashAndReset();
-            if (caller is not null && !digest.AsSpan().SequenceEqual(caller))
-                return new DigestMismatch("the expected SHA-256", Convert.ToHexStringLower(caller), Convert.ToHexStringLower(digest));
-            if (declared is not null && !digest.AsSpan().SequenceEqual(declared))
-                return new DigestMismatch("the server's Repr-Digest/Content-Digest", Convert.ToHexStringLower(declared), Convert.ToHexStringLower(digest));
-            File.Move(part, path, overwrite: true); // one rename: the destination is never a partial file
-            TransferState.Delete(statePath);
-            return new Finished(Convert.ToHexStringLower(digest));
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            throw new LocalIoException($"'{part}' cannot be moved to '{path}': {ex.Message}", ex);
+            case PartialFile.Committed committed:
+                ReportProgress(_offset, _offset, _total ?? _offset, final: true);
+                Complete(committed.Path, _offset, committed.Sha256);
+                break;
+            case PartialFile.DigestMismatch mismatch:
+                _removePart = true;
+                Fail(Integrity(TransferFailure.DigestMismatch, mismatch.Expected, mismatch.Actual,
+                    $"the SHA-256 of the received file is {mismatch.Actual}, but {mismatch.Source} is {mismatch.Expected}; the partial file was removed"));
+                break;
         }
     }
 
     // ---- failures -----------------------------------------------------------------------------------------------
 
-    protected override void OnIoError(Exception error)
+    private void OnIoError(Exception error)
     {
         switch (error)
         {
@@ -475,7 +433,7 @@ internal sealed class DownloadActor : TransferActor
         RetryOrFail(new TransferException(TransferFailure.Http, $"{What} failed at byte {_offset}: {error.Message}", error), error.Message, _offset);
     }
 
-    protected override void OnCallFailed(Exception error)
+    private void OnCallFailed(Exception error)
     {
         if (IsStatus(error, System.Net.HttpStatusCode.RequestedRangeNotSatisfiable) && _offset > 0 && _offset == _state?.Length)
         {
@@ -505,23 +463,20 @@ internal sealed class DownloadActor : TransferActor
 
     // ---- release ------------------------------------------------------------------------------------------------
 
-    protected override void Adopt(object? result)
+    /// <summary>A .part opened after the transfer started ending: kept so that <see cref="ReleaseAsync"/> closes it.</summary>
+    private void Adopt(PartialFile.Opened? opened)
     {
-        switch (result)
+        if (opened is null) return;
+        _path ??= opened.Path;
+        if (_file is null)
         {
-            case Opened opened:
-                _path ??= opened.Path;
-                if (_file is null)
-                {
-                    _file = opened.File;
-                    _hash?.Dispose();
-                    _hash = opened.Hash;
-                }
-                break;
-            case BodyReady ready:
-                _body = ready.Body;
-                break;
+            _file = opened.File;
+            _hash?.Dispose();
+            _hash = opened.Hash;
+            return;
         }
+        opened.File.Dispose();
+        opened.Hash.Dispose();
     }
 
     protected override Task ReleaseAsync(TransferResult result)
@@ -529,18 +484,11 @@ internal sealed class DownloadActor : TransferActor
         CloseResponse();
         ReturnBuffer();
         _hash?.Dispose();
-        if (result is not TransferCompleted && _request.DeletePartialOnFailure) _removePart = true;
-        var (file, part, statePath, remove) = (_file, PartPath, StatePath, _removePart);
+        // An empty .part is nothing to resume from (the server refused at once): it goes, with its state.
+        if (result is not TransferCompleted && (_request.DeletePartialOnFailure || _offset == 0)) _removePart = true;
+        var (file, path, remove) = (_file, _path, _removePart);
         _file = null;
-        return ReleaseFilesAsync(file, remove ? part : null, statePath);
-    }
-
-    private static async Task ReleaseFilesAsync(FileStream? file, string? removePart, string? statePath)
-    {
-        if (file is not null) await file.DisposeAsync().ConfigureAwait(false);
-        if (removePart is null) return;
-        TransferState.Delete(removePart);
-        if (statePath is not null) TransferState.Delete(statePath);
+        return PartialFile.ReleaseAsync(file, path, remove);
     }
 
     protected override void ReleaseNow()
@@ -567,13 +515,6 @@ internal sealed class DownloadActor : TransferActor
 
     // ---- private protocol ---------------------------------------------------------------------------------------
 
-    private sealed record Opened(string Path, FileStream File, IncrementalHash Hash, long Offset, DownloadState? State);
-
-    private sealed record BodyReady(Stream Body);
-
     private sealed record Chunk(int Bytes, bool End);
 
-    private sealed record Finished(string Sha256);
-
-    private sealed record DigestMismatch(string Source, string Expected, string Actual);
 }

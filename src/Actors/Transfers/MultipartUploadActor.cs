@@ -12,6 +12,8 @@ namespace Courier.Transfers;
 internal sealed class MultipartUploadActor : TransferActor
 {
     private readonly UploadRequest _request;
+
+    protected override System.Diagnostics.ActivityContext TraceParent => _request.TraceParent;
     private readonly ByteCounter _sent = new();
     private readonly ContentSlot _slot = new();
     private long _length;
@@ -34,7 +36,14 @@ internal sealed class MultipartUploadActor : TransferActor
     protected override void Start()
     {
         var path = _request.SourcePath;
-        RunIo(_ => TransferFiles.InspectSourceAsync(path));
+        RunIo("Preparing", _ => TransferFiles.InspectSourceAsync(path), OnInspected, OnIoError);
+    }
+
+    private void OnInspected(TransferFiles.Source source)
+    {
+        _length = source.Length;
+        ReportProgress(0, 0, _length);
+        SendUpload();
     }
 
     private void SendUpload()
@@ -57,7 +66,7 @@ internal sealed class MultipartUploadActor : TransferActor
             Body = body,
             AttemptTimeout = timeout,
             Deadline = timeout + Runtime.Requests.CallDeadline,
-        });
+        }, OnResponse, OnCallFailed);
         StartTicking();
     }
 
@@ -65,23 +74,7 @@ internal sealed class MultipartUploadActor : TransferActor
 
     protected override void OnTick() => ReportProgress(_sent.Value, 0, _length);
 
-    protected override void OnIo(object? result)
-    {
-        switch (result)
-        {
-            case TransferFiles.Source source:
-                _length = source.Length;
-                ReportProgress(0, 0, _length);
-                SendUpload();
-                break;
-            case Answered answered:
-                ReportProgress(_length, _length, _length, final: true);
-                Complete(_request.SourcePath, _length, answered.Sha256, responseBody: answered.Body);
-                break;
-        }
-    }
-
-    protected override void OnResponse(HttpResponseMessage response)
+    private void OnResponse(HttpResponseMessage response)
     {
         StopTicking();
         if (_slot.Current?.Sha256 is not { } digest)
@@ -92,17 +85,21 @@ internal sealed class MultipartUploadActor : TransferActor
             return;
         }
         var (sha, max) = (Convert.ToHexStringLower(digest), Runtime.Requests.MaxErrorBodyBytes);
-        RunIo(async ct =>
+        RunIo("Reading the answer", async ct =>
         {
             using (response)
             {
                 var text = await response.Content.ReadAsStringAsync(ct).ConfigureAwait(false); // already buffered by the request path
-                return new Answered(sha, text.Length > max ? text[..max] : text);
+                return text.Length > max ? text[..max] : text;
             }
-        });
+        }, body =>
+        {
+            ReportProgress(_length, _length, _length, final: true);
+            Complete(_request.SourcePath, _length, sha, responseBody: body);
+        }, OnIoError);
     }
 
-    protected override void OnCallFailed(Exception error)
+    private void OnCallFailed(Exception error)
     {
         StopTicking();
         if (IsTransient(error) && FindInner<TransferException>(error) is null)
@@ -113,7 +110,7 @@ internal sealed class MultipartUploadActor : TransferActor
         Fail(Describe(error, What));
     }
 
-    protected override void OnIoError(Exception error) =>
+    private void OnIoError(Exception error) =>
         Fail(error as TransferException ?? new TransferException(TransferFailure.Http, $"{What}: reading the answer failed: {error.Message}", error));
 
     protected override Task ReleaseAsync(TransferResult result) => Task.CompletedTask; // the request path disposes the content
@@ -133,6 +130,4 @@ internal sealed class MultipartUploadActor : TransferActor
             set => Volatile.Write(ref _current, value);
         }
     }
-
-    private sealed record Answered(string Sha256, string Body);
 }

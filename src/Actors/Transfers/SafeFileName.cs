@@ -7,12 +7,22 @@ namespace Courier.Transfers;
 /// Turns a name proposed by a server (<c>Content-Disposition</c>, RFC 6266; or the URL's last segment) into a file name that
 /// is safe inside the download folder: only the last path segment is kept (so <c>../../x</c>, <c>/etc/passwd</c> and
 /// <c>C:\x</c> lose their directories), control and reserved characters are replaced, names made only of dots fall back,
-/// Windows device names are prefixed, the length is bounded. The resolved path is checked to lie inside the folder.
+/// Windows device names are prefixed, the length is bounded in UTF-8 bytes (file systems limit a name to 255 bytes, not
+/// characters). The resolved path is checked to lie inside the folder.
 /// </summary>
 public static class SafeFileName
 {
-    /// <summary>Longest name kept (in chars), leaving room for the <c>.part.json</c> suffix under the usual 255-byte limit.</summary>
-    public const int MaxLength = 200;
+    /// <summary>
+    /// Longest name kept, in UTF-8 bytes (241): the usual 255-byte limit of a file name (ext4, APFS; NTFS counts 255 UTF-16
+    /// units, which this also keeps) less the longest suffix the runtime adds, <c>.part.json.tmp</c> (the download state
+    /// while it is written). A longer name is cut at a character (rune) boundary and keeps its extension.
+    /// </summary>
+    public const int MaxBytes = 255 - 14; // ".part.json.tmp"
+
+    /// <summary>How many names a download into a folder tries (<c>name</c>, <c>name (1)</c> ... <c>name (99)</c>) before it fails.</summary>
+    internal const int MaxNumberedNames = 100;
+
+    private const int MaxExtensionBytes = 20;
 
     private static readonly string[] DeviceNames = ["CON", "PRN", "AUX", "NUL", "CONIN$", "CONOUT$"];
 
@@ -59,13 +69,39 @@ public static class SafeFileName
         var stem = name.Split('.')[0].TrimEnd(' ');
         if (IsDeviceName(stem)) name = "_" + name;
 
-        if (name.Length > MaxLength)
+        return Encoding.UTF8.GetByteCount(name) > MaxBytes ? Fit(name, "") : name;
+    }
+
+    /// <summary>
+    /// The <paramref name="n"/>-th alternative of <paramref name="name"/> as browsers number them: <c>report (1).pdf</c>,
+    /// <c>.bashrc (1)</c>; still within <see cref="MaxBytes"/>.
+    /// </summary>
+    internal static string Numbered(string name, int n) => n == 0 ? name : Fit(name, $" ({n})");
+
+    /// <summary><paramref name="name"/>'s stem, cut so that stem + <paramref name="suffix"/> + extension fits in <see cref="MaxBytes"/>.</summary>
+    private static string Fit(string name, string suffix)
+    {
+        var extension = Path.GetExtension(name);
+        // A dotfile (".bashrc") is all stem; an "extension" too long to be one is part of the stem.
+        if (extension.Length == name.Length || Encoding.UTF8.GetByteCount(extension) > MaxExtensionBytes) extension = "";
+        var stem = name[..^extension.Length];
+        var room = MaxBytes - Encoding.UTF8.GetByteCount(extension) - Encoding.UTF8.GetByteCount(suffix);
+        var cut = CutToBytes(stem, room);
+        if (cut.Length < stem.Length) cut = cut.TrimEnd('.', ' ');
+        return cut + suffix + extension;
+    }
+
+    /// <summary>The longest prefix of <paramref name="text"/> whose UTF-8 encoding has at most <paramref name="maxBytes"/> bytes, whole runes only.</summary>
+    private static string CutToBytes(string text, int maxBytes)
+    {
+        var (bytes, chars) = (0, 0);
+        foreach (var rune in text.EnumerateRunes())
         {
-            var extension = Path.GetExtension(name);
-            if (extension.Length > 20) extension = "";
-            name = name[..(MaxLength - extension.Length)] + extension;
+            if (bytes + rune.Utf8SequenceLength > maxBytes) break;
+            bytes += rune.Utf8SequenceLength;
+            chars += rune.Utf16SequenceLength;
         }
-        return name;
+        return text[..chars];
     }
 
     /// <summary>

@@ -9,13 +9,24 @@ namespace Courier.Transfers;
 /// <summary>
 /// What the three transfer actors share: every HTTP call goes through the <see cref="RequestCoordinator"/> (so tokens,
 /// 401 refreshes, redirects and timeouts are the request path's), every file operation runs as a task piped back as a
-/// message (the actor never blocks), retries use the request path's backoff and budget, progress is throttled by a
+/// typed message (the actor never blocks), retries use the request path's backoff and budget, progress is throttled by a
 /// <see cref="ProgressMeter"/>, and the end is reported once: events, then the parent, then the actor stops.
 /// </summary>
 /// <remarks>
-/// At most one call and one file operation are outstanding at a time. Ending (completion, failure, cancellation) first
-/// cancels both and waits for their answers, so no file handle or response is ever released while a task still uses it,
-/// then runs <see cref="ReleaseAsync"/>, then reports.
+/// <para>
+/// A state machine. While it runs, the actor is in exactly one of these states, switched with <c>Become</c>:
+/// <see cref="Requesting"/> (one call in flight, its answer goes to the continuation given to <see cref="Send"/>),
+/// <see cref="Working{T}"/> (one file operation in flight, named by its phase: Preparing, Opening, Streaming, Finishing...;
+/// its typed result goes to the continuation given to <see cref="RunIo{T}"/>), <see cref="WaitingToRetry"/> (the backoff
+/// timer runs) or <see cref="Idle"/> (between two steps, inside one message). Cancellation and the progress tick are heard in
+/// all of them.
+/// </para>
+/// <para>
+/// Ending (completion, failure, cancellation) moves to <see cref="Draining"/>: the call or operation still in flight is
+/// cancelled and its one answer awaited (an operation's result is handed to its <c>abandon</c> callback, so no file handle
+/// or response is released while a task still uses it); then <see cref="Releasing"/> runs <see cref="ReleaseAsync"/>;
+/// then the result is reported and the actor stops.
+/// </para>
 /// </remarks>
 internal abstract class TransferActor : ReceiveActor, IWithTimers
 {
@@ -25,16 +36,14 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
 
     private readonly IProgress<TransferProgress>? _progress;
     private readonly string _description;
-    private long _callId;                   // the call whose answer we wait for, 0 when none
-    private bool _ioBusy;
-    private bool _stalled;
-    private long _activityAtWatch;
+    private Pending? _pending;              // what is in flight: the one call or the one operation, null when nothing
+    private long _lastOperation;            // operation ids, never reused in the actor's life
     private CancellationTokenSource? _ioCancel;
     private int _retries;                   // retries since bytes last moved forward
     private int _retryCost;
-    private TransferResult? _ending;
-    private bool _released;
+    private Task? _release;                 // started once, by Releasing
     private DateTimeOffset _startedAt;
+    private Diagnostics.TransferTelemetry _telemetry = null!;
 
     protected TransferActor(long id, TransferDirection direction, TransferRuntime runtime, IProgress<TransferProgress>? progress, string description)
     {
@@ -44,26 +53,7 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
         _progress = progress;
         _description = description;
         Meter = new ProgressMeter(id, direction, runtime.ProgressInterval, runtime.ProgressStep, runtime.RateWindow, Now, 0);
-
-        Receive<CallResult>(OnCallResult);
-        Receive<IoDone>(OnIoDone);
-        Receive<IoFailed>(OnIoFailed);
-        Receive<RetryNow>(_ => { if (!Ending) OnRetry(); });
-        Receive<StallDetected>(_ =>
-        {
-            if (!_ioBusy) return;
-            if (Activity != _activityAtWatch)
-            {
-                // Bytes moved since the timer was set: a slow link, not a stalled one.
-                _activityAtWatch = Activity;
-                Timers.StartSingleTimer(StallTimer, StallDetected.Instance, Runtime.StallTimeout);
-                return;
-            }
-            _stalled = true;
-            _ioCancel?.Cancel();
-        });
-        Receive<Tick>(_ => { if (!Ending) OnTick(); });
-        Receive<CancelTransfer>(_ => End(new TransferCancelled(Id, Direction, Meter.Last?.BytesTransferred ?? 0, PartialPath)));
+        Idle();
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -73,17 +63,20 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
     protected TransferRuntime Runtime { get; }
     protected ProgressMeter Meter { get; }
     protected DateTimeOffset Now => Context.System.Scheduler.Now;
-    protected bool Ending => _ending is not null;
 
     /// <summary>A count that moves whenever bytes move inside a long operation (read by the stall watch between messages).</summary>
     protected virtual long Activity => 0;
 
-    /// <summary>The file kept for a resume if the transfer stops now (reported by <see cref="TransferCancelled"/>), or null.</summary>
+    /// <summary>The caller's span when the transfer was requested (the transfer's span is its child), or default.</summary>
+    protected virtual System.Diagnostics.ActivityContext TraceParent => default;
+
+    /// <summary>The file kept for a resume if the transfer stops now (reported by <see cref="TransferCancelled"/> and <see cref="TransferFailed"/>), or null.</summary>
     protected abstract string? PartialPath { get; }
 
     protected override void PreStart()
     {
         _startedAt = Now;
+        _telemetry = Diagnostics.TransferTelemetry.Start(Runtime.Requests, Id, Direction, TraceParent, _startedAt);
         Meter.Restart(_startedAt, 0);
         Context.System.EventStream.Publish(new TransferStarted(Id, Direction, _description));
         Start();
@@ -93,24 +86,12 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
     {
         _ioCancel?.Cancel();
         _ioCancel?.Dispose();
-        if (!_released) ReleaseNow(); // only after a crash: the orderly path released asynchronously
+        if (_release is null) ReleaseNow(); // only after a crash: the orderly path released asynchronously
     }
 
     // ---- what subclasses implement -------------------------------------------------------------------------
 
     protected abstract void Start();
-
-    /// <summary>A 2xx answer to the call in flight. The response is the subclass's to dispose.</summary>
-    protected abstract void OnResponse(HttpResponseMessage response);
-
-    /// <summary>The call in flight failed (its error is an <see cref="HttpCallException"/>).</summary>
-    protected abstract void OnCallFailed(Exception error);
-
-    /// <summary>A file operation finished with <paramref name="result"/>.</summary>
-    protected abstract void OnIo(object? result);
-
-    /// <summary>A file operation failed (a stall shows up as a <see cref="TimeoutException"/>).</summary>
-    protected abstract void OnIoError(Exception error);
 
     /// <summary>A retry timer fired.</summary>
     protected abstract void OnRetry();
@@ -120,16 +101,124 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
     {
     }
 
-    /// <summary>An operation's result arrived after the transfer started ending: keep what it holds so that <see cref="ReleaseAsync"/> frees it.</summary>
-    protected virtual void Adopt(object? result)
-    {
-    }
-
     /// <summary>Frees files and responses at the end; <paramref name="result"/> says how it ended.</summary>
     protected abstract Task ReleaseAsync(TransferResult result);
 
     /// <summary>Last-resort synchronous release after a crash.</summary>
     protected abstract void ReleaseNow();
+
+    // ---- states -------------------------------------------------------------------------------------------------
+
+    /// <summary>Between two steps: nothing in flight (a continuation is about to start the next step, or to end).</summary>
+    private void Idle() => Always();
+
+    /// <summary>One call in flight: its answer (and only its) goes to the continuations; a stale answer is released.</summary>
+    private void Requesting(long callId, Action<HttpResponseMessage> onResponse, Action<Exception> onFailed)
+    {
+        Receive<CallResult>(result => result.CallId == callId, result =>
+        {
+            _pending = null;
+            Become(Idle);
+            switch (result)
+            {
+                case CallSucceeded ok:
+                    onResponse(ok.Response); // the response is the continuation's to dispose
+                    break;
+                case CallFailed failed:
+                    onFailed(failed.Error);
+                    break;
+            }
+        });
+        Always();
+    }
+
+    /// <summary>
+    /// One file operation in flight (<paramref name="phase"/> names it): its typed result goes to <paramref name="then"/>, its
+    /// failure to <paramref name="failed"/>. With a stall watch, an operation during which <see cref="Activity"/> does not
+    /// move for <see cref="TransferOptions.StallTimeout"/> is cancelled and fails with a <see cref="TimeoutException"/>.
+    /// </summary>
+    private void Working<T>(string phase, long operation, Action<T> then, Action<Exception> failed)
+    {
+        var stalled = false;
+        var activityAtWatch = Activity;
+        Receive<IoCompleted<T>>(done => done.Operation == operation, done =>
+        {
+            Timers.Cancel(StallTimer);
+            _pending = null;
+            Become(Idle);
+            then(done.Result);
+        });
+        Receive<IoFailed>(done => done.Operation == operation, done =>
+        {
+            Timers.Cancel(StallTimer);
+            _pending = null;
+            Become(Idle);
+            var error = done.Error is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerExceptions[0] : done.Error;
+            if (stalled) error = new TimeoutException($"no data for {Runtime.StallTimeout.TotalSeconds:0.###} s (Transfers:StallTimeout)", error);
+            failed(error);
+        });
+        Receive<StallDetected>(stall => stall.Operation == operation, _ =>
+        {
+            if (Activity != activityAtWatch)
+            {
+                // Bytes moved since the timer was set: a slow link, not a stalled one.
+                activityAtWatch = Activity;
+                Timers.StartSingleTimer(StallTimer, new StallDetected(operation), Runtime.StallTimeout);
+                return;
+            }
+            Runtime.Requests.Log.Debug("Transfer {0}: {1} stalled", Id, phase);
+            stalled = true;
+            _ioCancel?.Cancel();
+        });
+        Always();
+    }
+
+    /// <summary>The backoff timer of a retry runs.</summary>
+    private void WaitingToRetry()
+    {
+        Receive<RetryNow>(_ =>
+        {
+            Become(Idle);
+            OnRetry();
+        });
+        Always();
+    }
+
+    /// <summary>What every running state hears: cancellation, the progress tick; stale answers are released.</summary>
+    private void Always()
+    {
+        Receive<CancelTransfer>(_ => End(new TransferCancelled(Id, Direction, Meter.Last?.BytesTransferred ?? 0, PartialPath)));
+        Receive<Tick>(_ => OnTick());
+        Receive<CallResult>(result => (result as CallSucceeded)?.Response.Dispose()); // an answer we no longer wait for
+    }
+
+    /// <summary>The end is decided: waits for the one answer still in flight (cancelled), then releases.</summary>
+    private void Draining(TransferResult result)
+    {
+        Receive<CallResult>(answer =>
+        {
+            (answer as CallSucceeded)?.Response.Dispose();
+            if (_pending is PendingCall call && call.Id == answer.CallId) Release(result);
+        });
+        Receive<IoOutcome>(outcome =>
+        {
+            if (_pending is not PendingIo io || io.Operation != outcome.Operation) return;
+            io.Abandon(outcome); // what the operation opened is the actor's to free now
+            Release(result);
+        });
+        ReceiveAny(_ => { }); // timers, ticks, a second cancel: the end is decided
+    }
+
+    /// <summary><see cref="ReleaseAsync"/> runs; then the result is reported once and the actor stops.</summary>
+    private void Releasing(TransferResult result)
+    {
+        Receive<Released>(released =>
+        {
+            if (released.Error is { } error) Runtime.Requests.Log.Warning("Transfer {0}: releasing its files failed: {1}", Id, error.Message);
+            Report(result);
+        });
+        ReceiveAny(_ => { });
+    }
 
     // ---- calls --------------------------------------------------------------------------------------------------
 
@@ -137,101 +226,55 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
     /// A call of this transfer: no retries of its own (the transfer retries, resuming where it stopped), the runtime's
     /// token unless <paramref name="anonymous"/>, the caller's headers first.
     /// </summary>
-    protected static HttpCall NewCall(HttpMethod method, Uri uri, IReadOnlyList<KeyValuePair<string, string>> callerHeaders, bool anonymous,
+    protected HttpCall NewCall(HttpMethod method, Uri uri, IReadOnlyList<KeyValuePair<string, string>> callerHeaders, bool anonymous,
         params ReadOnlySpan<KeyValuePair<string, string>> headers)
     {
         var all = new List<KeyValuePair<string, string>>(callerHeaders.Count + headers.Length);
         all.AddRange(callerHeaders);
         foreach (var header in headers) all.Add(header);
-        return new HttpCall(method, uri) { Headers = all, Anonymous = anonymous, MaxRetries = 0 };
+        return new HttpCall(method, uri) { Headers = all, Anonymous = anonymous, MaxRetries = 0, TraceParent = _telemetry.CallParent };
     }
 
-    protected void Send(HttpCall call)
+    /// <summary>Sends <paramref name="call"/> through the request path and moves to <see cref="Requesting"/> until it is answered.</summary>
+    protected void Send(HttpCall call, Action<HttpResponseMessage> onResponse, Action<Exception> onFailed)
     {
-        _callId = call.Id;
+        _pending = new PendingCall(call.Id);
         Runtime.Calls.Tell(new ExecuteCall(call));
-    }
-
-    private void OnCallResult(CallResult result)
-    {
-        if (result.CallId != _callId)
-        {
-            (result as CallSucceeded)?.Response.Dispose(); // an answer we no longer wait for
-            return;
-        }
-        _callId = 0;
-        if (Ending)
-        {
-            (result as CallSucceeded)?.Response.Dispose();
-            Drain();
-            return;
-        }
-        switch (result)
-        {
-            case CallSucceeded ok:
-                OnResponse(ok.Response);
-                break;
-            case CallFailed failed:
-                OnCallFailed(failed.Error);
-                break;
-        }
+        Become(() => Requesting(call.Id, onResponse, onFailed));
     }
 
     // ---- file operations ----------------------------------------------------------------------------------------
 
     /// <summary>
-    /// Runs <paramref name="work"/> off the actor and delivers its result to <see cref="OnIo"/>. The work must touch no actor
-    /// state: it gets what it needs as arguments and returns what the actor should see. With <paramref name="watchStall"/>
-    /// it is cancelled (and reported as a <see cref="TimeoutException"/>) if it runs longer than the stall timeout.
+    /// Runs <paramref name="work"/> off the actor and moves to <see cref="Working{T}"/> (named <paramref name="phase"/>) until
+    /// its result comes back to <paramref name="then"/> (or its failure to <paramref name="failed"/>). The work must touch no
+    /// actor state: it gets what it needs as arguments and returns what the actor should see. If the transfer ends while
+    /// it runs, its result goes to <paramref name="abandon"/> instead, so that what it opened is released. With
+    /// <paramref name="watchStall"/> it is cancelled (and reported as a <see cref="TimeoutException"/>) if no bytes move
+    /// for the stall timeout.
     /// </summary>
-    protected void RunIo(Func<CancellationToken, Task<object?>> work, bool watchStall = false)
+    protected void RunIo<T>(string phase, Func<CancellationToken, Task<T>> work, Action<T> then, Action<Exception> failed,
+        Action<T>? abandon = null, bool watchStall = false)
     {
-        _ioBusy = true;
-        _stalled = false;
+        var operation = ++_lastOperation;
         _ioCancel?.Dispose();
         _ioCancel = new CancellationTokenSource();
-        if (watchStall)
+        _pending = new PendingIo(operation, outcome =>
         {
-            _activityAtWatch = Activity;
-            Timers.StartSingleTimer(StallTimer, StallDetected.Instance, Runtime.StallTimeout);
-        }
-        Task<object?> task;
+            if (abandon is not null && outcome is IoCompleted<T> done) abandon(done.Result);
+        });
+        Become(() => Working(phase, operation, then, failed));
+        if (watchStall) Timers.StartSingleTimer(StallTimer, new StallDetected(operation), Runtime.StallTimeout);
+        Task<T> task;
         try
         {
             task = work(_ioCancel.Token);
         }
         catch (Exception ex)
         {
-            task = Task.FromException<object?>(ex);
+            task = Task.FromException<T>(ex);
         }
-        task.PipeTo(Self, success: static result => new IoDone(result), failure: static error => new IoFailed(error));
-    }
-
-    private void OnIoDone(IoDone message)
-    {
-        _ioBusy = false;
-        Timers.Cancel(StallTimer);
-        if (Ending)
-        {
-            Adopt(message.Result);
-            Drain();
-            return;
-        }
-        OnIo(message.Result);
-    }
-
-    private void OnIoFailed(IoFailed message)
-    {
-        _ioBusy = false;
-        Timers.Cancel(StallTimer);
-        if (Ending)
-        {
-            Drain();
-            return;
-        }
-        var error = message.Error is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerExceptions[0] : message.Error;
-        if (_stalled) error = new TimeoutException($"no data for {Runtime.StallTimeout.TotalSeconds:0.###} s (Transfers:StallTimeout)", error);
-        OnIoError(error);
+        task.PipeTo(Self, success: result => new IoCompleted<T>(operation, result), failure: error => new IoFailed(operation, error));
     }
 
     // ---- retries and progress -----------------------------------------------------------------------------------
@@ -257,8 +300,8 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
         var delay = Runtime.Requests.DelayBeforeRetry(_retries);
         _retries++;
         Timers.StartSingleTimer(RetryTimer, RetryNow.Instance, delay);
-        Runtime.Requests.Log.Info("Transfer {0}: retry {1} of {2} in {3} ms from byte {4}: {5}", Id, _retries, Runtime.MaxRetriesPerChunk,
-            (long)delay.TotalMilliseconds, offset, reason);
+        Become(WaitingToRetry);
+        _telemetry.Resuming(_retries, Runtime.MaxRetriesPerChunk, delay, offset, reason);
         // Published after the timer is set: a test advancing virtual time on it finds the retry scheduled.
         Context.System.EventStream.Publish(new TransferRetryScheduled(Id, _retries, Runtime.MaxRetriesPerChunk, delay, offset, reason));
     }
@@ -345,59 +388,77 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
 
     protected void Fail(TransferException error)
     {
-        Runtime.Requests.Log.Warning("Transfer {0} failed: {1}", Id, error.Message);
+        _telemetry.Failed(error);
         End(new TransferFailed(Id, Direction, error));
     }
 
+    /// <summary>Cancels what is in flight and moves to <see cref="Draining"/> (or straight on to releasing when nothing is).</summary>
     private void End(TransferResult result)
     {
-        if (Ending) return;
-        _ending = result;
+        _telemetry.Ended(result, Meter.Last?.BytesTransferred ?? 0, Now);
         Timers.CancelAll();
         _ioCancel?.Cancel();
-        if (_callId != 0) Runtime.Calls.Tell(new CancelCall(_callId)); // its one answer still comes, and is released
-        Drain();
+        if (_pending is PendingCall call) Runtime.Calls.Tell(new CancelCall(call.Id)); // its one answer still comes, and is released
+        Become(() => Draining(result));
+        if (_pending is null) Release(result);
     }
 
-    /// <summary>Waits for the outstanding call and operation, releases, then reports once and stops.</summary>
-    private void Drain()
+    private void Release(TransferResult result)
     {
-        if (_ioBusy || _callId != 0) return;
-        var result = _ending!;
-        if (!_released)
+        _pending = null;
+        Become(() => Releasing(result));
+        _release = ReleaseAsync(result);
+        _release.PipeTo(Self, success: static () => new Released(null), failure: static error => new Released(error));
+    }
+
+    private void Report(TransferResult result)
+    {
+        result = result switch
         {
-            _released = true;
-            _ioBusy = true;
-            ReleaseAsync(result).PipeTo(Self, success: static () => new IoDone(null), failure: static error => new IoFailed(error));
-            return;
-        }
-        if (result is TransferCancelled cancelled) result = cancelled with { PartialPath = PartialPath };
+            TransferCancelled cancelled => cancelled with { PartialPath = PartialPath },
+            TransferFailed failed => WithPartialPath(failed, PartialPath),
+            _ => result,
+        };
         Context.System.EventStream.Publish(result);
         Context.Parent.Tell(new TransferFinished(result));
         Context.Stop(Self);
     }
 
+    private static TransferFailed WithPartialPath(TransferFailed failed, string? partialPath)
+    {
+        failed.Error.PartialPath = partialPath; // the facade throws the error: the caller finds the path on it
+        return failed with { PartialPath = partialPath };
+    }
+
     // ---- private protocol -----------------------------------------------------------------------------------------
 
-    private sealed record IoDone(object? Result)
+    /// <summary>What is in flight.</summary>
+    private abstract record Pending;
+
+    private sealed record PendingCall(long Id) : Pending;
+
+    private sealed record PendingIo(long Operation, Action<IoOutcome> Abandon) : Pending;
+
+    private abstract record IoOutcome(long Operation);
+
+    private sealed record IoCompleted<T>(long Operation, T Result) : IoOutcome(Operation)
     {
-        public override string ToString() => $"IoDone({Result?.GetType().Name})";
+        public override string ToString() => $"IoCompleted<{typeof(T).Name}>({Operation})";
     }
 
-    private sealed record IoFailed(Exception Error)
+    private sealed record IoFailed(long Operation, Exception Error) : IoOutcome(Operation)
     {
-        public override string ToString() => $"IoFailed({Error.GetType().Name})";
+        public override string ToString() => $"IoFailed({Operation}, {Error.GetType().Name})";
     }
+
+    private sealed record Released(Exception? Error);
 
     private sealed record RetryNow
     {
         public static readonly RetryNow Instance = new();
     }
 
-    private sealed record StallDetected
-    {
-        public static readonly StallDetected Instance = new();
-    }
+    private sealed record StallDetected(long Operation);
 
     private sealed record Tick
     {

@@ -26,37 +26,50 @@ public interface ITransferClient
     Task<TransferCompleted> UploadAsync(UploadRequest request, IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default);
 }
 
-/// <summary>The facade part of transfers: one Ask to the <see cref="TransferCoordinator"/>, cancellation as a message.</summary>
+/// <summary>
+/// The facade part of transfers, answered through the same reply mechanism as calls: a reply reference tracked by a watch of
+/// the <see cref="TransferCoordinator"/> (a transfer whose coordinator stopped is answered), cancellation as a message.
+/// </summary>
 internal sealed class TransferClient(Func<CancellationToken, Task<IActorRef?>> coordinator, Uri? baseAddress) : ITransferClient
 {
+    private Internal.CoordinatorWatch? _watch;
+
     public Task<TransferCompleted> DownloadAsync(DownloadRequest request, IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.ExpectedSha256 is { } sha) TransferHeaders.ParseHexSha256(sha); // a caller mistake is an ArgumentException, at once
         request = request with { Source = Resolve(request.Source), Progress = progress ?? request.Progress };
-        return RunAsync(new StartDownload(request), request.Id, cancellationToken);
+        return RunAsync(new StartDownload(request), request.Id, TransferDirection.Download, cancellationToken);
     }
 
     public Task<TransferCompleted> UploadAsync(UploadRequest request, IProgress<TransferProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         request = request with { Target = Resolve(request.Target), Progress = progress ?? request.Progress };
-        return RunAsync(new StartUpload(request), request.Id, cancellationToken);
+        return RunAsync(new StartUpload(request), request.Id, TransferDirection.Upload, cancellationToken);
     }
 
-    private async Task<TransferCompleted> RunAsync(object start, long id, CancellationToken cancellationToken)
+    private async Task<TransferCompleted> RunAsync(object start, long id, TransferDirection direction, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var target = await coordinator(cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException("File transfers are not running in this runtime.");
-        // Like calls: cancellation is a message, and the Ask waits for the one answer (transfers have no deadline).
+        var watch = Internal.CoordinatorWatch.For(ref _watch, target);
+        if (watch.Stopped) throw Stopped(id, direction).Error;
+
+        var reply = new Internal.ReplyRef<TransferResult>(watch.Provider, watch.Path, stopped: () => Stopped(id, direction));
+        using var tracked = watch.Track(reply);
+        target.Tell(start, reply);
+        // Cancellation is a message, and the answer is awaited (unlike a call's, which is completed here at once): a
+        // cancelled transfer stops within one chunk and answers with its .part, and until then its actor still writes
+        // the file. If the coordinator stops instead, the watch answers.
         await using var registration = cancellationToken.Register(static state =>
         {
             var (actor, transferId) = ((IActorRef, long))state!;
             actor.Tell(new CancelTransfer(transferId));
         }, (target, id)).ConfigureAwait(false);
 
-        var result = await target.Ask<TransferResult>(start, timeout: null).ConfigureAwait(false);
+        var result = await reply.Task.ConfigureAwait(false);
         return result switch
         {
             TransferCompleted completed => completed,
@@ -65,6 +78,10 @@ internal sealed class TransferClient(Func<CancellationToken, Task<IActorRef?>> c
             _ => throw new InvalidOperationException($"Unexpected answer {result}."),
         };
     }
+
+    private static TransferFailed Stopped(long id, TransferDirection direction) =>
+        new(id, direction, new TransferException(TransferFailure.RuntimeUnavailable,
+            $"Transfer {id}: the runtime stopped (the actor system is shutting down); any .part file is kept for a resume."));
 
     private Uri Resolve(Uri uri)
     {

@@ -18,6 +18,8 @@ public enum TransferFailure
     DestinationFolderMissing,
     /// <summary>The name the server proposed cannot be made into a safe file name inside the folder.</summary>
     UnsafeFileName,
+    /// <summary>A download into a folder found its name and every numbered alternative taken (nothing is replaced without <see cref="DownloadRequest.Overwrite"/>).</summary>
+    DestinationExists,
     /// <summary>Writing the local file failed (disk full, permissions).</summary>
     LocalIo,
     /// <summary>The server refused the upload as too large (413).</summary>
@@ -57,6 +59,12 @@ public class TransferException : Exception
 
     /// <summary>The inner <see cref="HttpCallException"/> when an HTTP call failed for good.</summary>
     public HttpCallException? CallError => InnerException as HttpCallException;
+
+    /// <summary>
+    /// The partial file kept for a resume when the transfer ended (a download's <c>.part</c>, a tus upload's state file):
+    /// starting the same transfer again resumes from it. Null when nothing worth resuming is kept.
+    /// </summary>
+    public string? PartialPath { get; internal set; }
 }
 
 /// <summary>The source of an upload is missing, a directory, or unreadable. It was not touched.</summary>
@@ -67,7 +75,7 @@ public sealed class TransferSourceException(TransferFailure failure, string path
     public string Path { get; } = path;
 }
 
-/// <summary>The destination of a download is unusable: its folder is missing, or the server's file name is unsafe.</summary>
+/// <summary>The destination of a download is unusable: its folder is missing, the server's file name is unsafe, or every free name is taken.</summary>
 public sealed class TransferDestinationException(TransferFailure failure, string path, string message, Exception? inner = null)
     : TransferException(failure, message, inner)
 {

@@ -39,3 +39,13 @@ public sealed record TransferProgress(long TransferId, TransferDirection Directi
 /// <param name="Offset">Where the transfer resumes from.</param>
 /// <param name="Reason">What went wrong.</param>
 public sealed record TransferRetryScheduled(long TransferId, int Retry, int MaxRetries, TimeSpan Delay, long Offset, string Reason);
+
+/// <summary>
+/// Published on the event stream when a transfer resumes from what an earlier run left: a download from the bytes of its
+/// partial file, a tus upload from the upload URL in its state file (the server is then asked for its offset).
+/// </summary>
+/// <param name="TransferId">The transfer's id.</param>
+/// <param name="Direction">Download or upload.</param>
+/// <param name="PartialPath">The partial file (download) or state file (tus upload) the transfer resumes from.</param>
+/// <param name="Offset">The bytes already on disk (download); 0 for an upload, whose offset the server reports.</param>
+public sealed record TransferResumed(long TransferId, TransferDirection Direction, string PartialPath, long Offset);

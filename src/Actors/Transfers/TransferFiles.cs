@@ -10,7 +10,7 @@ internal static class TransferFiles
     public sealed record Source(long Length, DateTime WrittenUtc);
 
     /// <summary>Checks that <paramref name="path"/> is a readable file; throws a <see cref="TransferSourceException"/> naming what is wrong.</summary>
-    public static Task<object?> InspectSourceAsync(string path) => Task.Run<object?>(() =>
+    public static Task<Source> InspectSourceAsync(string path) => Task.Run(() =>
     {
         if (Directory.Exists(path))
             throw new TransferSourceException(TransferFailure.SourceIsDirectory, path, $"The upload source '{path}' is a directory, not a file.");

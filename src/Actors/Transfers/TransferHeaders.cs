@@ -3,7 +3,7 @@ using System.Net.Http.Headers;
 
 namespace Courier.Transfers;
 
-/// <summary>The HTTP header work of transfers: validators for <c>If-Range</c>, RFC 9530 digests, tus headers.</summary>
+/// <summary>The HTTP header work of transfers: RFC 9530 digests, tus headers (validators are <see cref="PartialFile"/>'s).</summary>
 internal static class TransferHeaders
 {
     public const string TusResumable = "Tus-Resumable";
@@ -12,17 +12,6 @@ internal static class TransferHeaders
     public const string UploadLength = "Upload-Length";
     public const string UploadMetadata = "Upload-Metadata";
     public const string OffsetOctetStream = "application/offset+octet-stream";
-
-    /// <summary>
-    /// The validator to send in <c>If-Range</c>: the strong ETag, else Last-Modified (RFC 9110 §13.1.5: a weak ETag can
-    /// never validate a range). Null when the response has neither.
-    /// </summary>
-    public static string? Validator(HttpResponseMessage response)
-    {
-        if (response.Headers.ETag is { IsWeak: false } tag) return tag.Tag;
-        if (response.Content.Headers.LastModified is { } modified) return modified.ToString("r", CultureInfo.InvariantCulture);
-        return null;
-    }
 
     /// <summary>
     /// The SHA-256 the server declares for the response: <c>Repr-Digest</c> (the whole representation, valid for every

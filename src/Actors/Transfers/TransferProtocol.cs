@@ -55,6 +55,12 @@ public sealed record TransferCompleted(long TransferId, TransferDirection Direct
 /// <summary>The transfer failed; <see cref="Error"/> says why (see <see cref="TransferException.Failure"/>).</summary>
 public sealed record TransferFailed(long TransferId, TransferDirection Direction, TransferException Error) : TransferResult(TransferId, Direction)
 {
+    /// <summary>
+    /// The partial file (a download's <c>.part</c>, a tus upload's state file) kept so that the same transfer started again
+    /// resumes, or null when nothing worth resuming is kept. Also on <see cref="TransferException.PartialPath"/>.
+    /// </summary>
+    public string? PartialPath { get; init; }
+
     /// <summary>The reason, as a sentence.</summary>
     public string Reason => Error.Message;
 

@@ -26,6 +26,16 @@ public sealed record DownloadRequest(Uri Source, string Destination)
     /// </summary>
     public bool DestinationIsFolder { get; init; }
 
+    /// <summary>
+    /// With <see cref="DestinationIsFolder"/>: replace a file that already has the server's name. By default an existing file
+    /// (dotfiles included) is never replaced: the download takes the first free name as browsers do (<c>report (1).pdf</c>),
+    /// chosen again at the final rename so that a file created meanwhile is not replaced either, and fails with
+    /// <see cref="TransferFailure.DestinationExists"/> when no free name is left. A download to a file the caller named
+    /// (<see cref="ToFile"/>) replaces that file: the caller chose the name.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool Overwrite { get; init; }
+
     /// <summary>The SHA-256 the file must have (hex); the download fails with <see cref="TransferFailure.DigestMismatch"/> otherwise.</summary>
     public string? ExpectedSha256 { get; init; }
 
@@ -40,6 +50,9 @@ public sealed record DownloadRequest(Uri Source, string Destination)
 
     /// <summary>Receives the progress of this transfer (the same values as the <see cref="TransferProgress"/> events).</summary>
     public IProgress<TransferProgress>? Progress { get; init; }
+
+    /// <summary>The caller's span the transfer's span is a child of: <see cref="System.Diagnostics.Activity.Current"/> where the request was made.</summary>
+    public System.Diagnostics.ActivityContext TraceParent { get; init; } = System.Diagnostics.Activity.Current?.Context ?? default;
 
     /// <summary>A download into the file <paramref name="path"/>.</summary>
     public static DownloadRequest ToFile(Uri source, string path) => new(source, path);
@@ -89,13 +102,16 @@ public sealed record UploadRequest(Uri Target, string SourcePath)
     /// <summary>Receives the progress of this transfer (the same values as the <see cref="TransferProgress"/> events).</summary>
     public IProgress<TransferProgress>? Progress { get; init; }
 
+    /// <summary>The caller's span the transfer's span is a child of: <see cref="System.Diagnostics.Activity.Current"/> where the request was made.</summary>
+    public System.Diagnostics.ActivityContext TraceParent { get; init; } = System.Diagnostics.Activity.Current?.Context ?? default;
+
     /// <summary>A multipart upload of <paramref name="sourcePath"/> to <paramref name="target"/>.</summary>
     public static UploadRequest Multipart(Uri target, string sourcePath) => new(target, sourcePath);
 
     /// <summary>A resumable tus upload of <paramref name="sourcePath"/> to the creation endpoint <paramref name="endpoint"/>.</summary>
     public static UploadRequest Tus(Uri endpoint, string sourcePath) => new(endpoint, sourcePath) { Protocol = UploadProtocol.Tus };
 
-    internal string EffectiveStatePath => StatePath ?? SourcePath + ".tus";
+    internal string EffectiveStatePath => StatePath ?? PartialFile.UploadStateOf(SourcePath);
 
     internal string EffectiveFileName => FileName ?? Path.GetFileName(SourcePath);
 

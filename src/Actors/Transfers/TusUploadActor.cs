@@ -24,8 +24,9 @@ namespace Courier.Transfers;
 internal sealed class TusUploadActor : TransferActor
 {
     private readonly UploadRequest _request;
+
+    protected override System.Diagnostics.ActivityContext TraceParent => _request.TraceParent;
     private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-    private Step _step;
     private long _length;
     private DateTime _written;
     private SafeFileHandle? _source;
@@ -48,6 +49,7 @@ internal sealed class TusUploadActor : TransferActor
     public static Props Props(UploadRequest request, TransferRuntime runtime) =>
         Internal.FactoryProducer<TusUploadActor>.Props(() => new TusUploadActor(request, runtime));
 
+    /// <summary>Which request a failure belongs to (the continuation of each request passes its own).</summary>
     private enum Step
     {
         Create,
@@ -66,12 +68,12 @@ internal sealed class TusUploadActor : TransferActor
     protected override void Start()
     {
         var (path, statePath, endpoint) = (_request.SourcePath, StatePath, _request.Target.AbsoluteUri);
-        RunIo(ct => PrepareAsync(path, statePath, endpoint, ct));
+        RunIo("Preparing", ct => PrepareAsync(path, statePath, endpoint, ct), OnPrepared, OnIoError, abandon: Adopt);
     }
 
-    private static async Task<object?> PrepareAsync(string path, string statePath, string endpoint, CancellationToken cancellationToken)
+    private static async Task<Prepared> PrepareAsync(string path, string statePath, string endpoint, CancellationToken cancellationToken)
     {
-        var source = (TransferFiles.Source)(await TransferFiles.InspectSourceAsync(path).ConfigureAwait(false))!;
+        var source = await TransferFiles.InspectSourceAsync(path).ConfigureAwait(false);
         var state = await TransferState.LoadAsync<UploadState>(statePath, cancellationToken).ConfigureAwait(false);
         // Only an upload of this very file (same length, not written since) to the same endpoint is resumed.
         if (state is not null && (state.Endpoint != endpoint || state.Length != source.Length || state.SourceWrittenUtc != source.WrittenUtc
@@ -90,9 +92,33 @@ internal sealed class TusUploadActor : TransferActor
 
     // ---- requests -----------------------------------------------------------------------------------------------
 
+    /// <summary>A source opened after the transfer started ending: kept so that the release closes it.</summary>
+    private void Adopt(Prepared prepared)
+    {
+        if (_source is null) _source = prepared.Handle;
+        else prepared.Handle.Dispose();
+    }
+
+    private void OnPrepared(Prepared prepared)
+    {
+        _length = prepared.Source.Length;
+        _written = prepared.Source.WrittenUtc;
+        _source = prepared.Handle;
+        ReportProgress(0, 0, _length);
+        if (prepared.State is { } state)
+        {
+            _uploadUrl = new Uri(state.UploadUrl);
+            Context.System.EventStream.Publish(new TransferResumed(Id, Direction, StatePath, 0));
+            SendHead();
+        }
+        else
+        {
+            SendCreate();
+        }
+    }
+
     private void SendCreate()
     {
-        _step = Step.Create;
         var metadata = new List<KeyValuePair<string, string>>(_request.Fields.Count + 2)
         {
             new("filename", _request.EffectiveFileName),
@@ -102,14 +128,13 @@ internal sealed class TusUploadActor : TransferActor
         Send(NewCall(HttpMethod.Post, _request.Target, _request.Headers, _request.Anonymous,
             new(TransferHeaders.TusResumable, TransferHeaders.TusVersion),
             new(TransferHeaders.UploadLength, _length.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            new(TransferHeaders.UploadMetadata, TransferHeaders.TusMetadata(metadata))));
+            new(TransferHeaders.UploadMetadata, TransferHeaders.TusMetadata(metadata))),
+            Answered(OnCreated), error => OnCallFailed(error, Step.Create));
     }
 
-    private void SendHead()
-    {
-        _step = Step.Head;
-        Send(NewCall(HttpMethod.Head, _uploadUrl!, _request.Headers, _request.Anonymous, new KeyValuePair<string, string>(TransferHeaders.TusResumable, TransferHeaders.TusVersion)));
-    }
+    private void SendHead() =>
+        Send(NewCall(HttpMethod.Head, _uploadUrl!, _request.Headers, _request.Anonymous, new KeyValuePair<string, string>(TransferHeaders.TusResumable, TransferHeaders.TusVersion)),
+            Answered(OnHead), error => OnCallFailed(error, Step.Head));
 
     private void ReadChunk()
     {
@@ -119,10 +144,10 @@ internal sealed class TusUploadActor : TransferActor
             _bufferMayBeInUse = false;
         }
         var (handle, buffer, offset, count, path) = (_source!, _buffer, _offset, (int)Math.Min(Runtime.ChunkSize, _length - _offset), _request.SourcePath);
-        RunIo(ct => ReadAsync(handle, buffer, offset, count, path, ct));
+        RunIo("Reading a chunk", ct => ReadAsync(handle, buffer, offset, count, path, ct), OnChunkRead, OnIoError);
     }
 
-    private static async Task<object?> ReadAsync(SafeFileHandle handle, byte[] buffer, long offset, int count, string path, CancellationToken cancellationToken)
+    private static async Task<ChunkRead> ReadAsync(SafeFileHandle handle, byte[] buffer, long offset, int count, string path, CancellationToken cancellationToken)
     {
         var filled = 0;
         while (filled < count)
@@ -143,9 +168,15 @@ internal sealed class TusUploadActor : TransferActor
         return new ChunkRead(offset, count);
     }
 
+    private void OnChunkRead(ChunkRead chunk)
+    {
+        _bufferStart = chunk.Offset;
+        _bufferCount = chunk.Count;
+        SendPatch();
+    }
+
     private void SendPatch()
     {
-        _step = Step.Patch;
         _bufferMayBeInUse = true;
         var timeout = Runtime.UploadAttemptTimeout;
         Send(NewCall(HttpMethod.Patch, _uploadUrl!, _request.Headers, _request.Anonymous,
@@ -155,7 +186,7 @@ internal sealed class TusUploadActor : TransferActor
             Body = RequestBody.FromBytes(_buffer.AsMemory(0, _bufferCount), TransferHeaders.OffsetOctetStream),
             AttemptTimeout = timeout,
             Deadline = timeout + Runtime.Requests.CallDeadline,
-        });
+        }, Answered(OnPatched), error => OnCallFailed(error, Step.Patch));
     }
 
     /// <summary>Any failure is followed by HEAD: the server's offset is the truth, whatever the failed request did.</summary>
@@ -167,24 +198,11 @@ internal sealed class TusUploadActor : TransferActor
 
     // ---- answers ------------------------------------------------------------------------------------------------
 
-    protected override void OnResponse(HttpResponseMessage response)
+    /// <summary>A continuation that disposes the answer after <paramref name="handle"/> read its headers.</summary>
+    private static Action<HttpResponseMessage> Answered(Action<HttpResponseMessage> handle) => response =>
     {
-        using (response)
-        {
-            switch (_step)
-            {
-                case Step.Create:
-                    OnCreated(response);
-                    break;
-                case Step.Head:
-                    OnHead(response);
-                    break;
-                case Step.Patch:
-                    OnPatched(response);
-                    break;
-            }
-        }
-    }
+        using (response) handle(response);
+    };
 
     private void OnCreated(HttpResponseMessage response)
     {
@@ -195,7 +213,7 @@ internal sealed class TusUploadActor : TransferActor
         }
         _uploadUrl = location.IsAbsoluteUri ? location : new Uri(_request.Target, location);
         var (statePath, state, log, id) = (StatePath, new UploadState(_request.Target.AbsoluteUri, _uploadUrl.AbsoluteUri, _length, _written), Runtime.Requests.Log, Id);
-        RunIo(async ct =>
+        RunIo("Saving the upload URL", async ct =>
         {
             try
             {
@@ -206,8 +224,12 @@ internal sealed class TusUploadActor : TransferActor
                 // A read-only source folder: the upload still runs, it just cannot be resumed by another process.
                 log.Warning("Transfer {0}: the tus state '{1}' cannot be written ({2}); the upload will not be resumable across processes.", id, statePath, ex.Message);
             }
-            return StateSaved.Instance;
-        });
+            return statePath;
+        }, _ =>
+        {
+            Acknowledged(0);
+            Next();
+        }, OnIoError);
     }
 
     private void OnHead(HttpResponseMessage response)
@@ -280,54 +302,23 @@ internal sealed class TusUploadActor : TransferActor
         }
         var (path, statePath, length, bufferSize) = (_request.SourcePath, StatePath, _length, Runtime.ReadBufferSize);
         string? sha = _hashBroken ? null : Convert.ToHexStringLower(_hash.GetHashAndReset());
-        RunIo(async ct =>
+        RunIo("Finishing", async ct =>
         {
             TransferState.Delete(statePath);
-            return new Hashed(sha ?? await TransferFiles.Sha256Async(path, length, bufferSize, ct).ConfigureAwait(false));
-        });
-    }
-
-    protected override void OnIo(object? result)
-    {
-        switch (result)
+            return sha ?? await TransferFiles.Sha256Async(path, length, bufferSize, ct).ConfigureAwait(false);
+        }, hashed =>
         {
-            case Prepared prepared:
-                _length = prepared.Source.Length;
-                _written = prepared.Source.WrittenUtc;
-                _source = prepared.Handle;
-                ReportProgress(0, 0, _length);
-                if (prepared.State is { } state)
-                {
-                    _uploadUrl = new Uri(state.UploadUrl);
-                    SendHead();
-                }
-                else
-                {
-                    SendCreate();
-                }
-                break;
-            case StateSaved:
-                Acknowledged(0);
-                Next();
-                break;
-            case ChunkRead chunk:
-                _bufferStart = chunk.Offset;
-                _bufferCount = chunk.Count;
-                SendPatch();
-                break;
-            case Hashed hashed:
-                ReportProgress(_length, _length, _length, final: true);
-                Complete(_request.SourcePath, _length, hashed.Sha256, _uploadUrl);
-                break;
-        }
+            ReportProgress(_length, _length, _length, final: true);
+            Complete(_request.SourcePath, _length, hashed, _uploadUrl);
+        }, OnIoError);
     }
 
     // ---- failures -----------------------------------------------------------------------------------------------
 
-    protected override void OnCallFailed(Exception error)
+    private void OnCallFailed(Exception error, Step step)
     {
         var gone = IsStatus(error, HttpStatusCode.NotFound) || IsStatus(error, HttpStatusCode.Gone) || IsStatus(error, HttpStatusCode.Forbidden);
-        if (_step != Step.Create && gone && !_recreated)
+        if (step != Step.Create && gone && !_recreated)
         {
             // The server forgot the upload (expired, or a stale state file): create it anew, once.
             _recreated = true;
@@ -339,7 +330,7 @@ internal sealed class TusUploadActor : TransferActor
             SendCreate();
             return;
         }
-        if (_step == Step.Patch && IsStatus(error, HttpStatusCode.Conflict))
+        if (step == Step.Patch && IsStatus(error, HttpStatusCode.Conflict))
         {
             RetryOrFail(Describe(error, What), "offset mismatch (409): asking the server for its offset", _offset);
             return;
@@ -352,7 +343,7 @@ internal sealed class TusUploadActor : TransferActor
         Fail(Describe(error, What));
     }
 
-    protected override void OnIoError(Exception error) =>
+    private void OnIoError(Exception error) =>
         Fail(error as TransferException ?? new TransferException(TransferFailure.LocalIo, $"{What}: {error.Message}", error));
 
     private TransferException Protocol(string detail) => new(TransferFailure.ProtocolViolation, $"{What}: {detail}.");
@@ -361,11 +352,6 @@ internal sealed class TusUploadActor : TransferActor
         new(TransferFailure.LengthMismatch, expected.ToString(), actual.ToString(), $"{What}: {detail}.");
 
     // ---- release ------------------------------------------------------------------------------------------------
-
-    protected override void Adopt(object? result)
-    {
-        if (result is Prepared prepared) _source ??= prepared.Handle;
-    }
 
     protected override Task ReleaseAsync(TransferResult result)
     {
@@ -386,12 +372,6 @@ internal sealed class TusUploadActor : TransferActor
 
     private sealed record Prepared(TransferFiles.Source Source, UploadState? State, SafeFileHandle Handle);
 
-    private sealed record StateSaved
-    {
-        public static readonly StateSaved Instance = new();
-    }
-
     private sealed record ChunkRead(long Offset, int Count);
 
-    private sealed record Hashed(string Sha256);
 }

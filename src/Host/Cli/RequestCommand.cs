@@ -17,14 +17,17 @@ internal static class RequestCommand
         var url = new Argument<string>("URL") { Description = "Absolute http(s) URL." };
         var headers = CommandArguments.HeaderOption();
         var data = new Option<string?>("--data", "-d") { Description = "Request body; @file reads it from a file. JSON bodies are sent as application/json, others as a form, unless -H sets Content-Type." };
-        var command = new Command("request", "Send one call through the runtime (retries, tokens, timeouts).") { method, url, headers, data };
-        command.SetAction((parse, ct) => RunAsync(parse, shared, parse.GetValue(method)!, parse.GetValue(url)!, parse.GetValue(headers) ?? [], parse.GetValue(data), ct));
+        var trace = new Option<bool>("--trace") { Description = "Print the call's span tree (attempts, retries, token waits, the refresh) to stderr as a timeline." };
+        var command = new Command("request", "Send one call through the runtime (retries, tokens, timeouts).") { method, url, headers, data, trace };
+        command.SetAction((parse, ct) => RunAsync(parse, shared, parse.GetValue(method)!, parse.GetValue(url)!, parse.GetValue(headers) ?? [], parse.GetValue(data),
+            parse.GetValue(trace), ct));
         return command;
     }
 
     private static async Task<int> RunAsync(ParseResult parse, SharedOptions shared, string methodText, string urlText,
-        string[] headerTexts, string? data, CancellationToken cancellationToken)
+        string[] headerTexts, string? data, bool trace, CancellationToken cancellationToken)
     {
+        using var timeline = trace ? new TraceTimeline() : null;
         var call = BuildCall(methodText, urlText, headerTexts, data);
         var stderr = Consoles.StandardError(shared.IsInteractive(parse));
         var json = parse.GetValue(shared.Json);
@@ -34,6 +37,7 @@ internal static class RequestCommand
         var stopwatch = Stopwatch.StartNew();
         var result = await runtime.Client.ExecuteAsync(call, cancellationToken);
         stopwatch.Stop();
+        if (timeline is not null) Console.Error.Write(await timeline.RenderAsync(call.Id, cancellationToken));
 
         switch (result)
         {

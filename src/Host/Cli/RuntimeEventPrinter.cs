@@ -21,6 +21,14 @@ internal sealed class RuntimeEventPrinter : ReceiveActor
             if (showTransfer(m.TransferId))
                 console.MarkupLineInterpolated($"[yellow]transfer {m.TransferId} interrupted[/]: {m.Reason.TrimEnd('.')}; retry {m.Retry}/{m.MaxRetries} in {m.Delay.TotalMilliseconds:0} ms from byte {m.Offset:N0}");
         });
+        Receive<TransferResumed>(m =>
+        {
+            if (!showTransfer(m.TransferId)) return;
+            if (m.Direction == TransferDirection.Download)
+                console.MarkupLineInterpolated($"[blue]resuming[/]: '{m.PartialPath}' has {Transfers.TransferDisplay.FormatBytes(m.Offset)}; asking the server for the rest");
+            else
+                console.MarkupLineInterpolated($"[blue]resuming[/]: '{m.PartialPath}' holds the upload URL of an earlier run; asking the server where it stopped");
+        });
         Receive<TokenRefreshed>(m =>
             console.MarkupLineInterpolated($"[green]token refreshed[/] generation {m.Generation} ({m.Trigger}, {m.Attempts} request(s) to the token endpoint, {m.Waiting} call(s) were waiting)"));
         Receive<TokenRefreshFailed>(m =>
@@ -39,7 +47,7 @@ internal static class RuntimeEvents
     public static IActorRef Print(ActorSystem system, IAnsiConsole console, Func<long, bool>? showRetry = null, Func<long, bool>? showTransfer = null)
     {
         var printer = system.ActorOf(Props.Create(() => new RuntimeEventPrinter(console, showRetry ?? (_ => true), showTransfer ?? (_ => true))));
-        foreach (var type in new[] { typeof(RetryScheduled), typeof(TransferRetryScheduled), typeof(TokenRefreshed), typeof(TokenRefreshFailed), typeof(AuthenticationFailed) })
+        foreach (var type in new[] { typeof(RetryScheduled), typeof(TransferRetryScheduled), typeof(TransferResumed), typeof(TokenRefreshed), typeof(TokenRefreshFailed), typeof(AuthenticationFailed) })
             system.EventStream.Subscribe(printer, type);
         return printer;
     }

@@ -50,10 +50,14 @@ internal sealed class RuntimeHost : IAsyncDisposable
         builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
         builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
         builder.Logging.AddFilter(l => l >= minimum);
+        // The runtime logs through ILoggerFactory (categories Courier.*), not through Akka's level below: the command's level
+        // applies to it too, over appsettings' "Courier" entry (as it applied through Akka's level before).
+        builder.Logging.AddFilter("Courier", minimum);
         // Logs go to stderr: stdout carries the command's output (bodies, JSON).
         builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
 
         builder.Services.AddHttpRuntime(builder.Configuration.GetSection(HttpRuntimeOptions.SectionName), configure);
+        OtlpExport.AddIfConfigured(builder.Services, builder.Configuration);
         builder.Services.AddAkka("courier", akka => akka
             .ConfigureLoggers(loggers =>
             {

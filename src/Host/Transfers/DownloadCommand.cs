@@ -5,8 +5,9 @@ using Courier.Transfers;
 namespace Courier.Host.Transfers;
 
 /// <summary>
-/// <c>download URL [DEST] [--sha256 HEX] [-H "Name: value"]...</c>: into a file or an existing folder (named by the
-/// server), through <c>&lt;dest&gt;.part</c>; running the same command again resumes it.
+/// <c>download URL [DEST] [--sha256 HEX] [--overwrite] [-H "Name: value"]...</c>: into a file or an existing folder (named by
+/// the server, never replacing a file there unless <c>--overwrite</c>), through a partial file the runtime keeps; running
+/// the same command again resumes it.
 /// </summary>
 internal static class DownloadCommand
 {
@@ -20,17 +21,21 @@ internal static class DownloadCommand
         };
         var sha256 = new Option<string?>("--sha256") { Description = "The SHA-256 (hex) the file must have; on a mismatch nothing is left under the final name." };
         var headers = CommandArguments.HeaderOption();
-        var command = new Command("download", "Download a file, resumable: through DEST.part, resumed after dropped connections and by running the same command again.")
+        var overwrite = new Option<bool>("--overwrite")
         {
-            url, destination, sha256, headers,
+            Description = "Into a folder: replace a file that already has the server's name. Default: keep it and save as 'name (1).ext'.",
+        };
+        var command = new Command("download", "Download a file, resumable: through a partial file, resumed after dropped connections and by running the same command again.")
+        {
+            url, destination, sha256, headers, overwrite,
         };
         command.SetAction((parse, ct) => TransferRun.RunAsync(parse, shared,
-            CreateJob(parse.GetValue(url)!, parse.GetValue(destination), parse.GetValue(sha256), parse.GetValue(headers) ?? []), ct));
+            CreateJob(parse.GetValue(url)!, parse.GetValue(destination), parse.GetValue(sha256), parse.GetValue(headers) ?? [], parse.GetValue(overwrite)), ct));
         return command;
     }
 
     /// <summary>Checks the arguments (a usage error names what is wrong) and describes the download.</summary>
-    internal static TransferJob CreateJob(string urlText, string? destinationText, string? sha256, IEnumerable<string> headerTexts)
+    internal static TransferJob CreateJob(string urlText, string? destinationText, string? sha256, IEnumerable<string> headerTexts, bool overwrite = false)
     {
         var url = CommandArguments.ParseUrl(urlText);
         if (sha256 is not null && (sha256.Length != 64 || !sha256.All(char.IsAsciiHexDigit)))
@@ -50,28 +55,14 @@ internal static class DownloadCommand
         {
             ExpectedSha256 = sha256,
             Headers = headers,
+            Overwrite = overwrite,
         };
-        var part = new FileInfo(destination + ".part");
         var name = toFolder ? Path.GetFileName(url.AbsolutePath) : Path.GetFileName(destination);
         return new TransferJob(request.Id, $"download {name}", (client, progress, ct) => client.DownloadAsync(request, progress, ct))
         {
-            Resuming = !toFolder && part.Exists && part.Length > 0
-                ? $"'{part.FullName}' has {TransferDisplay.FormatBytes(part.Length)}; asking the server for the rest"
-                : null,
             Cancelled = kept => kept is null
                 ? "nothing had arrived yet."
                 : $"'{kept}' is kept; run the same command again to resume.",
-            AfterFailure = () => toFolder ? null : KeptPart(part.FullName),
         };
-    }
-
-    /// <summary>The .part if it holds bytes to resume from; an empty one (the server refused at once) is removed.</summary>
-    private static string? KeptPart(string part)
-    {
-        var file = new FileInfo(part);
-        if (!file.Exists) return null;
-        if (file.Length > 0) return part;
-        if (!File.Exists(part + ".json")) file.Delete();
-        return null;
     }
 }

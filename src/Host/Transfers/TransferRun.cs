@@ -16,16 +16,11 @@ internal sealed record TransferJob(long Id, string Label,
 {
     /// <summary>The sentence after "Cancelled:", given the state kept for a resume (null when none).</summary>
     public required Func<string?, string> Cancelled { get; init; }
-
-    /// <summary>Printed before the transfer starts: the state of an earlier run it resumes from, if any.</summary>
-    public string? Resuming { get; init; }
-
-    /// <summary>After a failure: tidies up, and returns the file that lets the same command resume (null when none).</summary>
-    public Func<string?> AfterFailure { get; init; } = () => null;
 }
 
 /// <summary>
-/// What <c>upload</c> and <c>download</c> share: the runtime, resumes printed as they happen, the progress display, the
+/// What <c>upload</c> and <c>download</c> share: the runtime, resumes printed as they happen (the runtime's
+/// <see cref="TransferResumed"/> and <see cref="TransferRetryScheduled"/> events: the CLI knows no file names of its own), the progress display, the
 /// summary (a line, or one JSON object with <c>--json</c>) on stdout, and errors as one line on stderr with an exit code.
 /// </summary>
 internal static class TransferRun
@@ -47,7 +42,6 @@ internal static class TransferRun
         await using var runtime = await RuntimeHost.StartAsync(shared.ToConfiguration(parse), verbose, cancellationToken: cancellationToken,
             quietLevel: Microsoft.Extensions.Logging.LogLevel.Critical);
         RuntimeEvents.Print(runtime.System, stderr, showTransfer: id => id == job.Id);
-        if (job.Resuming is { } resuming && !json) stderr.MarkupLineInterpolated($"[blue]resuming[/]: {resuming}");
         try
         {
             var completed = await TransferDisplay.RunAsync(stderr, mode, job.Label, progress => job.Start(runtime.Client, progress, cancellationToken));
@@ -61,7 +55,7 @@ internal static class TransferRun
         }
         catch (TransferException error)
         {
-            var kept = job.AfterFailure();
+            var kept = error.PartialPath; // what the runtime kept for a resume
             stderr.MarkupLineInterpolated($"[red]{error.Message}[/]{(kept is null ? "" : $" ('{kept}' is kept: run the same command again to resume)")}");
             if (verbose) stderr.WriteException(error);
             return ExitCodeFor(error);

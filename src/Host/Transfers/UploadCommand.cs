@@ -6,7 +6,7 @@ namespace Courier.Host.Transfers;
 
 /// <summary>
 /// <c>upload FILE URL [--tus] [--field name=value]... [--field-name NAME] [-H "Name: value"]...</c>: one multipart/form-data
-/// POST, or a resumable tus upload whose upload URL is kept in <c>FILE.tus</c> so that the same command resumes it.
+/// POST, or a resumable tus upload whose upload URL the runtime keeps beside FILE so that the same command resumes it.
 /// </summary>
 internal static class UploadCommand
 {
@@ -14,7 +14,7 @@ internal static class UploadCommand
     {
         var file = new Argument<string>("FILE") { Description = "The file to send (only ever read)." };
         var url = new Argument<string>("URL") { Description = "Where the form is POSTed; with --tus, the tus creation endpoint." };
-        var tus = new Option<bool>("--tus") { Description = "Resumable tus 1.0 upload; the upload URL is kept in FILE.tus, so running the same command again resumes." };
+        var tus = new Option<bool>("--tus") { Description = "Resumable tus 1.0 upload; the upload URL is kept in a state file beside FILE, so running the same command again resumes." };
         var fields = new Option<string[]>("--field", "-F") { Description = "A form field name=value, sent before the file (repeatable); with --tus, extra Upload-Metadata.", AllowMultipleArgumentsPerToken = false };
         var fieldName = new Option<string?>("--field-name") { Description = "The form field that carries the file (multipart; default file)." };
         var headers = CommandArguments.HeaderOption();
@@ -40,14 +40,11 @@ internal static class UploadCommand
             Headers = CommandArguments.ParseHeaders(headerTexts),
             FileField = fieldName ?? "file",
         };
-        var state = source + ".tus"; // UploadRequest's default state path: the same command finds it again
         return new TransferJob(request.Id, $"upload {Path.GetFileName(source)}", (client, progress, ct) => client.UploadAsync(request, progress, ct))
         {
-            Resuming = tus && File.Exists(state) ? $"'{state}' holds the upload URL of an earlier run; asking the server where it stopped" : null,
             Cancelled = kept => !tus ? "a multipart upload cannot be resumed; running the same command again sends the whole file."
                 : kept is null ? "the upload was not created yet; running the same command again starts it."
                 : $"the upload state '{kept}' is kept; run the same command again to resume.",
-            AfterFailure = () => tus && File.Exists(state) ? state : null,
         };
     }
 }

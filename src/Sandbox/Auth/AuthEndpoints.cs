@@ -8,7 +8,7 @@ namespace Courier.Sandbox.Auth;
 
 /// <summary>
 /// The token endpoints: <c>POST /auth/login</c>, <c>POST /auth/refresh</c> (JSON) and <c>POST /oauth/token</c>
-/// (RFC 6749 form-urlencoded, password and refresh_token grants, client authentication required).
+/// (RFC 6749 form-urlencoded, password, refresh_token and client_credentials grants, client authentication required).
 /// </summary>
 internal sealed class AuthEndpoints(SandboxAuthority authority, CancellationToken serverStopping)
 {
@@ -91,6 +91,12 @@ internal sealed class AuthEndpoints(SandboxAuthority authority, CancellationToke
                 }
 
                 await RefreshCoreAsync(context, TokenFormat.OAuth, refreshToken).ConfigureAwait(false);
+                return;
+
+            case "client_credentials":
+                // RFC 6749 §4.4: the client authenticated above is the grant; no refresh token is issued (§4.4.3).
+                await TokenResponses.WriteGrantAsync(context, TokenFormat.OAuth,
+                    authority.GrantClientCredentials(clientId!, form["scope"], form["resource"].ToArray(), form["audience"])).ConfigureAwait(false);
                 return;
 
             case null or "":

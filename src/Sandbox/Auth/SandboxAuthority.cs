@@ -78,6 +78,7 @@ public sealed class SandboxAuthority
         Interlocked.Exchange(ref _reuseEvents, 0);
         Interlocked.Exchange(ref _rejectedExpired, 0);
         Interlocked.Exchange(ref _rejectedInvalid, 0);
+        Interlocked.Exchange(ref _clientCredentialsGrants, 0);
     }
 
     /// <summary>Makes every access token issued so far expired, now; tokens issued later are unaffected.</summary>
@@ -120,6 +121,32 @@ public sealed class SandboxAuthority
         var access = IssueAccessToken(family, family.Generation);
         Interlocked.Increment(ref _logins);
         return new TokenGrant(access.Token, refresh.Token, ExpiresInSeconds);
+    }
+
+    /// <summary>Client credentials grants issued (RFC 6749 §4.4): one access token each, no refresh token.</summary>
+    public long ClientCredentialsGrants => Interlocked.Read(ref _clientCredentialsGrants);
+
+    /// <summary>The scope, resources (RFC 8707) and audience of the last client credentials request, as sent.</summary>
+    public (string? Scope, IReadOnlyList<string?> Resources, string? Audience) LastClientCredentialsRequest
+    {
+        get
+        {
+            lock (_clientCredentialsLock) return _lastClientCredentials;
+        }
+    }
+
+    private long _clientCredentialsGrants;
+    private readonly Lock _clientCredentialsLock = new();
+    private (string? Scope, IReadOnlyList<string?> Resources, string? Audience) _lastClientCredentials = (null, [], null);
+
+    /// <summary>Issues an access token to the client itself: its own family (subject <c>client:{id}</c>), no refresh token.</summary>
+    internal TokenGrant GrantClientCredentials(string clientId, string? scope, IReadOnlyList<string?> resources, string? audience)
+    {
+        lock (_clientCredentialsLock) _lastClientCredentials = (scope, resources, audience);
+        var family = new TokenFamily(NewId(16), Interlocked.Increment(ref _familySequence), "client:" + clientId);
+        var access = IssueAccessToken(family, family.Generation);
+        Interlocked.Increment(ref _clientCredentialsGrants);
+        return new TokenGrant(access.Token, null, ExpiresInSeconds);
     }
 
     /// <summary>Consumes one pending injected refresh failure, if any.</summary>

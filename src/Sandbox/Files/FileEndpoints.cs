@@ -147,7 +147,7 @@ internal sealed class FileEndpoints
         headers.ETag = file.ETag;
         headers.LastModified = file.LastModified.ToString("r", CultureInfo.InvariantCulture);
         headers.AcceptRanges = "bytes";
-        headers["Repr-Digest"] = "sha-256=:" + Convert.ToBase64String(file.Sha256) + ":";
+        if (!request.Headers.ContainsKey(FileFaults.NoDigest)) headers["Repr-Digest"] = "sha-256=:" + Convert.ToBase64String(file.Sha256) + ":";
         headers.ContentDisposition = request.Query.TryGetValue("disposition", out var disposition)
             ? disposition.ToString()
             : new ContentDispositionHeaderValue("attachment") { FileName = AsciiName(file.Name), FileNameStar = file.Name }.ToString();
@@ -155,7 +155,7 @@ internal sealed class FileEndpoints
 
         var (from, to) = (0L, file.Length - 1);
         var status = 200;
-        if (request.Headers.Range.Count == 1 && IfRangeHolds(request, file) && TryParseRange(request.Headers.Range.ToString(), file.Length, out var first, out var last))
+        if (request.Headers.Range.Count == 1 && (IfRangeHolds(request, file) || request.Headers.ContainsKey(FileFaults.IgnoreIfRange)) && TryParseRange(request.Headers.Range.ToString(), file.Length, out var first, out var last))
         {
             if (first >= file.Length)
             {

@@ -7,7 +7,7 @@ namespace Courier.Sandbox.Files;
 /// <summary>
 /// Fault injection of the file endpoints, from request headers and counted per <c>X-Sandbox-Key</c> (so parallel tests
 /// never collide): cut a body after N bytes for the first k requests, fail the k-th tus PATCH, lie about the tus offset,
-/// slow a download down.
+/// slow a download down, ignore <c>If-Range</c>, leave out the digest.
 /// </summary>
 internal sealed class FileFaults
 {
@@ -25,6 +25,15 @@ internal sealed class FileFaults
 
     /// <summary>A download pauses this many milliseconds after every 64 KiB.</summary>
     public const string DelayPerBlockMs = "X-Fault-Delay-Per-Block-Ms";
+
+    /// <summary>
+    /// Any value: a download serves the requested <c>Range</c> of the current file even when <c>If-Range</c> names another
+    /// version (a server that breaks RFC 9110 §13.1.5; with a file replaced meanwhile, the 206 is of the changed file).
+    /// </summary>
+    public const string IgnoreIfRange = "X-Fault-Ignore-If-Range";
+
+    /// <summary>Any value: a download is sent without its <c>Repr-Digest</c> (so only the validators protect the client).</summary>
+    public const string NoDigest = "X-Fault-No-Digest";
 
     private readonly ConcurrentDictionary<string, long> _counts = new();
 

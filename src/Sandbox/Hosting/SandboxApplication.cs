@@ -68,5 +68,11 @@ internal static class SandboxApplication
         app.MapPost("/_sandbox/auth/issue", (RequestDelegate)control.IssueAsync);
 
         Files.FileEndpoints.Map(app, authority);
+
+        var limited = new Limits.RateLimitedEndpoints();
+        app.Lifetime.ApplicationStopped.Register(limited.Dispose);
+        app.Map("/limited/{**path}", (RequestDelegate)limited.HandleAsync);
+        app.MapPost("/_sandbox/limit", (RequestDelegate)limited.ConfigureAsync);
+        app.MapGet("/_sandbox/limit", (RequestDelegate)limited.StatsAsync);
     }
 }

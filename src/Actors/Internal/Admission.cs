@@ -1,0 +1,202 @@
+using Akka.Actor;
+
+namespace Courier.Internal;
+
+/// <summary>Why a coordinator answered an item itself instead of letting its actor do it.</summary>
+internal enum AdmissionEnd
+{
+    /// <summary>An item with the same id is already queued or running.</summary>
+    Duplicate,
+
+    /// <summary>The cap is reached and the queue is full.</summary>
+    QueueFull,
+
+    /// <summary>Cancelled while it waited in the queue.</summary>
+    CancelledInQueue,
+
+    /// <summary>Its deadline came while it waited in the queue.</summary>
+    DeadlineInQueue,
+
+    /// <summary>The actor running it stopped without reporting (it threw).</summary>
+    Crashed,
+
+    /// <summary>The coordinator stopped while the item waited in the queue.</summary>
+    StoppedInQueue,
+
+    /// <summary>The coordinator stopped while the item was running.</summary>
+    StoppedRunning,
+}
+
+/// <summary>What a coordinator supplies to its <see cref="Admission{TItem, TResult}"/>: how to run an item and how to answer it.</summary>
+internal interface IAdmissionHost<in TItem, TResult>
+{
+    /// <summary>Spawns the child that runs <paramref name="item"/>; it reports its one result to the coordinator.</summary>
+    IActorRef StartChild(long id, TItem item, DateTimeOffset submittedAt);
+
+    /// <summary>How long <paramref name="item"/> may wait in the queue before it is answered; null when it may wait for ever.</summary>
+    TimeSpan? QueueDeadline(TItem item);
+
+    /// <summary>The answer to an item the coordinator ends itself (<paramref name="end"/> says why; it was submitted at <paramref name="submittedAt"/>).</summary>
+    TResult Answer(long id, TItem item, AdmissionEnd end, int running, int queued, DateTimeOffset submittedAt);
+
+    /// <summary>An item entered the queue behind the cap (for gauges; nothing to do by default).</summary>
+    void Queued(TItem item)
+    {
+    }
+
+    /// <summary>An item left the queue: started, cancelled, expired, or answered at the stop (nothing to do by default).</summary>
+    void Dequeued(TItem item)
+    {
+    }
+
+    /// <summary>Sends a result to the item's reply address (and publishes it, where the coordinator does).</summary>
+    void Reply(IActorRef replyTo, TResult result);
+}
+
+/// <summary>The timer message of a queued item's deadline (the ticket tells a stale timer from the current one).</summary>
+internal sealed record QueueDeadlineReached(long Id, long Ticket);
+
+/// <summary>
+/// The admission core of a coordinator (requests and transfers share it): a cap on the items running at once, a bounded
+/// first-in-first-out queue behind it, a deadline timer for each queued item that has one, cancellation of queued and
+/// running items, refusal of a second item with an id already in flight, and <see cref="Stop"/>, which answers every
+/// item it knows. Every item submitted gets exactly one answer through <see cref="IAdmissionHost{TItem, TResult}.Reply"/>.
+/// </summary>
+/// <remarks>
+/// Not an actor: it lives inside its coordinator and is called from the coordinator's receive only (not thread-safe).
+/// The coordinator keeps what differs: validation of the item, the child actor, the messages of its protocol.
+/// </remarks>
+internal sealed class Admission<TItem, TResult>
+{
+    private readonly IAdmissionHost<TItem, TResult> _host;
+    private readonly IActorContext _context;
+    private readonly int _maxRunning;
+    private readonly int _maxQueued;
+    private readonly Dictionary<long, Running> _running = new();
+    private readonly Dictionary<IActorRef, long> _idByChild = new();
+    private readonly IndexedQueue<Queued> _queue = new();
+    private long _tickets;
+
+    public Admission(IAdmissionHost<TItem, TResult> host, IActorContext context, int maxRunning, int maxQueued)
+    {
+        _host = host;
+        _context = context;
+        _maxRunning = maxRunning;
+        _maxQueued = maxQueued;
+    }
+
+    public int RunningCount => _running.Count;
+
+    public int QueuedCount => _queue.Count;
+
+    /// <summary>Runs the item now, queues it behind the cap, or answers it (duplicate id, full queue).</summary>
+    public void Submit(long id, TItem item, IActorRef replyTo)
+    {
+        if (_running.ContainsKey(id) || _queue.Contains(id))
+        {
+            // Two items with one id: their answers and their cancellations could not be told apart.
+            _host.Reply(replyTo, _host.Answer(id, item, AdmissionEnd.Duplicate, _running.Count, _queue.Count, _context.System.Scheduler.Now));
+            return;
+        }
+        var submittedAt = _context.System.Scheduler.Now;
+        if (_running.Count < _maxRunning)
+        {
+            Start(new Queued(id, item, replyTo, submittedAt, 0, null));
+            return;
+        }
+        if (_queue.Count >= _maxQueued)
+        {
+            _host.Reply(replyTo, _host.Answer(id, item, AdmissionEnd.QueueFull, _running.Count, _queue.Count, submittedAt));
+            return;
+        }
+        ICancelable? timer = null;
+        var ticket = ++_tickets;
+        if (_host.QueueDeadline(item) is { } deadline)
+            timer = WeakTimer.ScheduleTellOnce(_context.System.Scheduler, deadline, _context.Self, new QueueDeadlineReached(id, ticket));
+        _queue.Enqueue(id, new Queued(id, item, replyTo, submittedAt, ticket, timer));
+        _host.Queued(item);
+    }
+
+    /// <summary>The child's one report: answers the item and starts the next queued one. False when the id is unknown.</summary>
+    public bool Finished(long id, TResult result)
+    {
+        if (!_running.Remove(id, out var running)) return false;
+        _idByChild.Remove(running.Child);
+        _context.Unwatch(running.Child);
+        _host.Reply(running.ReplyTo, result);
+        StartNextQueued();
+        return true;
+    }
+
+    /// <summary>A watched child stopped: one that had not reported crashed, and its item is answered.</summary>
+    public void ChildTerminated(IActorRef child)
+    {
+        if (!_idByChild.Remove(child, out var id)) return;
+        if (_running.Remove(id, out var running))
+            _host.Reply(running.ReplyTo, _host.Answer(id, running.Item, AdmissionEnd.Crashed, _running.Count, _queue.Count, running.SubmittedAt));
+        StartNextQueued();
+    }
+
+    /// <summary>A queued item is answered at once; a running one gets <paramref name="message"/> (its actor answers).</summary>
+    public void Cancel(long id, object message)
+    {
+        if (_running.TryGetValue(id, out var running))
+        {
+            running.Child.Tell(message, _context.Sender);
+            return;
+        }
+        if (_queue.TryRemove(id, out var queued))
+        {
+            queued.Timer?.Cancel();
+            _host.Dequeued(queued.Item);
+            _host.Reply(queued.ReplyTo, _host.Answer(id, queued.Item, AdmissionEnd.CancelledInQueue, _running.Count, _queue.Count, queued.SubmittedAt));
+        }
+    }
+
+    /// <summary>A queued item's deadline came: it leaves the queue with its answer (a stale timer does nothing).</summary>
+    public void DeadlineReached(QueueDeadlineReached message)
+    {
+        if (!_queue.TryGetValue(message.Id, out var queued) || queued.Ticket != message.Ticket) return;
+        _queue.TryRemove(message.Id, out _);
+        _host.Dequeued(queued.Item);
+        _host.Reply(queued.ReplyTo, _host.Answer(message.Id, queued.Item, AdmissionEnd.DeadlineInQueue, _running.Count, _queue.Count, queued.SubmittedAt));
+    }
+
+    /// <summary>The coordinator stops (call from <c>PostStop</c>): every item still running or queued is answered now.</summary>
+    public void Stop()
+    {
+        foreach (var (id, running) in _running)
+            _host.Reply(running.ReplyTo, _host.Answer(id, running.Item, AdmissionEnd.StoppedRunning, 0, 0, running.SubmittedAt));
+        foreach (var queued in _queue)
+        {
+            queued.Timer?.Cancel();
+            _host.Dequeued(queued.Item);
+            _host.Reply(queued.ReplyTo, _host.Answer(queued.Id, queued.Item, AdmissionEnd.StoppedInQueue, 0, 0, queued.SubmittedAt));
+        }
+        _running.Clear();
+        _idByChild.Clear();
+        _queue.Clear();
+    }
+
+    private void Start(Queued item)
+    {
+        var child = _host.StartChild(item.Id, item.Item, item.SubmittedAt);
+        _context.Watch(child);
+        _running[item.Id] = new Running(item.Item, item.ReplyTo, child, item.SubmittedAt);
+        _idByChild[child] = item.Id;
+    }
+
+    private void StartNextQueued()
+    {
+        while (_running.Count < _maxRunning && _queue.TryDequeue(q => q.Id, out var next))
+        {
+            next.Timer?.Cancel();
+            _host.Dequeued(next.Item);
+            Start(next);
+        }
+    }
+
+    private sealed record Queued(long Id, TItem Item, IActorRef ReplyTo, DateTimeOffset SubmittedAt, long Ticket, ICancelable? Timer);
+
+    private sealed record Running(TItem Item, IActorRef ReplyTo, IActorRef Child, DateTimeOffset SubmittedAt);
+}

@@ -1,0 +1,51 @@
+using Akka.Actor;
+
+namespace Courier.Internal;
+
+/// <summary>
+/// The reply address of one call or transfer made through the facade: an actor reference that completes a task with the
+/// coordinator's answer. It replaces <c>Ask</c>, which registers a temporary actor and starts a timeout timer for every
+/// call. The caller's task is completed by whichever comes first: the coordinator's answer, the caller's cancellation
+/// (<see cref="TryComplete"/>), or the coordinator's termination (<see cref="CoordinatorWatch"/>); later answers release
+/// what they hold (<c>late</c>: a late successful response is disposed).
+/// </summary>
+internal sealed class ReplyRef<TResult> : MinimalActorRef, CoordinatorWatch.IPending where TResult : class
+{
+    private readonly TaskCompletionSource<TResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Func<TResult> _stopped;
+    private readonly Action<TResult>? _late;
+
+    /// <param name="provider">The actor system's provider.</param>
+    /// <param name="path">A path for log lines only: it is never looked up.</param>
+    /// <param name="stopped">The answer when the coordinator stopped without answering.</param>
+    /// <param name="late">Releases an answer that came after the task was completed.</param>
+    public ReplyRef(IActorRefProvider provider, ActorPath path, Func<TResult> stopped, Action<TResult>? late = null)
+    {
+        Provider = provider;
+        Path = path;
+        _stopped = stopped;
+        _late = late;
+    }
+
+    public Task<TResult> Task => _completion.Task;
+
+    public override ActorPath Path { get; }
+
+    public override IActorRefProvider Provider { get; }
+
+    protected override void TellInternal(object message, IActorRef sender)
+    {
+        if (message is TResult result) TryComplete(result);
+    }
+
+    /// <summary>Completes the caller's task; a second answer releases what it holds.</summary>
+    public void TryComplete(TResult result)
+    {
+        if (!_completion.TrySetResult(result)) _late?.Invoke(result);
+    }
+
+    void CoordinatorWatch.IPending.CoordinatorStopped()
+    {
+        if (!_completion.Task.IsCompleted) TryComplete(_stopped());
+    }
+}

@@ -1,0 +1,143 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+
+namespace Courier.Host.Batch;
+
+/// <summary>
+/// The record of what a batch sent, beside its results (<c>RESULTS.jsonl.sent</c>): a header line with the batch
+/// identity (the source of the idempotency keys, so that a resumed batch resends the same keys), then one JSON-string
+/// id per line for each call sent WITHOUT an idempotency key (a non-idempotent line whose duplicate the server could
+/// not recognise), and <c>-"id"</c> when such a call certainly never left the client. Each such entry is flushed to
+/// the operating system before the call is sent, so a killed process (SIGKILL) never sent a call the journal lacks;
+/// it is not fsynced (a power loss may lose the tail). Ids sent and neither answered nor withdrawn are "in doubt".
+/// </summary>
+internal sealed class BatchJournal : IAsyncDisposable
+{
+    private readonly FileStream _stream;
+    private readonly SemaphoreSlim _gate = new(1, 1); // calls end concurrently; one append at a time
+
+    private BatchJournal(FileStream stream, string batchId, HashSet<string> inDoubt)
+    {
+        _stream = stream;
+        BatchId = batchId;
+        Sent = inDoubt;
+    }
+
+    /// <summary>The identity the keys derive from.</summary>
+    public string BatchId { get; }
+
+    /// <summary>The ids the previous runs sent without a key and did not withdraw.</summary>
+    public IReadOnlySet<string> Sent { get; }
+
+    public static string PathFor(string outputPath) => outputPath + ".sent";
+
+    /// <summary>
+    /// Opens the journal: a fresh batch starts a new one (a new random identity unless <paramref name="batchId"/> is
+    /// given); a continued batch reads the old one and appends (its identity, unless <paramref name="batchId"/> says otherwise).
+    /// </summary>
+    public static async Task<BatchJournal> OpenAsync(string outputPath, bool continues, string? batchId, CancellationToken cancellationToken)
+    {
+        var path = PathFor(outputPath);
+        var sent = new HashSet<string>(StringComparer.Ordinal);
+        string? stored = null;
+        if (continues && File.Exists(path))
+        {
+            using var reader = new StreamReader(path, Encoding.UTF8);
+            var first = true;
+            while (await reader.ReadLineAsync(cancellationToken) is { } text)
+            {
+                if (first) { stored = ReadHeader(text); first = false; continue; }
+                var withdrawn = text.StartsWith('-');
+                if (ReadId(withdrawn ? text[1..] : text) is not { } id) continue; // a torn last line: its call was never sent
+                if (withdrawn) sent.Remove(id); else sent.Add(id);
+            }
+        }
+
+        var identity = batchId ?? stored ?? NewIdentity();
+        FileStream stream;
+        if (stored is not null && stored == identity)
+        {
+            stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 4096, useAsync: true);
+            await RepairTailAsync(stream, cancellationToken);
+        }
+        else
+        {
+            // A new identity: a new journal, but what the old one says was sent stays in doubt.
+            stream = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.Read, 4096, useAsync: true);
+            await stream.WriteAsync(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new { batch = identity }) + "\n"), cancellationToken);
+            foreach (var id in sent) await stream.WriteAsync(Encoding.UTF8.GetBytes(JsonSerializer.Serialize(id) + "\n"), cancellationToken);
+            await stream.FlushAsync(cancellationToken);
+        }
+        return new BatchJournal(stream, identity, sent);
+    }
+
+    /// <summary>Records that <paramref name="id"/> is about to be sent without a key; returns once the OS has the line.</summary>
+    public Task RecordSendingAsync(string id) => AppendAsync(JsonSerializer.Serialize(id) + "\n");
+
+    /// <summary>Records that <paramref name="id"/> certainly never left the client, so a later run may send it.</summary>
+    public Task RecordNotSentAsync(string id) => AppendAsync("-" + JsonSerializer.Serialize(id) + "\n");
+
+    private async Task AppendAsync(string line)
+    {
+        await _gate.WaitAsync(CancellationToken.None);
+        try
+        {
+            await _stream.WriteAsync(Encoding.UTF8.GetBytes(line), CancellationToken.None);
+            await _stream.FlushAsync(CancellationToken.None);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>The stable key of line <paramref name="id"/>: base64url(SHA-256(identity + "\n" + id)).</summary>
+    public string IdempotencyKey(string id) =>
+        Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(BatchId + "\n" + id))).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+
+    public async ValueTask DisposeAsync()
+    {
+        await _stream.DisposeAsync();
+        _gate.Dispose();
+    }
+
+    private static string NewIdentity() => Convert.ToHexString(RandomNumberGenerator.GetBytes(16)).ToLowerInvariant();
+
+    private static string? ReadHeader(string text)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("batch", out var b) &&
+                   b.ValueKind == JsonValueKind.String ? b.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static string? ReadId(string text)
+    {
+        try
+        {
+            using var document = JsonDocument.Parse(text);
+            return document.RootElement.ValueKind == JsonValueKind.String ? document.RootElement.GetString() : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task RepairTailAsync(FileStream stream, CancellationToken cancellationToken)
+    {
+        // A kill mid-append may leave a line without its newline: end it, so the next entry starts on its own line
+        // (the torn text itself does not parse and is ignored on reading).
+        if (stream.Length == 0) return;
+        using var read = new FileStream(stream.Name, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        read.Seek(-1, SeekOrigin.End);
+        if (read.ReadByte() != '\n') await stream.WriteAsync("\n"u8.ToArray(), cancellationToken);
+    }
+}

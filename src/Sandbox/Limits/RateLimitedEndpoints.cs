@@ -1,0 +1,99 @@
+using System.Globalization;
+using System.Threading.RateLimiting;
+using Courier.Sandbox.Http;
+using Microsoft.AspNetCore.Http;
+
+namespace Courier.Sandbox.Limits;
+
+/// <summary>
+/// A rate-limited API: <c>/limited/{**path}</c> answers 200 <c>{"ok":true}</c> within a server-wide token bucket and
+/// 429 with <c>Retry-After</c> beyond it, as APIs that protect themselves do. <c>POST /_sandbox/limit?rate=500&amp;burst=50&amp;retryAfter=1</c>
+/// sets the limit (and zeroes the counters); <c>GET /_sandbox/limit</c> reads <c>{"rate","admitted","throttled"}</c>.
+/// Without a limit set, every call is admitted. Real time on purpose: this is a server for clients under test.
+/// </summary>
+internal sealed class RateLimitedEndpoints : IDisposable
+{
+    private Limit? _limit;
+    private long _admitted;
+    private long _throttled;
+
+    private sealed record Limit(TokenBucketRateLimiter Bucket, int Rate, int RetryAfterSeconds);
+
+    /// <summary><c>/limited/{**path}</c>.</summary>
+    public Task HandleAsync(HttpContext context)
+    {
+        var limit = Volatile.Read(ref _limit);
+        if (limit is not null)
+        {
+            using var lease = limit.Bucket.AttemptAcquire(1);
+            if (!lease.IsAcquired)
+            {
+                Interlocked.Increment(ref _throttled);
+                context.Response.Headers.RetryAfter = limit.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
+                return JsonResponse.WriteAsync(context, StatusCodes.Status429TooManyRequests, 0, static (writer, _) =>
+                {
+                    writer.WriteStartObject();
+                    writer.WriteString("error"u8, "rate limited"u8);
+                    writer.WriteEndObject();
+                });
+            }
+        }
+        Interlocked.Increment(ref _admitted);
+        return JsonResponse.WriteAsync(context, StatusCodes.Status200OK, 0, static (writer, _) =>
+        {
+            writer.WriteStartObject();
+            writer.WriteBoolean("ok"u8, true);
+            writer.WriteEndObject();
+        });
+    }
+
+    /// <summary><c>POST /_sandbox/limit?rate=N&amp;burst=B&amp;retryAfter=S</c>: 400 naming a bad parameter.</summary>
+    public Task ConfigureAsync(HttpContext context)
+    {
+        var query = context.Request.Query;
+        if (!int.TryParse(query["rate"], NumberStyles.None, CultureInfo.InvariantCulture, out var rate) || rate < 1)
+            return BadRequest(context, "rate must be a whole number of requests per second, at least 1");
+        var burst = Math.Max(1, rate / 10);
+        if (query.ContainsKey("burst") && (!int.TryParse(query["burst"], NumberStyles.None, CultureInfo.InvariantCulture, out burst) || burst < 1))
+            return BadRequest(context, "burst must be at least 1");
+        var retryAfter = 1;
+        if (query.ContainsKey("retryAfter") && !int.TryParse(query["retryAfter"], NumberStyles.None, CultureInfo.InvariantCulture, out retryAfter))
+            return BadRequest(context, "retryAfter must be a whole number of seconds");
+
+        // Replenished every 10 ms (a hundredth of the rate each time), so the rate holds at sub-second scale too.
+        var bucket = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
+        {
+            TokenLimit = burst,
+            TokensPerPeriod = Math.Max(1, rate / 100),
+            ReplenishmentPeriod = TimeSpan.FromMilliseconds(rate >= 100 ? 10 : 1000.0 / rate),
+            AutoReplenishment = true,
+            QueueLimit = 0,
+        });
+        Interlocked.Exchange(ref _limit, new Limit(bucket, rate, retryAfter))?.Bucket.Dispose();
+        Interlocked.Exchange(ref _admitted, 0);
+        Interlocked.Exchange(ref _throttled, 0);
+        context.Response.StatusCode = StatusCodes.Status204NoContent;
+        return Task.CompletedTask;
+    }
+
+    /// <summary><c>GET /_sandbox/limit</c>.</summary>
+    public Task StatsAsync(HttpContext context) =>
+        JsonResponse.WriteAsync(context, StatusCodes.Status200OK, this, static (writer, self) =>
+        {
+            writer.WriteStartObject();
+            if (Volatile.Read(ref self._limit) is { } limit) writer.WriteNumber("rate"u8, limit.Rate); else writer.WriteNull("rate"u8);
+            writer.WriteNumber("admitted"u8, Interlocked.Read(ref self._admitted));
+            writer.WriteNumber("throttled"u8, Interlocked.Read(ref self._throttled));
+            writer.WriteEndObject();
+        });
+
+    public void Dispose() => Interlocked.Exchange(ref _limit, null)?.Bucket.Dispose();
+
+    private static Task BadRequest(HttpContext context, string message) =>
+        JsonResponse.WriteAsync(context, StatusCodes.Status400BadRequest, message, static (writer, m) =>
+        {
+            writer.WriteStartObject();
+            writer.WriteString("error"u8, m);
+            writer.WriteEndObject();
+        });
+}

@@ -1,0 +1,107 @@
+using Courier.Sandbox;
+using Xunit;
+
+namespace Courier.Tests.Cluster;
+
+/// <summary>
+/// Three node processes (<c>Courier.ClusterNode</c>) on 127.0.0.1 sharing one rotating credential against the Sandbox's
+/// authorization server (2 s access tokens, rotation with reuse detection), with the cluster settings that
+/// docs/scaling-out.md recommends. The owner of the credentials runs on the oldest node, the first one started.
+/// </summary>
+[Collection(nameof(ClusteredCredentialsTests))]
+public sealed class MultiProcessClusterTests
+{
+    private static readonly TimeSpan TokenLifetime = TimeSpan.FromSeconds(2);
+
+    [Fact]
+    public async Task Steady_traffic_on_three_processes_fails_no_call_reuses_no_refresh_token_and_refreshes_about_once_per_expiry()
+    {
+        await using var server = await SandboxServer.StartAsync(new SandboxOptions { Auth = { AccessTokenLifetime = TokenLifetime } });
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        var nodes = await StartFleetAsync(server, cancel.Token);
+        try
+        {
+            var duration = TimeSpan.FromSeconds(8);
+            server.Auth.ResetCounters();
+            var started = DateTimeOffset.UtcNow;
+            foreach (var node in nodes) await node.GoAsync(duration, workers: 8);
+            var results = await Task.WhenAll(nodes.Select(n => n.ResultAsync(cancel.Token)));
+            var elapsed = DateTimeOffset.UtcNow - started;
+
+            foreach (var (result, node) in results.Zip(nodes))
+            {
+                Assert.True(result.Failed == 0, $"node {node.Index}: {result.Failed} failed call(s){Environment.NewLine}{result.Errors}");
+                Assert.True(result.Ok > 0, $"node {node.Index} made no call{Environment.NewLine}{node.Log}");
+            }
+            Assert.Equal(0, server.Auth.ReuseEvents);
+            // One refresh per token lifetime for the whole fleet, never one per node: the owner refreshes ahead of expiry, at
+            // 80 % of the lifetime (ProactiveRefreshFraction 0.2), so a run of E seconds sees about E / 1.6 s of them (+1
+            // for one that the timing splits). Three nodes each refreshing on their own would make three times as many.
+            var lifetimes = (long)Math.Ceiling(elapsed / (TokenLifetime * 0.8));
+            Assert.InRange(server.Auth.RefreshesPerformed, 1, lifetimes + 1);
+        }
+        finally
+        {
+            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
+        }
+    }
+
+    [Fact]
+    public async Task Killing_the_owners_process_mid_run_fails_no_call_on_the_other_nodes_and_reuses_no_refresh_token()
+    {
+        await using var server = await SandboxServer.StartAsync(new SandboxOptions { Auth = { AccessTokenLifetime = TokenLifetime } });
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(150));
+        var nodes = await StartFleetAsync(server, cancel.Token);
+        try
+        {
+            var owner = nodes[0];
+            var survivors = nodes.Skip(1).ToArray();
+            // Long enough to cover the owner-less gap of the recommended settings (about 15 s) and calls after it.
+            foreach (var node in nodes) await node.GoAsync(TimeSpan.FromSeconds(30), workers: 8);
+
+            // Kill once traffic runs on every node and at least one refresh went through the owner.
+            await WaitUntilAsync(() => survivors.All(n => n.ReportedSuccesses >= 50) && server.Auth.RefreshesPerformed >= 1, cancel.Token);
+            var refreshesBeforeKill = server.Auth.RefreshesPerformed;
+            owner.Kill();
+
+            var results = await Task.WhenAll(survivors.Select(n => n.ResultAsync(cancel.Token)));
+            foreach (var (result, node) in results.Zip(survivors))
+                Assert.True(result.Failed == 0, $"node {node.Index}: {result.Failed} failed call(s){Environment.NewLine}{result.Errors}{Environment.NewLine}{node.Log}");
+            Assert.Equal(0, server.Auth.ReuseEvents);
+            // The new owner took over: tokens kept being refreshed after the kill.
+            Assert.True(server.Auth.RefreshesPerformed > refreshesBeforeKill, "no refresh after the owner's node was killed");
+        }
+        finally
+        {
+            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
+        }
+    }
+
+    private static async Task<NodeProcess[]> StartFleetAsync(SandboxServer server, CancellationToken cancellationToken)
+    {
+        var (access, refresh, _) = server.Auth.IssueTokens();
+        var nodes = new List<NodeProcess>();
+        try
+        {
+            var seed = await NodeProcess.StartAsync(0, server.BaseAddress, access, refresh, "self", cancellationToken);
+            nodes.Add(seed);
+            await seed.ReadyAsync(cancellationToken); // the oldest node: it holds the owner
+            nodes.AddRange(await Task.WhenAll(Enumerable.Range(1, 2).Select(i =>
+                NodeProcess.StartAsync(i, server.BaseAddress, access, refresh, seed.Address, cancellationToken))));
+            await Task.WhenAll(nodes.Skip(1).Select(n => n.ReadyAsync(cancellationToken)));
+            return [.. nodes];
+        }
+        catch
+        {
+            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
+            throw;
+        }
+    }
+
+    /// <summary>Polls a condition fed by the nodes' progress lines (every 250 ms); no fixed sleep decides the outcome.</summary>
+    private static async Task WaitUntilAsync(Func<bool> condition, CancellationToken cancellationToken)
+    {
+        using var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(50));
+        while (!condition()) await tick.WaitForNextTickAsync(cancellationToken);
+    }
+}

@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Threading.Channels;
+
+namespace Courier.Tests.Cluster;
+
+/// <summary>
+/// One cluster node in its own process (<c>Courier.ClusterNode.dll</c>, built beside the tests), driven over its
+/// standard input and read line by line from its standard output. Killed by its id on dispose, whatever happened.
+/// </summary>
+public sealed class NodeProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly Channel<string> _lines = Channel.CreateUnbounded<string>();
+    private readonly List<string> _log = [];
+    private long _ok;
+    private long _failed;
+
+    private NodeProcess(Process process, int index)
+    {
+        _process = process;
+        Index = index;
+        process.OutputDataReceived += (_, e) => OnLine(e.Data);
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null) lock (_log) _log.Add("stderr: " + e.Data);
+        };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+    }
+
+    /// <summary>The node's position in start order.</summary>
+    public int Index { get; }
+
+    /// <summary>The node's cluster address (after <see cref="StartAsync"/>).</summary>
+    public string Address { get; private set; } = "";
+
+    /// <summary>The successful calls the node reported last.</summary>
+    public long ReportedSuccesses => Interlocked.Read(ref _ok);
+
+    /// <summary>Everything the node printed, for assertion messages.</summary>
+    public string Log
+    {
+        get
+        {
+            lock (_log) return string.Join(Environment.NewLine, _log.Where(l => !l.StartsWith("progress ", StringComparison.Ordinal)).TakeLast(80));
+        }
+    }
+
+    /// <summary>Starts a node and waits until it prints its address.</summary>
+    public static async Task<NodeProcess> StartAsync(int index, Uri sandbox, string access, string refresh, string seed, CancellationToken cancellationToken,
+        string stableAfter = "5s", int refreshTimeoutSeconds = 30)
+    {
+        var dll = Path.Combine(AppContext.BaseDirectory, "Courier.ClusterNode.dll");
+        var start = new ProcessStartInfo(DotnetHost())
+        {
+            ArgumentList =
+            {
+                dll, "--sandbox", sandbox.ToString(), "--access", access, "--refresh", refresh, "--seed", seed,
+                "--stable-after", stableAfter, "--refresh-timeout", refreshTimeoutSeconds.ToString(CultureInfo.InvariantCulture),
+            },
+            UseShellExecute = false,
+            RedirectStandardInput = true,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        // Membership changes, hand-over and refreshes at INFO: a failure's message shows how the fleet got there.
+        start.Environment["COURIER_NODE_LOGLEVEL"] = Environment.GetEnvironmentVariable("COURIER_NODE_LOGLEVEL") ?? "INFO";
+        var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the node process");
+        var node = new NodeProcess(process, index);
+        try
+        {
+            node.Address = (await node.ExpectAsync("address", cancellationToken)).Trim();
+            return node;
+        }
+        catch
+        {
+            await node.DisposeAsync();
+            throw;
+        }
+    }
+
+    /// <summary>Waits until the node serves a token (it is Up and has the shared pair).</summary>
+    public Task ReadyAsync(CancellationToken cancellationToken) => ExpectAsync("ready", cancellationToken);
+
+    /// <summary>Starts paced traffic on the node for <paramref name="duration"/>.</summary>
+    public Task GoAsync(TimeSpan duration, int workers) =>
+        _process.StandardInput.WriteLineAsync($"go {duration.TotalSeconds.ToString(CultureInfo.InvariantCulture)} {workers}");
+
+    /// <summary>Waits for the node's result line: its successful and failed calls and the first errors.</summary>
+    public async Task<(long Ok, long Failed, string Errors)> ResultAsync(CancellationToken cancellationToken)
+    {
+        var result = (await ExpectAsync("result", cancellationToken)).Split(' ');
+        string errors;
+        lock (_log) errors = string.Join(Environment.NewLine, _log.Where(l => l.StartsWith("error ", StringComparison.Ordinal)));
+        return (long.Parse(result[0], CultureInfo.InvariantCulture), long.Parse(result[1], CultureInfo.InvariantCulture), errors);
+    }
+
+    /// <summary>Kills the process at once (SIGKILL): no leave, the others must notice and down it.</summary>
+    public void Kill() => _process.Kill(entireProcessTree: true);
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.StandardInput.Close();
+                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                try
+                {
+                    await _process.WaitForExitAsync(grace.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    _process.Kill(entireProcessTree: true);
+                }
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // never started or already gone
+        }
+        finally
+        {
+            _process.Dispose();
+        }
+    }
+
+    private void OnLine(string? line)
+    {
+        if (line is null)
+        {
+            _lines.Writer.TryComplete();
+            return;
+        }
+        lock (_log) _log.Add(line);
+        if (line.StartsWith("progress ", StringComparison.Ordinal) && line.Split(' ') is [_, _, _])
+        {
+            var parts = line.Split(' ');
+            Interlocked.Exchange(ref _ok, long.Parse(parts[1], CultureInfo.InvariantCulture));
+            Interlocked.Exchange(ref _failed, long.Parse(parts[2], CultureInfo.InvariantCulture));
+            return;
+        }
+        _lines.Writer.TryWrite(line);
+    }
+
+    private async Task<string> ExpectAsync(string keyword, CancellationToken cancellationToken)
+    {
+        try
+        {
+            while (true)
+            {
+                var line = await _lines.Reader.ReadAsync(cancellationToken);
+                if (line.StartsWith(keyword + " ", StringComparison.Ordinal)) return line[(keyword.Length + 1)..];
+            }
+        }
+        catch (ChannelClosedException)
+        {
+            throw new InvalidOperationException($"node {Index} exited before '{keyword}':{Environment.NewLine}{Log}");
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"node {Index} did not say '{keyword}' in time:{Environment.NewLine}{Log}");
+        }
+    }
+
+    private static string DotnetHost()
+    {
+        var root = Path.GetFullPath(Path.Combine(RuntimeEnvironment.GetRuntimeDirectory(), "..", "..", ".."));
+        var host = Path.Combine(root, OperatingSystem.IsWindows() ? "dotnet.exe" : "dotnet");
+        return File.Exists(host) ? host : "dotnet";
+    }
+}

@@ -1,0 +1,151 @@
+using System.Net;
+using Akka.Actor;
+using Akka.TestKit;
+using Akka.TestKit.Xunit2;
+using Courier.Errors;
+using Courier.Requests;
+using Courier.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Courier.Tests.Requests;
+
+/// <summary>The request coordinator's promises at the edges: queue deadlines, the cap while calls end early.</summary>
+public sealed class CoordinatorTests : TestKit
+{
+    private static readonly Uri Url = new("https://api.example.test/items/1");
+
+    private readonly TestProbe _seen;
+    private readonly ScriptedHandler _handler;
+
+    public CoordinatorTests(ITestOutputHelper output)
+        : base(@"akka.scheduler.implementation = ""Akka.TestKit.TestScheduler, Akka.TestKit""", output: output)
+    {
+        _seen = CreateTestProbe();
+        _handler = new ScriptedHandler(_seen.Ref, () => Scheduler.Now);
+    }
+
+    private TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
+
+    private RequestRuntime Runtime(Action<HttpRuntimeOptions>? configure = null)
+    {
+        var options = new HttpRuntimeOptions();
+        options.Retry.Jitter = JitterMode.None;
+        configure?.Invoke(options);
+        var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+        return new RequestRuntime(options, () => client, Sys.Log);
+    }
+
+    private IActorRef StartCoordinator(Action<HttpRuntimeOptions>? configure = null) => Sys.ActorOf(RequestCoordinator.Props(Runtime(configure)));
+
+    private void Sync(IActorRef actor)
+    {
+        actor.Tell(new Identify(null));
+        ExpectMsg<ActorIdentity>();
+    }
+
+    private static async Task<HttpResponseMessage> Hang(CancellationToken ct)
+    {
+        await Task.Delay(Timeout.Infinite, ct);
+        throw new InvalidOperationException("unreachable");
+    }
+
+    // Regression (issue 9, item 7): the queued call waited until a slot freed, far past its deadline.
+    [Fact]
+    public void A_queued_call_is_answered_at_its_deadline_while_the_cap_is_full()
+    {
+        _handler.Default = (_, ct) => Hang(ct);
+        var coordinator = StartCoordinator(o => o.MaxConcurrentCalls = 1);
+        var running = HttpCall.Get(Url);
+        var queued = HttpCall.Get(Url) with { Deadline = TimeSpan.FromSeconds(2) };
+        coordinator.Tell(new ExecuteCall(running));
+        coordinator.Tell(new ExecuteCall(queued));
+        _seen.ExpectMsg<SeenRequest>();
+        Sync(coordinator);
+
+        Scheduler.Advance(TimeSpan.FromMilliseconds(1999));
+        ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Scheduler.Advance(TimeSpan.FromMilliseconds(1));
+        var failed = ExpectMsg<CallFailed>();
+        Assert.Equal(queued.Id, failed.CallId);
+        var error = Assert.IsType<HttpCallTimeoutException>(failed.Error);
+        Assert.Equal(TimeoutKind.Deadline, error.Kind);
+        Assert.Equal(0, failed.Attempts);
+        Assert.Contains("queue", error.Message);
+
+        // The call never runs later either.
+        coordinator.Tell(new CancelCall(running.Id));
+        Assert.Equal(running.Id, ExpectMsg<CallFailed>().CallId);
+        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
+
+    // Regression (issue 9, item 9): the RequestActor told its parent the call was over and only then (PostStop) cancelled
+    // the attempt: for a moment a freed slot coexisted with the request on the wire. The parent here runs on the calling
+    // thread, so it looks at the attempt at the very moment the report arrives.
+    [Fact]
+    public void A_cancelled_call_aborts_its_attempt_before_it_reports_the_end_to_the_coordinator()
+    {
+        var attempt = new TaskCompletionSource<CancellationToken>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _handler.Then((_, ct) =>
+        {
+            attempt.TrySetResult(ct);
+            return Hang(ct);
+        });
+        var call = HttpCall.Get(Url);
+        var parent = Sys.ActorOf(Props.Create(() => new CheckingParent(RequestActor.Props(call, Runtime(null), Scheduler.Now), attempt.Task, TestActor))
+            .WithDispatcher(CallingThreadDispatcher.Id));
+        _seen.ExpectMsg<SeenRequest>();
+
+        parent.Tell(new CancelCall(call.Id));
+        var report = ExpectMsg<Report>();
+        Assert.IsType<HttpCallCanceledException>(Assert.IsType<CallFailed>(report.Result).Error);
+        Assert.True(report.AttemptCancelled, "the attempt was still running when the call's slot was freed");
+    }
+
+    // The same promise seen from the handler: with a cap of 1, the queued call's request never meets the cancelled one's.
+    [Fact]
+    public void The_cap_holds_when_a_running_call_is_cancelled_and_a_queued_one_takes_its_slot()
+    {
+        var inFlight = 0;
+        var maxSeen = 0;
+        _handler.Default = async (_, ct) =>
+        {
+            var now = Interlocked.Increment(ref inFlight);
+            InterlockedMax(ref maxSeen, now);
+            using var registration = ct.Register(() => Interlocked.Decrement(ref inFlight));
+            return await Hang(ct);
+        };
+        var coordinator = StartCoordinator(o => o.MaxConcurrentCalls = 1);
+        var calls = Enumerable.Range(0, 20).Select(_ => HttpCall.Get(Url)).ToList();
+        foreach (var call in calls) coordinator.Tell(new ExecuteCall(call));
+
+        foreach (var call in calls)
+        {
+            _seen.ExpectMsg<SeenRequest>();
+            coordinator.Tell(new CancelCall(call.Id));
+            Assert.Equal(call.Id, ExpectMsg<CallFailed>().CallId);
+        }
+        Assert.Equal(1, Volatile.Read(ref maxSeen));
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        int current;
+        while ((current = Volatile.Read(ref target)) < value && Interlocked.CompareExchange(ref target, value, current) != current)
+        {
+        }
+    }
+
+    private sealed record Report(CallResult Result, bool AttemptCancelled);
+
+    /// <summary>Spawns the RequestActor and, when its report arrives, records whether its attempt was already cancelled.</summary>
+    private sealed class CheckingParent : ReceiveActor
+    {
+        public CheckingParent(Props child, Task<CancellationToken> attempt, IActorRef report)
+        {
+            var actor = Context.ActorOf(child);
+            Receive<CancelCall>(m => actor.Tell(m));
+            Receive<RequestFinished>(m => report.Tell(new Report(m.Result, attempt.IsCompleted && attempt.Result.IsCancellationRequested)));
+        }
+    }
+}

@@ -1,0 +1,293 @@
+using System.Net;
+using Courier.Requests.Hosts;
+using Xunit;
+
+namespace Courier.Tests.Requests.Hosts;
+
+/// <summary>The per-host table, stepped with explicit times: no clock, no sleeping.</summary>
+public sealed class HostPoliciesTests
+{
+    private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private static readonly HostKey Api = HostKey.From(new Uri("https://api.example.com/orders"));
+    private static readonly HostKey Other = HostKey.From(new Uri("https://other.example.com/"));
+
+    private static HostPolicies Table(Action<HostPolicyOptions>? configure = null, int maxConcurrentCalls = 8, double maxRetryAfterSeconds = 30)
+    {
+        var options = new HostPolicyOptions();
+        configure?.Invoke(options);
+        return new HostPolicies(options, maxConcurrentCalls, TimeSpan.FromSeconds(maxRetryAfterSeconds));
+    }
+
+    private static HostTicket Admit(HostPolicies table, HostKey host, DateTimeOffset now)
+    {
+        var admission = table.TryAdmit(host, now);
+        Assert.Equal(HostAdmissionKind.Admitted, admission.Kind);
+        return admission.Ticket;
+    }
+
+    [Fact]
+    public void A_host_is_its_scheme_host_and_port_with_the_default_port_made_explicit()
+    {
+        Assert.Equal(HostKey.From(new Uri("https://API.example.com:443/a")), HostKey.From(new Uri("https://api.example.com/b?q=1")));
+        Assert.NotEqual(HostKey.From(new Uri("http://api.example.com/")), HostKey.From(new Uri("https://api.example.com/")));
+        Assert.NotEqual(HostKey.From(new Uri("https://api.example.com:8443/")), HostKey.From(new Uri("https://api.example.com/")));
+        Assert.Equal("https://api.example.com:443", Api.ToString());
+    }
+
+    [Fact]
+    public void A_429_with_Retry_After_pauses_every_call_to_that_host_until_the_time_it_named_and_no_other_host()
+    {
+        var table = Table();
+        var ticket = Admit(table, Api, T0);
+        Admit(table, Api, T0); // a second call already in flight is not recalled
+
+        table.OnOutcome(ticket, HostOutcomes.FromStatus(HttpStatusCode.TooManyRequests, TimeSpan.FromSeconds(2)), T0, TimeSpan.FromSeconds(2));
+
+        var refused = table.TryAdmit(Api, T0 + TimeSpan.FromSeconds(1));
+        Assert.Equal(HostAdmissionKind.WaitUntil, refused.Kind);
+        Assert.Equal(T0 + TimeSpan.FromSeconds(2), refused.At);
+        Assert.Equal(T0 + TimeSpan.FromSeconds(2), table.NextAdmissionTime(Api, T0 + TimeSpan.FromSeconds(1)));
+        Assert.Equal(HostAdmissionKind.Admitted, table.TryAdmit(Other, T0 + TimeSpan.FromSeconds(1)).Kind);
+        Assert.Equal(HostAdmissionKind.Admitted, table.TryAdmit(Api, T0 + TimeSpan.FromSeconds(2)).Kind);
+    }
+
+    [Fact]
+    public void A_503_with_Retry_After_pauses_the_host_but_a_503_without_it_does_not()
+    {
+        Assert.Equal(HostOutcome.Throttled, HostOutcomes.FromStatus(HttpStatusCode.ServiceUnavailable, TimeSpan.FromSeconds(1)));
+        Assert.Equal(HostOutcome.Failed, HostOutcomes.FromStatus(HttpStatusCode.ServiceUnavailable, null));
+        Assert.Equal(HostOutcome.Success, HostOutcomes.FromStatus(HttpStatusCode.NotFound, null));
+
+        var table = Table();
+        table.OnOutcome(Admit(table, Api, T0), HostOutcome.Failed, T0);
+        Assert.Equal(HostAdmissionKind.Admitted, table.TryAdmit(Api, T0).Kind);
+    }
+
+    [Fact]
+    public void The_pause_is_capped_at_MaxRetryAfter_and_a_shorter_later_answer_does_not_shorten_it()
+    {
+        var table = Table(maxRetryAfterSeconds: 10);
+        table.OnOutcome(Admit(table, Api, T0), HostOutcome.Throttled, T0, TimeSpan.FromHours(1));
+        Assert.Equal(T0 + TimeSpan.FromSeconds(10), table.Snapshot(Api)!.PausedUntil);
+
+        var second = Table();
+        var a = Admit(second, Api, T0);
+        var b = Admit(second, Api, T0);
+        second.OnOutcome(a, HostOutcome.Throttled, T0, TimeSpan.FromSeconds(5));
+        second.OnOutcome(b, HostOutcome.Throttled, T0, TimeSpan.FromSeconds(1));
+        Assert.Equal(T0 + TimeSpan.FromSeconds(5), second.Snapshot(Api)!.PausedUntil);
+    }
+
+    [Fact]
+    public void Without_PauseOnRetryAfter_a_429_does_not_pause_the_host()
+    {
+        var table = Table(o => o.PauseOnRetryAfter = false);
+        table.OnOutcome(Admit(table, Api, T0), HostOutcome.Throttled, T0, TimeSpan.FromSeconds(5));
+        Assert.Equal(HostAdmissionKind.Admitted, table.TryAdmit(Api, T0).Kind);
+    }
+
+    [Fact]
+    public void The_window_starts_at_the_cap_and_a_full_host_makes_calls_wait_for_a_slot()
+    {
+        var table = Table(o => o.MaxConcurrencyPerHost = 2, maxConcurrentCalls: 100);
+        var first = Admit(table, Api, T0);
+        Admit(table, Api, T0);
+        Assert.Equal(HostAdmissionKind.WaitForSlot, table.TryAdmit(Api, T0).Kind);
+        Assert.Null(table.NextAdmissionTime(Api, T0));
+        Assert.Equal(HostAdmissionKind.Admitted, table.TryAdmit(Other, T0).Kind);
+
+        table.OnOutcome(first, HostOutcome.Success, T0);
+        Assert.Equal(T0, table.NextAdmissionTime(Api, T0));
+        Assert.Equal(HostAdmissionKind.Admitted, table.TryAdmit(Api, T0).Kind);
+    }
+
+    [Fact]
+    public void AIMD_cuts_the_window_once_per_window_on_drops_and_grows_it_by_one_per_success_within_1_and_the_cap()
+    {
+        var table = Table(o => { o.AdaptiveConcurrency = true; o.BackoffRatio = 0.5; }, maxConcurrentCalls: 16);
+        Assert.Equal(16, Admit(table, Api, T0) is var t0 ? table.Snapshot(Api)!.Limit : 0);
+        var window = Enumerable.Range(0, 7).Select(_ => Admit(table, Api, T0)).Prepend(t0).ToList(); // 8 in flight
+
+        // The whole window answers 429: one cut (16 → 8), not eight.
+        foreach (var ticket in window) table.OnOutcome(ticket, HostOutcome.Throttled, T0);
+        Assert.Equal(8, table.Snapshot(Api)!.Limit);
+
+        // A drop of an attempt admitted after the cut is news: 8 → 4, then 4 → 2 → 1, and never below 1.
+        for (var expected = 4; expected >= 1; expected /= 2)
+        {
+            table.OnOutcome(Admit(table, Api, T0), HostOutcome.Failed, T0);
+            Assert.Equal(expected, table.Snapshot(Api)!.Limit);
+        }
+        table.OnOutcome(Admit(table, Api, T0), HostOutcome.Failed, T0);
+        Assert.Equal(1, table.Snapshot(Api)!.Limit);
+
+        // Additive increase: each success with the window in use adds one.
+        table.OnOutcome(Admit(table, Api, T0), HostOutcome.Success, T0);
+        Assert.Equal(2, table.Snapshot(Api)!.Limit);
+        var x = Admit(table, Api, T0);
+        var y = Admit(table, Api, T0);
+        table.OnOutcome(x, HostOutcome.Success, T0);
+        Assert.Equal(3, table.Snapshot(Api)!.Limit);
+        table.OnOutcome(y, HostOutcome.Success, T0); // 1 in flight of 3: window not in use, no growth
+        Assert.Equal(3, table.Snapshot(Api)!.Limit);
+    }
+
+    [Fact]
+    public void AIMD_never_grows_past_the_cap()
+    {
+        var limit = new AimdLimit(cap: 3, backoffRatio: 0.9);
+        for (var i = 0; i < 10; i++) limit.OnSuccess(inFlight: 3);
+        Assert.Equal(3, limit.Limit);
+        Assert.True(limit.OnDrop(admittedSequence: 0, nextSequence: 1));
+        Assert.Equal(2, limit.Limit); // floor(3 · 0.9)
+    }
+
+    [Fact]
+    public void The_breaker_opens_after_N_consecutive_failures_fails_fast_then_lets_one_probe_through()
+    {
+        var breakFor = TimeSpan.FromSeconds(5);
+        var table = Table(o => { o.CircuitBreakerFailures = 3; o.CircuitBreakDuration = breakFor; });
+
+        table.OnOutcome(Admit(table, Api, T0), HostOutcome.Failed, T0);
+        table.OnOutcome(Admit(table, Api, T0), HostOutcome.Success, T0); // resets the count
+        table.OnOutcome(Admit(table, Api, T0), HostOutcome.Failed, T0);
+        table.OnOutcome(Admit(table, Api, T0), HostOutcome.Failed, T0);
+        Assert.Equal(CircuitState.Closed, table.Snapshot(Api)!.Circuit);
+        table.OnOutcome(Admit(table, Api, T0), HostOutcome.Failed, T0);
+        Assert.Equal(CircuitState.Open, table.Snapshot(Api)!.Circuit);
+
+        var refused = table.TryAdmit(Api, T0 + TimeSpan.FromSeconds(4));
+        Assert.Equal(HostAdmissionKind.CircuitOpen, refused.Kind);
+        Assert.Equal(T0 + breakFor, refused.At);
+        Assert.Equal(HostAdmissionKind.Admitted, table.TryAdmit(Other, T0).Kind);
+
+        // Half-open: one probe; the others still fail fast while it runs. Its failure opens the circuit again.
+        var probe = table.TryAdmit(Api, T0 + breakFor);
+        Assert.True(probe.Ticket.IsProbe);
+        Assert.Equal(HostAdmissionKind.CircuitOpen, table.TryAdmit(Api, T0 + breakFor).Kind);
+        table.OnOutcome(probe.Ticket, HostOutcome.Failed, T0 + breakFor);
+        Assert.Equal(CircuitState.Open, table.Snapshot(Api)!.Circuit);
+        Assert.Equal(T0 + breakFor * 2, table.NextAdmissionTime(Api, T0 + breakFor));
+
+        // A second probe succeeds: the circuit closes and calls go again.
+        var second = table.TryAdmit(Api, T0 + breakFor * 2);
+        Assert.True(second.Ticket.IsProbe);
+        table.OnOutcome(second.Ticket, HostOutcome.Success, T0 + breakFor * 2);
+        Assert.Equal(CircuitState.Closed, table.Snapshot(Api)!.Circuit);
+        Assert.Equal(HostAdmissionKind.Admitted, table.TryAdmit(Api, T0 + breakFor * 2).Kind);
+    }
+
+    [Fact]
+    public void Throttling_is_not_an_outage_for_the_breaker_and_an_abandoned_probe_lets_the_next_call_probe()
+    {
+        var table = Table(o => o.CircuitBreakerFailures = 2);
+        table.OnOutcome(Admit(table, Api, T0), HostOutcome.Failed, T0);
+        table.OnOutcome(Admit(table, Api, T0), HostOutcome.Throttled, T0);
+        table.OnOutcome(Admit(table, Api, T0), HostOutcome.Failed, T0);
+        Assert.Equal(CircuitState.Closed, table.Snapshot(Api)!.Circuit);
+        table.OnOutcome(Admit(table, Api, T0), HostOutcome.Failed, T0);
+        Assert.Equal(CircuitState.Open, table.Snapshot(Api)!.Circuit);
+
+        var later = T0 + TimeSpan.FromSeconds(5);
+        var probe = table.TryAdmit(Api, later);
+        table.OnOutcome(probe.Ticket, HostOutcome.Ignored, later); // cancelled: says nothing about the host
+        Assert.True(table.TryAdmit(Api, later).Ticket.IsProbe);
+    }
+
+    [Fact]
+    public void The_rate_limit_spaces_calls_by_its_interval_from_the_time_passed_in_with_the_configured_burst()
+    {
+        var table = Table(o => { o.RateLimit = "10/s"; o.RateLimitBurst = 2; });
+        Admit(table, Api, T0);
+        Admit(table, Api, T0);
+        var wait = table.TryAdmit(Api, T0);
+        Assert.Equal(HostAdmissionKind.WaitUntil, wait.Kind);
+        Assert.Equal(T0 + TimeSpan.FromMilliseconds(100), wait.At);
+        Assert.Equal(HostAdmissionKind.WaitUntil, table.TryAdmit(Api, T0 + TimeSpan.FromMilliseconds(99)).Kind);
+        Admit(table, Api, T0 + TimeSpan.FromMilliseconds(100));
+        Assert.Equal(HostAdmissionKind.WaitUntil, table.TryAdmit(Api, T0 + TimeSpan.FromMilliseconds(150)).Kind);
+
+        // A long quiet spell refills the bucket to the burst, not beyond.
+        var later = T0 + TimeSpan.FromMinutes(1);
+        Admit(table, Api, later);
+        Admit(table, Api, later);
+        Assert.Equal(HostAdmissionKind.WaitUntil, table.TryAdmit(Api, later).Kind);
+        Assert.Equal(HostAdmissionKind.Admitted, table.TryAdmit(Other, later).Kind); // its own bucket
+    }
+
+    [Fact]
+    public void The_adaptive_rate_is_unlimited_until_a_throttle_then_0_9_times_what_the_server_let_through_with_no_growth_during_the_pause()
+    {
+        var rate = new AdaptiveRate();
+        Assert.True(rate.TryAcquire(T0));
+        Assert.Null(rate.Rate);
+
+        // 100 successes over the last second (the measurement's buckets are 100 ms), then a 429 with a 1 s pause.
+        for (var i = 0; i < 100; i++) rate.OnSuccess(T0 + TimeSpan.FromMilliseconds(100 + i * 9));
+        var at = T0 + TimeSpan.FromSeconds(1);
+        Assert.True(rate.OnThrottled(at, admittedSequence: 5, nextSequence: 10, resumesAt: at + TimeSpan.FromSeconds(1)));
+        Assert.Equal(90, rate.Rate!.Value, precision: 0);
+        Assert.False(rate.OnThrottled(at, admittedSequence: 9, nextSequence: 10, resumesAt: at)); // same window: no second cut
+
+        // Nothing accrues while paused: at the end of the pause the first permit is one interval (1/90 s) away.
+        var resumes = at + TimeSpan.FromSeconds(1);
+        Assert.False(rate.TryAcquire(resumes));
+        Assert.Equal(90, rate.Rate!.Value, precision: 0);
+        var next = rate.NextPermitTime(resumes);
+        Assert.InRange(next - resumes, TimeSpan.FromMilliseconds(11), TimeSpan.FromMilliseconds(12));
+        Assert.True(rate.TryAcquire(next));
+    }
+
+    [Fact]
+    public void Idle_hosts_are_forgotten_past_MaxTrackedHosts_but_a_paused_one_is_kept()
+    {
+        var table = Table(o => o.MaxTrackedHosts = 2);
+        table.OnOutcome(Admit(table, Api, T0), HostOutcome.Throttled, T0, TimeSpan.FromSeconds(5));
+        table.OnOutcome(Admit(table, Other, T0), HostOutcome.Success, T0);
+        Admit(table, HostKey.From(new Uri("https://third.example.com/")), T0);
+        Assert.Equal(2, table.Count);
+        Assert.NotNull(table.Snapshot(Api));
+        Assert.Null(table.Snapshot(Other));
+    }
+}
+
+/// <summary>Rates as the CLI and configuration write them, and the options' checks.</summary>
+public sealed class RateLimitAndOptionsTests
+{
+    [Theory]
+    [InlineData("200/s", 200, 1_000)]
+    [InlineData("30/min", 30, 60_000)]
+    [InlineData("5/100ms", 5, 100)]
+    [InlineData(" 1000 / h ", 1000, 3_600_000)]
+    [InlineData("7/2s", 7, 2_000)]
+    public void Rates_parse(string text, int permits, int perMs)
+    {
+        var rate = RateLimit.Parse(text);
+        Assert.Equal(permits, rate.Permits);
+        Assert.Equal(TimeSpan.FromMilliseconds(perMs), rate.Per);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("200")]
+    [InlineData("0/s")]
+    [InlineData("-1/s")]
+    [InlineData("200/fortnight")]
+    [InlineData("a/s")]
+    [InlineData("5/0s")]
+    public void A_bad_rate_is_a_FormatException_that_quotes_it(string text)
+    {
+        var error = Assert.Throws<FormatException>(() => RateLimit.Parse(text));
+        Assert.Contains($"'{text}'", error.Message);
+    }
+
+    [Fact]
+    public void Validate_names_the_configuration_key()
+    {
+        Assert.Contains("Hosts:RateLimit", Assert.ThrowsAny<ArgumentException>(() => new HostPolicyOptions { RateLimit = "fast" }.Validate()).Message);
+        Assert.Contains("Hosts:BackoffRatio", Assert.ThrowsAny<ArgumentException>(() => new HostPolicyOptions { BackoffRatio = 1 }.Validate()).Message);
+        Assert.Contains("Hosts:MaxConcurrencyPerHost", Assert.ThrowsAny<ArgumentException>(() => new HostPolicyOptions { MaxConcurrencyPerHost = 0 }.Validate()).Message);
+        Assert.Contains("Hosts:CircuitBreakDuration", Assert.ThrowsAny<ArgumentException>(() => new HostPolicyOptions { CircuitBreakDuration = TimeSpan.Zero }.Validate()).Message);
+        new HostPolicyOptions().Validate();
+    }
+}
