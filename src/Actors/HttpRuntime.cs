@@ -64,7 +64,7 @@ public static class HttpRuntime
     /// (Courier.Cluster) instead of refreshing itself, and <paramref name="store"/> is the store it writes adopted pairs to.
     /// </summary>
     internal static HttpRuntimeActors StartActors(ActorSystem system, HttpRuntimeOptions options, Func<HttpClient> clientSource,
-        HttpClient? tokenClient, string name, Props? sharedLink, ITokenStore? store = null)
+        HttpClient? tokenClient, string name, Props? sharedLink, ITokenStore? store = null, TimeSpan? waitForOwner = null)
     {
         ArgumentNullException.ThrowIfNull(system);
         WarmUpScheduler(system);
@@ -75,7 +75,7 @@ public static class HttpRuntime
             var refresher = sharedLink is not null ? null : auth.Refresher ?? (auth.RefreshEndpoint is null ? null
                 : auth.CreateRefresher(tokenClient ?? throw new ArgumentNullException(nameof(tokenClient), "A token endpoint is configured: give the client for token requests.")));
             var settings = TokenSettings.From(auth, refresher, runtime.DelayBeforeRetry);
-            if (sharedLink is not null) settings = settings.WithSharedLink(sharedLink, store ?? settings.Store);
+            if (sharedLink is not null) settings = settings.WithSharedLink(sharedLink, store ?? settings.Store, waitForOwner);
             tokens = system.ActorOf(TokenActor.Props(settings), name + "-tokens");
             runtime.Tokens = tokens;
         }

@@ -1,3 +1,4 @@
+using Akka.Event;
 using Akka.Actor;
 using Akka.Cluster.Tools.Singleton;
 using Courier.Auth;
@@ -98,7 +99,15 @@ internal sealed class NodeCredentials
         RemotingGuard.Check(system, Clustered);
         StartOwnerManager(system);
         var proxy = system.ActorOf(OwnerProxyProps(system, Clustered.SingletonName, Clustered.Role), Clustered.SingletonName + "-proxy");
-        var actors = HttpRuntime.StartActors(system, options, clientSource, tokenClient, name, CredentialLink.Props(Link with { OwnerProxy = proxy }), Store);
+        // Calls wait for a token through the owner-less gap of a failover, not only for RefreshTimeout: the gap is bounded by
+        // the cluster's failure detector, split-brain resolver and singleton settings (each call still by its own deadline).
+        var budget = FailoverBudget.Of(system, Clustered);
+        var wait = budget.HandOverWait(Link.RefreshTimeout);
+        if (wait > Link.RefreshTimeout)
+            system.Log.Info("Courier: calls wait up to {0:0.#} s for the credential owner (Courier:Auth:RefreshTimeout {1:0.#} s is shorter than the owner-less gap {2}).",
+                wait.TotalSeconds, Link.RefreshTimeout.TotalSeconds, budget);
+        var actors = HttpRuntime.StartActors(system, options, clientSource, tokenClient, name,
+            CredentialLink.Props(Link with { OwnerProxy = proxy, RefreshTimeout = wait }), Store, wait);
         return new ClusteredActors(actors, proxy);
     }
 

@@ -616,12 +616,14 @@ internal sealed class TokenSettings
     };
 
     /// <summary>A copy that leaves refreshes to <paramref name="link"/> and writes adopted pairs to <paramref name="store"/>.</summary>
-    public TokenSettings WithSharedLink(Props link, ITokenStore store) => new()
+    /// <remarks><paramref name="waitForOwner"/>, when given, replaces <see cref="RefreshTimeout"/>: in a cluster, calls wait
+    /// through the owner-less gap of a failover, which the cluster's own settings bound (Courier.Cluster's FailoverBudget).</remarks>
+    public TokenSettings WithSharedLink(Props link, ITokenStore store, TimeSpan? waitForOwner = null) => new()
     {
         Refresher = null,
         Store = store,
         Initial = Initial,
-        RefreshTimeout = RefreshTimeout,
+        RefreshTimeout = waitForOwner ?? RefreshTimeout,
         RefreshAttemptTimeout = RefreshAttemptTimeout,
         StoreWriteTimeout = StoreWriteTimeout,
         RefreshMaxRetries = RefreshMaxRetries,
