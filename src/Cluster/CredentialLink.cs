@@ -26,6 +26,7 @@ internal sealed class CredentialLink : ReceiveActor, IWithTimers
     private IActorRef _owner = ActorRefs.Nobody;
 
     private long _known = -1;
+    private CredentialRecord? _knownRecord;
     private RefreshCredentials? _pending;
     private DateTimeOffset _pendingUntil;
     private long _nextRequestId;
@@ -52,7 +53,7 @@ internal sealed class CredentialLink : ReceiveActor, IWithTimers
         Receive<SharedRefreshRequest>(m =>
         {
             if (m.Generation < _known) return; // the parent already has (or is being sent) a newer generation
-            _pending = new RefreshCredentials(m.Generation, m.Trigger);
+            _pending = new RefreshCredentials(m.Generation, m.Trigger, _knownRecord);
             _pendingUntil = Now + _settings.RefreshTimeout;
             _owner.Tell(_pending);
             Timers.StartPeriodicTimer(ResendTimer, Resend.Instance, _settings.ResendInterval);
@@ -99,6 +100,7 @@ internal sealed class CredentialLink : ReceiveActor, IWithTimers
     {
         if (record.Generation <= _known) return;
         _known = record.Generation;
+        _knownRecord = record;
         if (_pending is not null && record.Generation > _pending.Generation) StopResending();
         _log.Debug("Shared credentials: generation {0}.", record.Generation);
         Context.Parent.Tell(record.ToShared());

@@ -160,6 +160,17 @@ public sealed class CredentialOwner : ReceiveActor, IWithTimers, IWithUnboundedS
                 Sender.Tell(new CredentialsUpdated(current)); // someone already refreshed (or there is nothing to refresh)
                 return;
             }
+            if (m.Generation > current.Generation && m.Known is { } known && known.Generation >= m.Generation)
+            {
+                // A node holds a newer pair than the register this owner read: an earlier owner produced it, but its write
+                // reached fewer replicas than the cluster has now (a majority of a smaller cluster). Refreshing with the
+                // register's older refresh token would present a rotated-away token (a reuse, which revokes the family), and
+                // answering "unknown" would fail the node's calls: continue from the node's pair, written to a majority first.
+                _log.Warning("A node holds generation {0}, newer than the register's {1}: the credential owner continues from it.", known.Generation, current.Generation);
+                Stash.Stash();
+                Write(known);
+                return;
+            }
             if (m.Generation > current.Generation)
             {
                 // A node knows a newer generation than this owner: read the majority once more before answering.

@@ -20,8 +20,12 @@ internal sealed record CredentialRecord(long Generation, TokenPair? Credentials,
     public SharedCredentials ToShared() => new(Generation, Credentials, Failure, Announce, Trigger, Attempts);
 }
 
-/// <summary>Node → owner: the pair of <paramref name="Generation"/> was refused or is expiring; answered with <see cref="CredentialsUpdated"/> or <see cref="CredentialRefreshFailed"/>.</summary>
-internal sealed record RefreshCredentials(long Generation, string Trigger);
+/// <summary>
+/// Node → owner: the pair of <paramref name="Generation"/> was refused or is expiring; answered with <see cref="CredentialsUpdated"/>
+/// or <see cref="CredentialRefreshFailed"/>. <paramref name="Known"/> is the newest record the node holds: an owner whose
+/// register is behind it (an earlier owner's write reached fewer replicas than the cluster has now) continues from it.
+/// </summary>
+internal sealed record RefreshCredentials(long Generation, string Trigger, CredentialRecord? Known = null);
 
 /// <summary>Node → owner: send the current record (a node that starts). Answered with <see cref="CredentialsUpdated"/>.</summary>
 internal sealed record GetCredentials

@@ -33,6 +33,7 @@ public sealed class ClusterPlumbingTests
             record,
             new CredentialRecord(8, null, "invalid_grant", true, "expired", 1),
             new RefreshCredentials(7, "rejected"),
+            new RefreshCredentials(7, "rejected", record),
             GetCredentials.Instance,
             new ReplaceCredentials(3, pair),
             new ReplaceCredentials(0, null),

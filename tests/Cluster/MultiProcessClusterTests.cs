@@ -65,6 +65,7 @@ public sealed class MultiProcessClusterTests
             owner.Kill();
 
             var results = await Task.WhenAll(survivors.Select(n => n.ResultAsync(cancel.Token)));
+            foreach (var node in nodes) node.SaveLog(Path.Combine(Path.GetTempPath(), $"courier-failover-node-{node.Index}.log"));
             foreach (var (result, node) in results.Zip(survivors))
                 Assert.True(result.Failed == 0, $"node {node.Index}: {result.Failed} failed call(s){Environment.NewLine}{result.Errors}{Environment.NewLine}{node.Log}");
             Assert.Equal(0, server.Auth.ReuseEvents);

@@ -100,6 +100,12 @@ public sealed class NodeProcess : IAsyncDisposable
     /// <summary>Kills the process at once (SIGKILL): no leave, the others must notice and down it.</summary>
     public void Kill() => _process.Kill(entireProcessTree: true);
 
+    /// <summary>Writes everything the node printed to <paramref name="path"/> (for a failed run's post-mortem).</summary>
+    public void SaveLog(string path)
+    {
+        lock (_log) File.WriteAllLines(path, _log);
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
