@@ -72,9 +72,10 @@ public static class HttpRuntime
         IActorRef? tokens = null;
         if (options.Auth is { } auth)
         {
-            var refresher = sharedLink is not null ? null : auth.Refresher ?? (auth.RefreshEndpoint is null ? null
-                : auth.CreateRefresher(tokenClient ?? throw new ArgumentNullException(nameof(tokenClient), "A token endpoint is configured: give the client for token requests.")));
-            var settings = TokenSettings.From(auth, refresher, runtime.DelayBeforeRetry);
+            HttpClient TokenClient() => tokenClient ?? throw new ArgumentNullException(nameof(tokenClient), "A token endpoint is configured: give the client for token requests.");
+            var refresher = sharedLink is not null ? null : auth.Refresher ?? (auth.RefreshEndpoint is null || auth.Acquires ? null : auth.CreateRefresher(TokenClient()));
+            var acquirer = sharedLink is not null ? null : auth.Acquirer ?? (auth.RefreshEndpoint is null || !auth.Acquires ? null : auth.CreateAcquirer(TokenClient()));
+            var settings = TokenSettings.From(auth, refresher, runtime.DelayBeforeRetry, acquirer);
             if (sharedLink is not null) settings = settings.WithSharedLink(sharedLink, store ?? settings.Store);
             tokens = system.ActorOf(TokenActor.Props(settings), name + "-tokens");
             runtime.Tokens = tokens;

@@ -59,6 +59,9 @@ internal sealed class NodeCredentials
         options.Validate();
         clustered.Validate();
         var auth = options.Auth ?? throw new ArgumentException("Clustered credentials need Courier:Auth (HttpRuntimeOptions.Auth).", nameof(options));
+        // Acquired tokens (client credentials) spend nothing and need no owner: each node acquires its own.
+        if (auth.Acquires)
+            throw new ArgumentException("Clustered credentials share a refresh token; Courier:Auth:Grant ClientCredentials needs none (run it without Courier:Cluster:Credentials).", nameof(options));
         var refresher = auth.Refresher ?? (auth.RefreshEndpoint is null ? null
             : auth.CreateRefresher(tokenClient ?? throw new ArgumentNullException(nameof(tokenClient), "A token endpoint is configured: give the client for token requests.")));
         var store = auth.CreateStore();
