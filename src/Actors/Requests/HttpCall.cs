@@ -93,6 +93,13 @@ public sealed record HttpCall(HttpMethod Method, Uri Uri)
     public IReadOnlyList<KeyValuePair<string, object?>> RequestOptions { get; init; } = [];
 
     /// <summary>
+    /// The named credential whose token the call carries (<see cref="HttpRuntimeOptions.Credentials"/>); null for the
+    /// default one (<see cref="HttpRuntimeOptions.Auth"/>). An unknown name fails the call at once with an
+    /// <see cref="Errors.InvalidHttpCallException"/> naming it.
+    /// </summary>
+    public string? Credential { get; init; }
+
+    /// <summary>
     /// The span the call's own span is a child of: <see cref="Activity.Current"/> where the call was created (a copy keeps
     /// its original's), or default for none (the call's span then starts a trace). The attempts, and the <c>traceparent</c>
     /// HttpClient sends, belong to this trace even though the call runs on actors, where <see cref="Activity.Current"/> does
