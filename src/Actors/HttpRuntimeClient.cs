@@ -102,7 +102,7 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
     private readonly Func<CancellationToken, Task<IActorRef?>> _tokens;
     private readonly Func<CancellationToken, Task<IActorRef?>> _credentials;
     private readonly Auth.TokenOptions? _auth;
-    private readonly IReadOnlyDictionary<string, Auth.TokenOptions> _named;
+    private readonly IReadOnlyDictionary<string, (string Name, Auth.TokenOptions Options)> _named;
     private readonly Uri? _baseAddress;
     private readonly TimeSpan _deadline;
     private readonly Transfers.TransferClient _transfers;
@@ -121,7 +121,8 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
         _tokens = tokens;
         _credentials = credentials ?? (_ => Task.FromResult<IActorRef?>(null));
         _auth = options.Auth;
-        _named = new Dictionary<string, Auth.TokenOptions>(options.Credentials, StringComparer.OrdinalIgnoreCase);
+        // Names are case-insensitive; the TokenActor is named as configured.
+        _named = options.Credentials.ToDictionary(c => c.Key, c => (c.Key, c.Value), StringComparer.OrdinalIgnoreCase);
         _baseAddress = options.BaseAddress;
         _deadline = options.CallDeadline;
         _transfers = new Transfers.TransferClient(transfers ?? (_ => Task.FromResult<IActorRef?>(null)), options.BaseAddress);
@@ -256,11 +257,12 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
         }
         else
         {
-            if (!_named.TryGetValue(credential, out options!))
+            if (!_named.TryGetValue(credential, out var named))
                 throw new ArgumentException($"No credential named '{credential}' is configured (Courier:Credentials:{credential}).", nameof(credential));
+            options = named.Options;
             target = await _credentials(cancellationToken).ConfigureAwait(false)
                 ?? throw new InvalidOperationException("The named credentials are not running.");
-            request = new Auth.ForCredential(credential, new Auth.GetToken(id));
+            request = new Auth.ForCredential(named.Name, new Auth.GetToken(id));
         }
         // The TokenActor answers within its refresh timeout and store-write bound; the grace only guards a runtime that is gone.
         var timeout = options.RefreshTimeout + options.StoreWriteTimeout + AnswerGrace;
