@@ -248,7 +248,7 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
         IActorRef target;
         Auth.TokenOptions options;
         object request;
-        var id = new HttpCall(HttpMethod.Get, new Uri("urn:courier:access-token")).Id; // an id from the calls' counter, for logs
+        var id = HttpCall.NextId(); // an id from the calls' counter, for logs
         if (credential is null)
         {
             target = await RequireTokens(cancellationToken).ConfigureAwait(false);

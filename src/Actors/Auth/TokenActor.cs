@@ -20,6 +20,11 @@ namespace Courier.Auth;
 /// with the cluster's credential owner: at most one request in flight, and none with a refresh token in doubt.
 /// </para>
 /// <para>
+/// With an acquirer (<see cref="TokenSettings.Acquirer"/>, the client credentials grant) there is no refresh token: with
+/// nothing loaded the actor is Ready and the first token request acquires; a refused acquisition fails the waiters and
+/// publishes <see cref="AuthenticationFailed"/> once, but signs nothing out: the next need acquires again.
+/// </para>
+/// <para>
 /// The refresh step is pluggable: with a shared link (Courier.Cluster) the actor does not refresh itself but asks the link
 /// for the successor of its generation, adopts any newer shared pair it is told about, and waits in <c>Loading</c> for the
 /// first shared pair instead of reading its store.
@@ -74,6 +79,9 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     /// <summary>The credential's name in messages: empty for the default credential, else " (credential 'name')".</summary>
     private string Named => _settings.Credential is null ? "" : $" (credential '{_settings.Credential}')";
+
+    /// <summary>The credential's configuration section, for messages.</summary>
+    private string Section => _settings.Credential is null ? "Courier:Auth" : $"Courier:Credentials:{_settings.Credential}";
 
     private AuthenticationFailedException Failure(string reason, Exception? inner = null) =>
         new(reason, inner: inner, credential: _settings.Credential);
@@ -195,7 +203,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         if (!IsShared && !Acquires && (_credentials?.RefreshToken is null || _core is null))
         {
             var error = Failure(
-                _core is null ? "the access token was refused or has expired, and no token endpoint is configured (Courier:Auth:RefreshEndpoint)"
+                _core is null ? $"the access token was refused or has expired, and no token endpoint is configured ({Section}:RefreshEndpoint)"
                 : _credentials is { AccessToken.Length: > 0 } ? "the access token was refused or has expired, and there is no refresh token to renew it"
                 : "there is no access token and no refresh token");
             if (waiter) Stash.Stash();

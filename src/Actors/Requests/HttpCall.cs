@@ -38,7 +38,7 @@ public sealed record HttpCall(HttpMethod Method, Uri Uri)
         TraceParent = original.TraceParent;
     }
 
-    private static long NextId() => Interlocked.Increment(ref _lastId);
+    internal static long NextId() => Interlocked.Increment(ref _lastId);
 
     /// <summary>A process-wide unique id, used to cancel the call and in log lines. A copy made with <c>with</c> gets a new one.</summary>
     public long Id { get; init; } = NextId();
