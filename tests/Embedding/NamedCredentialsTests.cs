@@ -99,6 +99,38 @@ public sealed class NamedCredentialsTests
     }
 
     [Fact]
+    public async Task Each_credential_has_its_own_trigger_statuses()
+    {
+        // The catalog API refuses expired tokens with 403; only the catalog credential counts 403 as "token refused".
+        var catalogOptions = new SandboxOptions();
+        catalogOptions.Auth.ExpiredStatusCode = 403;
+        await using var catalog = await SandboxServer.StartAsync(catalogOptions);
+        await using var billing = await SandboxServer.StartAsync(new SandboxOptions());
+        var (access, refresh, _) = billing.Auth.IssueTokens();
+        await using var runtime = LoopbackRuntime.Start(o =>
+        {
+            o.Credentials["billing"] = new TokenOptions { RefreshEndpoint = new Uri(billing.BaseAddress, "/auth/refresh"), AccessToken = access, RefreshToken = refresh };
+            o.Credentials["catalog"] = new TokenOptions
+            {
+                Grant = TokenGrantType.ClientCredentials,
+                RefreshEndpoint = new Uri(catalog.BaseAddress, "/oauth/token"),
+                ClientId = catalogOptions.Auth.ClientId,
+                ClientSecret = catalogOptions.Auth.ClientSecret,
+                TriggerStatusCodes = [403],
+            };
+        });
+        (await runtime.Client.SendAsync(Call(catalog, "catalog", -1))).Dispose();
+
+        catalog.Auth.ExpireAccessTokens();
+        var answers = await Task.WhenAll(Enumerable.Range(0, 50).Select(i => runtime.Client.SendAsync(Call(catalog, "catalog", i))));
+
+        Assert.All(answers, a => Assert.Equal(HttpStatusCode.OK, a.StatusCode));
+        foreach (var answer in answers) answer.Dispose();
+        Assert.Equal(2, catalog.Auth.ClientCredentialsGrants);
+        Assert.Equal(0, billing.Auth.RefreshesPerformed);
+    }
+
+    [Fact]
     public async Task An_unknown_credential_fails_the_call_at_once_naming_it()
     {
         await using var billing = await SandboxServer.StartAsync(new SandboxOptions());
