@@ -12,6 +12,12 @@ public sealed record HttpRuntimeActors(IActorRef Requests, IActorRef? Tokens)
 {
     /// <summary>The <see cref="Courier.Transfers.TransferCoordinator"/> (null only for actors assembled by hand).</summary>
     public IActorRef? Transfers { get; init; }
+
+    /// <summary>
+    /// The parent of the named credentials' TokenActors (<see cref="HttpRuntimeOptions.Credentials"/>), or null when there
+    /// are none. It takes their messages wrapped with the credential's name; <see cref="HttpRuntimeClient.GetAccessTokenAsync"/> asks it.
+    /// </summary>
+    public IActorRef? Credentials { get; init; }
 }
 
 /// <summary>
@@ -29,6 +35,9 @@ public static class HttpRuntime
 
     /// <summary>The name of the <see cref="HttpClient"/> the hosted TokenActor sends token requests through.</summary>
     public const string TokenHttpClientName = "Courier.Auth";
+
+    /// <summary>The name of the <see cref="HttpClient"/> the named credential <paramref name="credential"/> sends token requests through: <c>Courier.Auth.{name}</c>.</summary>
+    public static string TokenHttpClientNameFor(string credential) => TokenHttpClientName + "." + credential;
 
     /// <summary>
     /// Starts the runtime with every call, and every token request, sent through <paramref name="handler"/>
@@ -64,7 +73,8 @@ public static class HttpRuntime
     /// (Courier.Cluster) instead of refreshing itself, and <paramref name="store"/> is the store it writes adopted pairs to.
     /// </summary>
     internal static HttpRuntimeActors StartActors(ActorSystem system, HttpRuntimeOptions options, Func<HttpClient> clientSource,
-        HttpClient? tokenClient, string name, Props? sharedLink, ITokenStore? store = null, TimeSpan? waitForOwner = null)
+        HttpClient? tokenClient, string name, Props? sharedLink, ITokenStore? store = null, Func<string, HttpClient>? namedTokenClient = null,
+        TimeSpan? waitForOwner = null)
     {
         ArgumentNullException.ThrowIfNull(system);
         WarmUpScheduler(system);
@@ -72,16 +82,32 @@ public static class HttpRuntime
         IActorRef? tokens = null;
         if (options.Auth is { } auth)
         {
-            var refresher = sharedLink is not null ? null : auth.Refresher ?? (auth.RefreshEndpoint is null ? null
-                : auth.CreateRefresher(tokenClient ?? throw new ArgumentNullException(nameof(tokenClient), "A token endpoint is configured: give the client for token requests.")));
-            var settings = TokenSettings.From(auth, refresher, runtime.DelayBeforeRetry);
+            HttpClient TokenClient() => tokenClient ?? throw new ArgumentNullException(nameof(tokenClient), "A token endpoint is configured: give the client for token requests.");
+            var refresher = sharedLink is not null ? null : auth.Refresher ?? (auth.RefreshEndpoint is null || auth.Acquires ? null : auth.CreateRefresher(TokenClient()));
+            var acquirer = sharedLink is not null ? null : auth.Acquirer ?? (auth.RefreshEndpoint is null || !auth.Acquires ? null : auth.CreateAcquirer(TokenClient()));
+            var settings = TokenSettings.From(auth, refresher, runtime.DelayBeforeRetry, acquirer);
             if (sharedLink is not null) settings = settings.WithSharedLink(sharedLink, store ?? settings.Store, waitForOwner);
             tokens = system.ActorOf(TokenActor.Props(settings), name + "-tokens");
             runtime.Tokens = tokens;
         }
+        IActorRef? credentials = null;
+        if (options.Credentials.Count > 0)
+        {
+            var named = new Dictionary<string, TokenSettings>(StringComparer.OrdinalIgnoreCase);
+            foreach (var (credential, credentialOptions) in options.Credentials)
+            {
+                HttpClient NamedClient() => namedTokenClient?.Invoke(credential) ?? tokenClient
+                    ?? throw new ArgumentNullException(nameof(tokenClient), $"Courier:Credentials:{credential} names a token endpoint: give the client for token requests.");
+                var refresher = credentialOptions.Refresher ?? (credentialOptions.RefreshEndpoint is null || credentialOptions.Acquires ? null : credentialOptions.CreateRefresher(NamedClient()));
+                var acquirer = credentialOptions.Acquirer ?? (credentialOptions.RefreshEndpoint is null || !credentialOptions.Acquires ? null : credentialOptions.CreateAcquirer(NamedClient()));
+                named[credential] = TokenSettings.From(credentialOptions, refresher, runtime.DelayBeforeRetry, acquirer, credential);
+            }
+            credentials = system.ActorOf(CredentialsSupervisor.Props(named), name + "-credentials");
+            foreach (var (credential, credentialOptions) in options.Credentials) runtime.AddCredential(credential, credentialOptions, credentials);
+        }
         var requests = system.ActorOf(RequestCoordinator.Props(runtime), name);
         var transfers = system.ActorOf(Transfers.TransferCoordinator.Props(new Transfers.TransferRuntime(options.Transfers, runtime, requests)), name + "-transfers");
-        return new HttpRuntimeActors(requests, tokens) { Transfers = transfers };
+        return new HttpRuntimeActors(requests, tokens) { Transfers = transfers, Credentials = credentials };
     }
 
     /// <summary>

@@ -49,6 +49,17 @@ public interface IHttpRuntimeClient : Transfers.ITransferClient
 
     /// <summary>The TokenActor's state: generation, expiry, refreshes performed.</summary>
     Task<Auth.TokenStatus> GetTokenStatusAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The current access token of <paramref name="credential"/> (null: the default credential, <c>Courier:Auth</c>), for
+    /// callers that are not HTTP requests through the runtime: gRPC call metadata, SignalR's <c>AccessTokenProvider</c>.
+    /// It is asked of the credential's TokenActor like a call's token: when the token has expired, every concurrent caller
+    /// waits for the same one refresh. Never log the result.
+    /// </summary>
+    /// <exception cref="ArgumentException"><paramref name="credential"/> is not configured (<c>Courier:Credentials:{name}</c>).</exception>
+    /// <exception cref="InvalidOperationException">Authentication is not configured (<see cref="HttpRuntimeOptions.Auth"/>).</exception>
+    /// <exception cref="AuthenticationFailedException">No token can be had (refresh failed, signed out); names the credential.</exception>
+    Task<string> GetAccessTokenAsync(string? credential = null, CancellationToken cancellationToken = default);
 }
 
 /// <summary>Per-request switches for <see cref="IHttpRuntimeClient.SendAsync(HttpRequestMessage, CancellationToken)"/>, set in <see cref="HttpRequestMessage.Options"/>.</summary>
@@ -75,6 +86,9 @@ public static class HttpCallOptions
 
     /// <summary>Send this request without the runtime's access token (see <see cref="HttpCall.Anonymous"/>).</summary>
     public static readonly HttpRequestOptionsKey<bool> Anonymous = new("Courier.Anonymous");
+
+    /// <summary>The named credential whose token this request carries (see <see cref="HttpCall.Credential"/>); unset is the default credential.</summary>
+    public static readonly HttpRequestOptionsKey<string> Credential = new("Courier.Credential");
 }
 
 /// <summary>The default <see cref="IHttpRuntimeClient"/>.</summary>
@@ -86,21 +100,29 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
     private readonly Func<CancellationToken, Task<IActorRef>> _coordinator;
     private CoordinatorWatch? _callWatch;
     private readonly Func<CancellationToken, Task<IActorRef?>> _tokens;
+    private readonly Func<CancellationToken, Task<IActorRef?>> _credentials;
+    private readonly Auth.TokenOptions? _auth;
+    private readonly IReadOnlyDictionary<string, (string Name, Auth.TokenOptions Options)> _named;
     private readonly Uri? _baseAddress;
     private readonly TimeSpan _deadline;
     private readonly Transfers.TransferClient _transfers;
 
     /// <summary>Creates a client over running actors.</summary>
     public HttpRuntimeClient(HttpRuntimeActors actors, HttpRuntimeOptions options)
-        : this(_ => Task.FromResult(actors.Requests), _ => Task.FromResult(actors.Tokens), options, _ => Task.FromResult(actors.Transfers))
+        : this(_ => Task.FromResult(actors.Requests), _ => Task.FromResult(actors.Tokens), options, _ => Task.FromResult(actors.Transfers),
+            _ => Task.FromResult(actors.Credentials))
     {
     }
 
     internal HttpRuntimeClient(Func<CancellationToken, Task<IActorRef>> coordinator, Func<CancellationToken, Task<IActorRef?>> tokens, HttpRuntimeOptions options,
-        Func<CancellationToken, Task<IActorRef?>>? transfers = null)
+        Func<CancellationToken, Task<IActorRef?>>? transfers = null, Func<CancellationToken, Task<IActorRef?>>? credentials = null)
     {
         _coordinator = coordinator;
         _tokens = tokens;
+        _credentials = credentials ?? (_ => Task.FromResult<IActorRef?>(null));
+        _auth = options.Auth;
+        // Names are case-insensitive; the TokenActor is named as configured.
+        _named = options.Credentials.ToDictionary(c => c.Key, c => (c.Key, c.Value), StringComparer.OrdinalIgnoreCase);
         _baseAddress = options.BaseAddress;
         _deadline = options.CallDeadline;
         _transfers = new Transfers.TransferClient(transfers ?? (_ => Task.FromResult<IActorRef?>(null)), options.BaseAddress);
@@ -220,6 +242,40 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
         return await tokens.Ask<Auth.TokenStatus>(Auth.GetTokenStatus.Instance, AnswerGrace, cancellationToken).ConfigureAwait(false);
     }
 
+    /// <inheritdoc />
+    public async Task<string> GetAccessTokenAsync(string? credential = null, CancellationToken cancellationToken = default)
+    {
+        IActorRef target;
+        Auth.TokenOptions options;
+        object request;
+        var id = HttpCall.NextId(); // an id from the calls' counter, for logs
+        if (credential is null)
+        {
+            target = await RequireTokens(cancellationToken).ConfigureAwait(false);
+            options = _auth!;
+            request = new Auth.GetToken(id);
+        }
+        else
+        {
+            if (!_named.TryGetValue(credential, out var named))
+                throw new ArgumentException($"No credential named '{credential}' is configured (Courier:Credentials:{credential}).", nameof(credential));
+            options = named.Options;
+            target = await _credentials(cancellationToken).ConfigureAwait(false)
+                ?? throw new InvalidOperationException("The named credentials are not running.");
+            request = new Auth.ForCredential(named.Name, new Auth.GetToken(id));
+        }
+        // The TokenActor answers within its refresh timeout and store-write bound; the grace only guards a runtime that is gone.
+        var timeout = options.RefreshTimeout + options.StoreWriteTimeout + AnswerGrace;
+        var answer = await target.Ask<object>(request, timeout, cancellationToken).ConfigureAwait(false);
+        return answer switch
+        {
+            Auth.TokenGranted granted => granted.AccessToken,
+            Auth.TokenUnavailable unavailable => throw unavailable.Error,
+            Status.Failure failure => throw failure.Cause,
+            _ => throw new InvalidOperationException($"Unexpected answer {answer.GetType().Name}."),
+        };
+    }
+
     private async Task<IActorRef> RequireTokens(CancellationToken cancellationToken) =>
         await _tokens(cancellationToken).ConfigureAwait(false)
         ?? throw new InvalidOperationException("Authentication is not configured: set Courier:Auth (HttpRuntimeOptions.Auth).");
@@ -245,33 +301,20 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
         var uri = request.RequestUri ?? throw new InvalidHttpCallException(method, null, "the request has no URL");
         uri = Resolve(method, uri);
 
-        var headers = new List<KeyValuePair<string, string>>();
-        foreach (var (name, values) in request.Headers)
-            foreach (var value in values) headers.Add(new(name, value));
-
-        RequestBody? body = null;
-        if (request.Content is { } content)
-        {
-            // Read once, replay on every attempt.
-            var bytes = await content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-            var contentHeaders = new List<KeyValuePair<string, string>>();
-            foreach (var (name, values) in content.Headers)
-            {
-                if (string.Equals(name, "Content-Length", StringComparison.OrdinalIgnoreCase)) continue;
-                foreach (var value in values) contentHeaders.Add(new(name, value));
-            }
-            body = RequestBody.FromBytes(bytes, contentHeaders);
-        }
-
+        // One home for the conversion (the AddCourier handler uses it too): headers, version and policy, options, and the
+        // body rule (replayable up to 1 MiB, longer bodies sent once and not retried).
+        var call = await HttpRequestConversion.ToCallAsync(request, uri, Hosting.CourierClientOptions.DefaultMaxBufferedRequestBodyBytes, cancellationToken)
+            .ConfigureAwait(false);
         var options = request.Options;
-        return new HttpCall(method, uri)
+        return call with
         {
-            Headers = headers,
-            Body = body,
             RetryNonIdempotent = options.TryGetValue(HttpCallOptions.RetryNonIdempotent, out var retry) && retry,
+            Anonymous = options.TryGetValue(HttpCallOptions.Anonymous, out var anonymous) && anonymous,
             AttemptTimeout = options.TryGetValue(HttpCallOptions.AttemptTimeout, out var attempt) ? attempt : null,
             Deadline = options.TryGetValue(HttpCallOptions.Deadline, out var deadline) ? deadline : null,
             MaxRetries = options.TryGetValue(HttpCallOptions.MaxRetries, out var retries) ? retries : null,
+            Completion = options.TryGetValue(HttpCallOptions.Completion, out var completion) ? completion : call.Completion,
+            Credential = options.TryGetValue(HttpCallOptions.Credential, out var credential) ? credential : null,
         };
     }
 }

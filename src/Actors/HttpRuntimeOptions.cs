@@ -97,11 +97,23 @@ public sealed class HttpRuntimeOptions
     /// <summary>The retry policy.</summary>
     public RetryOptions Retry { get; set; } = new();
 
+    /// <summary>
+    /// Named credentials (configuration <c>Courier:Credentials:{name}</c>), each owned by its own TokenActor with its own
+    /// refresh, store, token client (<c>Courier.Auth.{name}</c>) and events; a call names the one it uses
+    /// (<see cref="Requests.HttpCall.Credential"/>). <see cref="Auth"/> stays the default credential. Names are
+    /// case-insensitive and made of letters, digits, <c>-</c>, <c>_</c> and <c>.</c>.
+    /// </summary>
+    /// <value>The default value is an empty dictionary.</value>
+    public IDictionary<string, Auth.TokenOptions> Credentials { get; set; } = new Dictionary<string, Auth.TokenOptions>(StringComparer.OrdinalIgnoreCase);
+
     /// <summary>The client-wide retry budget.</summary>
     public RetryBudgetOptions RetryBudget { get; set; } = new();
 
     /// <summary>File transfers (downloads, multipart and tus uploads): concurrency cap, chunk size, progress, retries.</summary>
     public Transfers.TransferOptions Transfers { get; set; } = new();
+
+    internal static bool IsCredentialName(string? name) =>
+        !string.IsNullOrEmpty(name) && name.Length <= 100 && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.');
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
@@ -120,6 +132,14 @@ public sealed class HttpRuntimeOptions
         if (MaxRefreshesPerCall is < 0 or > 10) throw new ArgumentOutOfRangeException(nameof(MaxRefreshesPerCall), MaxRefreshesPerCall, "Courier:MaxRefreshesPerCall must be between 0 and 10.");
         Retry.Validate();
         Auth?.Validate();
+        ArgumentNullException.ThrowIfNull(Credentials, "Courier:Credentials");
+        foreach (var (name, credential) in Credentials)
+        {
+            if (!IsCredentialName(name))
+                throw new ArgumentException($"Courier:Credentials:{name}: a credential name is made of letters, digits, '-', '_' and '.'.", nameof(Credentials));
+            if (credential is null) throw new ArgumentException($"Courier:Credentials:{name} is empty.", nameof(Credentials));
+            credential.Validate($"Courier:Credentials:{name}");
+        }
         RetryBudget.Validate();
         ArgumentNullException.ThrowIfNull(Transfers, "Courier:Transfers");
         Transfers.Validate();

@@ -60,6 +60,9 @@ internal sealed class NodeCredentials
         options.Validate();
         clustered.Validate();
         var auth = options.Auth ?? throw new ArgumentException("Clustered credentials need Courier:Auth (HttpRuntimeOptions.Auth).", nameof(options));
+        // Acquired tokens (client credentials) spend nothing and need no owner: each node acquires its own.
+        if (auth.Acquires)
+            throw new ArgumentException("Clustered credentials share a refresh token; Courier:Auth:Grant ClientCredentials needs none (run it without Courier:Cluster:Credentials).", nameof(options));
         var refresher = auth.Refresher ?? (auth.RefreshEndpoint is null ? null
             : auth.CreateRefresher(tokenClient ?? throw new ArgumentNullException(nameof(tokenClient), "A token endpoint is configured: give the client for token requests.")));
         var store = auth.CreateStore();
@@ -107,7 +110,7 @@ internal sealed class NodeCredentials
             system.Log.Info("Courier: calls wait up to {0:0.#} s for the credential owner (Courier:Auth:RefreshTimeout {1:0.#} s is shorter than the owner-less gap {2}).",
                 wait.TotalSeconds, Link.RefreshTimeout.TotalSeconds, budget);
         var actors = HttpRuntime.StartActors(system, options, clientSource, tokenClient, name,
-            CredentialLink.Props(Link with { OwnerProxy = proxy, RefreshTimeout = wait }), Store, wait);
+            CredentialLink.Props(Link with { OwnerProxy = proxy, RefreshTimeout = wait }), Store, waitForOwner: wait);
         return new ClusteredActors(actors, proxy);
     }
 

@@ -14,7 +14,8 @@ namespace Courier.Tests.Auth;
 /// <remarks>
 /// The invariants, as a user of a server with refresh-token reuse detection would state them:
 /// <list type="number">
-/// <item>at most one refresh request in flight (a request abandoned past its in-doubt bound excepted: the documented window);</item>
+/// <item>at most one refresh request in flight (a request abandoned past its in-doubt bound excepted: the documented window;
+/// in acquirer mode, one in four schedules, a cancelled acquisition is abandoned at once: it has no refresh token in doubt);</item>
 /// <item>never a request with a refresh token that an earlier request spent (answered with a rotated pair);</item>
 /// <item>every token request answered exactly once, all of them once the schedule drains;</item>
 /// <item>nothing granted after a sign-out until a sign-in;</item>
@@ -52,6 +53,9 @@ internal sealed class TokenActorExplorer
     private bool _userSignedOut;
     private int _stepNumber;
 
+    // Acquirer mode (client credentials): no refresh token; a cancelled request is forgotten at once, never in doubt.
+    private readonly bool _acquire;
+
     public TokenActorExplorer(ActorSystem system, int seed)
     {
         _system = system;
@@ -79,7 +83,19 @@ internal sealed class TokenActorExplorer
             ProactiveRefresh = _random.Next(3) == 0,
             DelayBeforeRetry = TokenActorTestKit.DelayBeforeRetry,
         };
-        Trace($"seed {seed}: cancellation honoured {honour}, refresh timeout {_settings.RefreshTimeout.TotalSeconds} s, " +
+        _acquire = _random.Next(4) == 0;
+        if (_acquire) _settings = new TokenSettings
+        {
+            Acquirer = _refresher,
+            Store = _settings.Store,
+            RefreshTimeout = _settings.RefreshTimeout,
+            RefreshAttemptTimeout = _settings.RefreshAttemptTimeout,
+            StoreWriteTimeout = _settings.StoreWriteTimeout,
+            RefreshMaxRetries = _settings.RefreshMaxRetries,
+            ProactiveRefresh = _settings.ProactiveRefresh,
+            DelayBeforeRetry = _settings.DelayBeforeRetry,
+        };
+        Trace($"seed {seed}: acquirer {_acquire}, cancellation honoured {honour}, refresh timeout {_settings.RefreshTimeout.TotalSeconds} s, " +
               $"attempt {_settings.RefreshAttemptTimeout.TotalSeconds} s, store bound {_settings.StoreWriteTimeout.TotalSeconds} s, retries {_settings.RefreshMaxRetries}, proactive {_settings.ProactiveRefresh}");
     }
 
@@ -202,7 +218,7 @@ internal sealed class TokenActorExplorer
                 result = new TokenRefreshResult.Refreshed(pair.AccessToken, rotates ? pair.RefreshToken : null,
                     expiresIn is { } s ? TimeSpan.FromSeconds(s) : null);
                 // A rotation spends the old token (unless the request was abandoned past its in-doubt bound: the documented window).
-                if (rotates && !IsAbandoned(request)) _spent.Add(request.RefreshToken);
+                if (rotates && !IsAbandoned(request) && !_acquire) _spent.Add(request.RefreshToken);
                 if (expiresIn is > 0) _expiry[pair.AccessToken] = _scheduler.Now + TimeSpan.FromSeconds(expiresIn.Value);
                 break;
             case < 7:
@@ -217,7 +233,7 @@ internal sealed class TokenActorExplorer
     }
 
     private bool IsAbandoned(ControlledRefresher.Request request) =>
-        request.CancelRequestedAt is { } at && _scheduler.Now >= at + _settings.RefreshAttemptTimeout;
+        request.CancelRequestedAt is { } at && (_acquire || _scheduler.Now >= at + _settings.RefreshAttemptTimeout);
 
     private void OnRefreshRequest(ControlledRefresher.Request request)
     {

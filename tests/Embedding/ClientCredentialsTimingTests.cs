@@ -41,7 +41,7 @@ public sealed class ClientCredentialsTimingTests : TestKit
             Auth = new TokenOptions
             {
                 Grant = TokenGrantType.ClientCredentials,
-                Refresher = new ClientCredentialsTokenSource(tokenClient, new Uri("https://idp.example.test/token"), "svc", "secret", scope: "api"),
+                Acquirer = new ClientCredentialsTokenSource(tokenClient, new Uri("https://idp.example.test/token"), "svc", "secret", scope: "api"),
             },
         };
         var api = new HttpClient(new ScriptedHandler(CreateTestProbe().Ref, () => Scheduler.Now), disposeHandler: false);

@@ -10,8 +10,11 @@ namespace Courier.Tests.Support;
 /// when false it waits for the test's answer whatever happens (a server that answers late).</param>
 /// <param name="synchronousAnswers">When true an answer's continuations run inside <see cref="Answer"/> (the schedule
 /// explorer needs the answer in the actor's mailbox when <see cref="Answer"/> returns); by default they run on the pool.</param>
-public sealed class ControlledRefresher(bool honourCancellation = true, bool synchronousAnswers = false) : ITokenRefresher
+public sealed class ControlledRefresher(bool honourCancellation = true, bool synchronousAnswers = false) : ITokenRefresher, ITokenAcquirer
 {
+    /// <summary>What <see cref="Request.RefreshToken"/> reads for an acquisition (no refresh token).</summary>
+    public const string Acquisition = "(acquisition)";
+
     private readonly object _gate = new();
     private readonly List<Request> _requests = [];
     private int _inFlight;
@@ -40,6 +43,9 @@ public sealed class ControlledRefresher(bool honourCancellation = true, bool syn
 
     /// <summary>Called inside <see cref="RefreshAsync"/> with each new request (the explorer checks its invariants there).</summary>
     public Action<Request>? OnRequest { get; set; }
+
+    /// <summary>An acquisition: a request like a refresh, recorded with <see cref="Acquisition"/> as its refresh token.</summary>
+    public Task<TokenRefreshResult> AcquireAsync(CancellationToken cancellationToken) => RefreshAsync(Acquisition, cancellationToken);
 
     public Task<TokenRefreshResult> RefreshAsync(string refreshToken, CancellationToken cancellationToken)
     {

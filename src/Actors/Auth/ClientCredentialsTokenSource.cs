@@ -22,18 +22,11 @@ public interface ITokenAcquirer
 /// <remarks>
 /// The token endpoint protocol (client authentication, form encoding, RFC 6749 §5.2 error parsing) is
 /// Duende.IdentityModel's <c>RequestClientCredentialsTokenAsync</c>; this class only sorts its answers into the runtime's
-/// outcomes. It is also an <see cref="ITokenRefresher"/> that ignores the refresh token it is given, so that the current
-/// TokenActor, which renews only through a refresh token, can run it with the placeholder
-/// <see cref="PlaceholderRefreshToken"/> (what <see cref="TokenOptions"/> sets up for <see cref="TokenGrantType.ClientCredentials"/>).
+/// outcomes. The TokenActor runs it through its refresh core as an acquisition: one request at a time, retries,
+/// timeouts, and no refresh token to keep or lose.
 /// </remarks>
-public sealed class ClientCredentialsTokenSource : ITokenAcquirer, ITokenRefresher
+public sealed class ClientCredentialsTokenSource : ITokenAcquirer
 {
-    /// <summary>
-    /// The stand-in refresh token the TokenActor holds for this grant: never sent anywhere, only what makes the actor
-    /// renew. Not a secret.
-    /// </summary>
-    public const string PlaceholderRefreshToken = "(client_credentials)";
-
     private readonly HttpClient _client;
     private readonly string _clientId;
     private readonly string? _clientSecret;
@@ -72,9 +65,6 @@ public sealed class ClientCredentialsTokenSource : ITokenAcquirer, ITokenRefresh
 
     /// <summary>The token endpoint.</summary>
     public Uri Endpoint { get; }
-
-    /// <inheritdoc />
-    public Task<TokenRefreshResult> RefreshAsync(string refreshToken, CancellationToken cancellationToken) => AcquireAsync(cancellationToken);
 
     /// <inheritdoc />
     public async Task<TokenRefreshResult> AcquireAsync(CancellationToken cancellationToken)

@@ -18,18 +18,53 @@ namespace Courier.Auth;
 /// goes out until the first one's task has ended (then a success is still adopted, whatever timed out meanwhile) or, for a
 /// refresher that ignores cancellation, until the in-doubt bound (one more attempt timeout) has passed: only then is the
 /// request abandoned and the refresh token sent again. That window is documented in the README.</para>
+/// <para>An acquisition (<see cref="ITokenAcquirer"/>, the client credentials grant) has no refresh token to be in
+/// doubt about: a request that timed out or was abandoned is cancelled and forgotten at once (its late answer is dropped),
+/// and the next request may go out without waiting for it.</para>
 /// <para>Accepting an answer (adopt, sign out, give up) cancels every timer of the refresh.</para>
 /// </remarks>
-internal sealed class RefreshCore(
-    ITokenRefresher refresher, RefreshCoreSettings settings, IWithTimers owner, IActorRef self, ILoggingAdapter log)
+internal sealed class RefreshCore
 {
     private const string AttemptTimer = "refresh-core-attempt";
     private const string RetryTimer = "refresh-core-retry";
     private const string InDoubtTimer = "refresh-core-in-doubt";
 
+    private readonly ITokenRefresher? _refresher;
+    private readonly ITokenAcquirer? _acquirer;
+    private readonly RefreshCoreSettings settings;
+    private readonly IWithTimers owner;
+    private readonly IActorRef self;
+    private readonly ILoggingAdapter log;
+
     private long _lastId;
     private Run? _run;
     private Request? _inFlight;
+
+    /// <summary>A core that renews with a refresh token (<see cref="Begin"/> is given it).</summary>
+    public RefreshCore(ITokenRefresher refresher, RefreshCoreSettings settings, IWithTimers owner, IActorRef self, ILoggingAdapter log)
+        : this(refresher, null, settings, owner, self, log)
+    {
+    }
+
+    /// <summary>A core that acquires a new token without a refresh token (<see cref="Begin"/> is given null).</summary>
+    public RefreshCore(ITokenAcquirer acquirer, RefreshCoreSettings settings, IWithTimers owner, IActorRef self, ILoggingAdapter log)
+        : this(null, acquirer, settings, owner, self, log)
+    {
+    }
+
+    private RefreshCore(ITokenRefresher? refresher, ITokenAcquirer? acquirer, RefreshCoreSettings settings, IWithTimers owner, IActorRef self,
+        ILoggingAdapter log)
+    {
+        _refresher = refresher;
+        _acquirer = acquirer;
+        this.settings = settings;
+        this.owner = owner;
+        this.self = self;
+        this.log = log;
+    }
+
+    /// <summary>True when this core acquires (no refresh token) rather than refreshes.</summary>
+    public bool Acquires => _acquirer is not null;
 
     /// <summary>True while a refresh runs (from <see cref="Begin"/> until a decision ends it or <see cref="Abort"/>).</summary>
     public bool Running => _run is not null;
@@ -42,10 +77,15 @@ internal sealed class RefreshCore(
 
     private ITimerScheduler Timers => owner.Timers;
 
-    /// <summary>Starts a refresh of <paramref name="refreshToken"/>: its first request goes out now, or once the request in flight has ended.</summary>
-    public void Begin(string refreshToken)
+    /// <summary>
+    /// Starts a refresh of <paramref name="refreshToken"/> (null for an acquisition): its first request goes out now, or
+    /// once the request in flight has ended.
+    /// </summary>
+    public void Begin(string? refreshToken)
     {
         if (_run is not null) throw new InvalidOperationException("A refresh is already running.");
+        if ((refreshToken is null) != Acquires)
+            throw new InvalidOperationException(Acquires ? "An acquisition takes no refresh token." : "A refresh needs a refresh token.");
         _run = new Run(++_lastId, refreshToken);
         Send();
     }
@@ -93,7 +133,7 @@ internal sealed class RefreshCore(
             return null;
         }
         if (_run is { SendWhenFree: true }) Send();
-        if (_run is null && m.Result is TokenRefreshResult.Refreshed && ended.RefreshToken == currentRefreshToken)
+        if (_run is null && m.Result is TokenRefreshResult.Refreshed && ended.RefreshToken is not null && ended.RefreshToken == currentRefreshToken)
         {
             log.Warning("A refresh request that was given up on has succeeded; its new pair is adopted (the old refresh token is spent).");
             return RefreshDecision.Decide(m.Result, 1, ended.RefreshToken, settings.MaxRetries, settings.DelayBeforeRetry, now);
@@ -146,6 +186,13 @@ internal sealed class RefreshCore(
     {
         request.TimedOut = true;
         Timers.Cancel(AttemptTimer);
+        if (request.RefreshToken is null)
+        {
+            // An acquisition spends nothing: forget it (its late answer is dropped) so the next request need not wait.
+            _inFlight = null;
+            request.Cancellation.Cancel();
+            return;
+        }
         Timers.StartSingleTimer(InDoubtTimer, new RefreshInDoubtOver(request.Id), settings.AttemptTimeout);
         // Cancelling may end the task at once; its answer then arrives as a message, after this turn.
         request.Cancellation.Cancel();
@@ -168,7 +215,9 @@ internal sealed class RefreshCore(
         Task<TokenRefreshResult> task;
         try
         {
-            task = refresher.RefreshAsync(run.RefreshToken, request.Cancellation.Token);
+            task = run.RefreshToken is null
+                ? _acquirer!.AcquireAsync(request.Cancellation.Token)
+                : _refresher!.RefreshAsync(run.RefreshToken, request.Cancellation.Token);
         }
         catch (Exception ex)
         {
@@ -179,19 +228,19 @@ internal sealed class RefreshCore(
             failure: error => new RefreshAnswered(id, new TokenRefreshResult.Failed(error.GetType().Name + ": " + error.Message, error)));
     }
 
-    private sealed class Run(long id, string refreshToken)
+    private sealed class Run(long id, string? refreshToken)
     {
         public long Id { get; } = id;
-        public string RefreshToken { get; } = refreshToken;
+        public string? RefreshToken { get; } = refreshToken;
         public int Attempts { get; set; }
         public bool SendWhenFree { get; set; }
     }
 
-    private sealed class Request(long id, long run, string refreshToken, CancellationTokenSource cancellation)
+    private sealed class Request(long id, long run, string? refreshToken, CancellationTokenSource cancellation)
     {
         public long Id { get; } = id;
         public long Run { get; } = run;
-        public string RefreshToken { get; } = refreshToken;
+        public string? RefreshToken { get; } = refreshToken;
         public CancellationTokenSource Cancellation { get; } = cancellation;
         public bool TimedOut { get; set; }
     }

@@ -36,11 +36,11 @@ internal abstract record RefreshDecision
     /// </summary>
     /// <param name="result">The token endpoint's answer (a timeout is a <see cref="TokenRefreshResult.Failed"/>).</param>
     /// <param name="attempt">How many requests this refresh has made, this one included.</param>
-    /// <param name="refreshToken">The refresh token the request carried: kept when the answer does not rotate it.</param>
+    /// <param name="refreshToken">The refresh token the request carried (null for an acquisition): kept when the answer does not rotate it.</param>
     /// <param name="maxRetries">Retries allowed after the first request: attempt <c>maxRetries + 1</c> is the last.</param>
     /// <param name="delayBeforeRetry">The delay before retry number n (0-based).</param>
     /// <param name="now">The scheduler's clock, for the expiry.</param>
-    public static RefreshDecision Decide(TokenRefreshResult result, int attempt, string refreshToken, int maxRetries,
+    public static RefreshDecision Decide(TokenRefreshResult result, int attempt, string? refreshToken, int maxRetries,
         Func<int, TimeSpan> delayBeforeRetry, DateTimeOffset now) => result switch
     {
         TokenRefreshResult.Refreshed refreshed => new Adopt(

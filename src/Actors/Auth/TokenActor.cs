@@ -20,6 +20,11 @@ namespace Courier.Auth;
 /// with the cluster's credential owner: at most one request in flight, and none with a refresh token in doubt.
 /// </para>
 /// <para>
+/// With an acquirer (<see cref="TokenSettings.Acquirer"/>, the client credentials grant) there is no refresh token: with
+/// nothing loaded the actor is Ready and the first token request acquires; a refused acquisition fails the waiters and
+/// publishes <see cref="AuthenticationFailed"/> once, but signs nothing out: the next need acquires again.
+/// </para>
+/// <para>
 /// The refresh step is pluggable: with a shared link (Courier.Cluster) the actor does not refresh itself but asks the link
 /// for the successor of its generation, adopts any newer shared pair it is told about, and waits in <c>Loading</c> for the
 /// first shared pair instead of reading its store.
@@ -69,6 +74,18 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private bool IsShared => _link is not null;
 
+    /// <summary>True when tokens are acquired without a refresh token (the client credentials grant).</summary>
+    private bool Acquires => _settings.Acquirer is not null && !IsShared;
+
+    /// <summary>The credential's name in messages: empty for the default credential, else " (credential 'name')".</summary>
+    private string Named => _settings.Credential is null ? "" : $" (credential '{_settings.Credential}')";
+
+    /// <summary>The credential's configuration section, for messages.</summary>
+    private string Section => _settings.Credential is null ? "Courier:Auth" : $"Courier:Credentials:{_settings.Credential}";
+
+    private AuthenticationFailedException Failure(string reason, Exception? inner = null) =>
+        new(reason, inner: inner, credential: _settings.Credential);
+
     /// <inheritdoc />
     protected override void PreStart()
     {
@@ -78,11 +95,9 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             _link = Context.ActorOf(link, "shared");
             return;
         }
-        if (_settings.Refresher is { } refresher)
-        {
-            _core = new RefreshCore(refresher,
-                new RefreshCoreSettings(_settings.RefreshAttemptTimeout, _settings.RefreshMaxRetries, _settings.DelayBeforeRetry), this, Self, _log);
-        }
+        var coreSettings = new RefreshCoreSettings(_settings.RefreshAttemptTimeout, _settings.RefreshMaxRetries, _settings.DelayBeforeRetry);
+        if (_settings.Acquirer is { } acquirer) _core = new RefreshCore(acquirer, coreSettings, this, Self, _log);
+        else if (_settings.Refresher is { } refresher) _core = new RefreshCore(refresher, coreSettings, this, Self, _log);
         _settings.Store.LoadAsync(CancellationToken.None).PipeTo(Self,
             success: loaded => new StoreLoaded(loaded),
             failure: error => new StoreFailed(error));
@@ -102,10 +117,18 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Receive<StoreLoaded>(m =>
         {
             var credentials = m.Credentials ?? _settings.Initial;
+            if (credentials is null && Acquires)
+            {
+                // Nothing to load and nothing needed: the first call acquires a token.
+                _log.Info("No credentials in the store; the first call acquires a token{0}.", Named);
+                Become(Ready);
+                Stash.UnstashAll();
+                return;
+            }
             if (credentials is null)
             {
                 _log.Info("No credentials in the store and none configured: signed out until a sign-in.");
-                BecomeSignedOut(new AuthenticationFailedException("no credentials: sign in first"), publish: false);
+                BecomeSignedOut(Failure("no credentials: sign in first"), publish: false);
                 return;
             }
             Adopt(credentials);
@@ -114,10 +137,17 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             Become(Ready);
             Stash.UnstashAll();
         });
+        Receive<StoreFailed>(_ => Acquires, m =>
+        {
+            // Nothing is lost: no refresh token lives in the store, a new token is acquired.
+            _log.Error("The token store could not be loaded: {0}; a new token is acquired at the first call.", m.Error.Message);
+            Become(Ready);
+            Stash.UnstashAll();
+        });
         Receive<StoreFailed>(m =>
         {
             _log.Error("The token store could not be loaded: {0}", m.Error.Message);
-            BecomeSignedOut(new AuthenticationFailedException(m.Error.Message, inner: m.Error), publish: true);
+            BecomeSignedOut(Failure(m.Error.Message, inner: m.Error), publish: true);
         });
         Receive<SharedCredentials>(m =>
         {
@@ -128,7 +158,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         {
             // Shared mode only: no shared pair yet (cluster forming, owner moving). Fail the waiting calls, keep waiting.
             _log.Warning("No shared credentials within {0} s; the waiting calls fail.", _settings.RefreshTimeout.TotalSeconds);
-            Release(new AuthenticationFailedException($"no shared credentials arrived within {_settings.RefreshTimeout.TotalSeconds:0.###} s"), Loading);
+            Release(Failure($"no shared credentials arrived within {_settings.RefreshTimeout.TotalSeconds:0.###} s"), Loading);
         });
         Receive<GetTokenStatus>(_ => Sender.Tell(Status("Loading")), _ => IsShared);
         ReceiveAny(_ =>
@@ -170,10 +200,10 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private void StartRefresh(string trigger, bool waiter)
     {
-        if (!IsShared && (_credentials?.RefreshToken is null || _core is null))
+        if (!IsShared && !Acquires && (_credentials?.RefreshToken is null || _core is null))
         {
-            var error = new AuthenticationFailedException(
-                _core is null ? "the access token was refused or has expired, and no token endpoint is configured (Courier:Auth:RefreshEndpoint)"
+            var error = Failure(
+                _core is null ? $"the access token was refused or has expired, and no token endpoint is configured ({Section}:RefreshEndpoint)"
                 : _credentials is { AccessToken.Length: > 0 } ? "the access token was refused or has expired, and there is no refresh token to renew it"
                 : "there is no access token and no refresh token");
             if (waiter) Stash.Stash();
@@ -195,7 +225,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             _link.Tell(new SharedRefreshRequest(_generation, _trigger));
             return;
         }
-        _core!.Begin(_credentials!.RefreshToken!);
+        _core!.Begin(Acquires ? null : _credentials!.RefreshToken!);
     }
 
     private void Refreshing()
@@ -213,7 +243,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             _core?.Abort();
             _log.Warning("The token refresh did not finish within {0} s; {1} waiting call(s) fail.", _settings.RefreshTimeout.TotalSeconds, _waiting);
             _refreshTelemetry.Ended("timeout", Now);
-            Release(new AuthenticationFailedException($"the token refresh did not finish within {_settings.RefreshTimeout.TotalSeconds:0.###} s"));
+            Release(Failure($"the token refresh did not finish within {_settings.RefreshTimeout.TotalSeconds:0.###} s"));
         });
         Receive<SharedCredentials>(m => m.Generation > _generation, m =>
         {
@@ -225,7 +255,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             Timers.Cancel(RefreshDeadlineTimer);
             _log.Warning("The shared token refresh failed after {0} attempt(s): {1}; {2} waiting call(s) fail.", m.Attempts, m.Reason, _waiting);
             Context.System.EventStream.Publish(new TokenRefreshFailed(m.Reason, m.Attempts, null));
-            Release(new AuthenticationFailedException($"the token refresh failed {m.Attempts} time(s): {m.Reason}"));
+            Release(Failure($"the token refresh failed {m.Attempts} time(s): {m.Reason}"));
         });
         CoreHandlers(refreshing: true);
         Receive<Persisted>(AfterPersisted);
@@ -259,7 +289,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 return;
             case RefreshDecision.Adopt adopt:
             {
-                if (_credentials is null) return; // signed out meanwhile: a late answer has nothing to replace
+                if (_credentials is null && (!Acquires || _signedOutError is not null)) return; // signed out meanwhile: a late answer has nothing to replace
                 if (!refreshing)
                 {
                     // The late success of a refresh that was given up on: the server has rotated the refresh token we hold.
@@ -276,11 +306,21 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 Become(() => Storing(adopt.Pair, generation, adopt.Attempts));
                 return;
             }
+            case RefreshDecision.SignOut rejected when Acquires:
+            {
+                // No refresh token is lost: fail the waiters, say so once, and acquire again at the next need.
+                _log.Warning("The token endpoint refused the token request{0}: {1}; {2} waiting call(s) fail.", Named, rejected.Reason, _waiting);
+                Timers.Cancel(RefreshDeadlineTimer);
+                var error = Failure($"the token request was refused ({rejected.Reason})");
+                Context.System.EventStream.Publish(new AuthenticationFailed(error.Reason, error));
+                Release(error);
+                return;
+            }
             case RefreshDecision.SignOut signOut:
                 _log.Warning("The token endpoint refused the refresh token: {0}. Signing out; {1} waiting call(s) fail.", signOut.Reason, _waiting);
                 Timers.Cancel(RefreshDeadlineTimer);
                 ClearStore();
-                BecomeSignedOut(new AuthenticationFailedException($"the refresh token was refused ({signOut.Reason}); sign in again"), publish: true);
+                BecomeSignedOut(Failure($"the refresh token was refused ({signOut.Reason}); sign in again"), publish: true);
                 return;
             case RefreshDecision.RetryAfter retry:
                 _refreshTelemetry.AttemptFailed(retry.Attempt, retry.Delay);
@@ -291,7 +331,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
                 _log.Warning("The token refresh failed {0} time(s), last: {1}; {2} waiting call(s) fail.", giveUp.Attempts, giveUp.Reason, _waiting);
                 Timers.Cancel(RefreshDeadlineTimer);
                 Context.System.EventStream.Publish(new TokenRefreshFailed(giveUp.Reason, giveUp.Attempts, null));
-                Release(new AuthenticationFailedException($"the token refresh failed {giveUp.Attempts} time(s): {giveUp.Reason}", inner: giveUp.Error));
+                Release(Failure($"the token refresh failed {giveUp.Attempts} time(s): {giveUp.Reason}", inner: giveUp.Error));
                 return;
         }
     }
@@ -385,7 +425,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         CoreHandlers(refreshing: false);
         Receive<SharedCredentials>(m => m.Generation > _generation, AdoptShared);
         SignInOutHandlers();
-        Receive<GetTokenStatus>(_ => Sender.Tell(Status(_credentials is null ? "SignedOut" : "Ready")));
+        Receive<GetTokenStatus>(_ => Sender.Tell(Status(_credentials is null && (!Acquires || _signedOutError is not null) ? "SignedOut" : "Ready")));
         Receive<Persisted>(AfterPersisted);
         Receive<StoreCleared>(m =>
         {
@@ -440,7 +480,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         ClearStore();
         _log.Info("Signed out; {0} waiting call(s) fail.", _waiting);
         _refreshTelemetry.Ended("signed out", Now);
-        BecomeSignedOut(new AuthenticationFailedException("signed out"), publish: false);
+        BecomeSignedOut(Failure("signed out"), publish: false);
     }
 
     private void AfterPersisted(Persisted m)
@@ -472,7 +512,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             var reason = shared.Failure ?? "signed out";
             _log.Info("The shared credentials are gone (generation {0}): {1}; {2} waiting call(s) fail.", _generation, reason, _waiting);
             ClearStore();
-            BecomeSignedOut(new AuthenticationFailedException(shared.Announce ? $"the refresh token was refused ({reason}); sign in again" : reason),
+            BecomeSignedOut(Failure(shared.Announce ? $"the refresh token was refused ({reason}); sign in again" : reason),
                 publish: shared.Announce);
             return;
         }
@@ -541,8 +581,8 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     {
         Timers.Cancel(ProactiveTimer);
         // Without a way to refresh, a proactive "refresh" would only sign out a token that is still good.
-        if (!_settings.ProactiveRefresh || (_settings.Refresher is null && !IsShared)) return;
-        if (_credentials is not { RefreshToken: not null, ExpiresAt: { } expiresAt }) return;
+        if (!_settings.ProactiveRefresh || (_settings.Refresher is null && !Acquires && !IsShared)) return;
+        if (_credentials is not { ExpiresAt: { } expiresAt } || (_credentials.RefreshToken is null && !Acquires)) return;
         var lifetime = expiresAt - Now;
         if (lifetime <= TimeSpan.Zero) return; // already expired: the next GetToken refreshes
         var margin = TimeSpan.FromTicks(Math.Min(_settings.ProactiveMargin.Ticks, (long)(lifetime.Ticks * _settings.ProactiveFraction)));
@@ -586,6 +626,12 @@ internal sealed class TokenSettings
 {
     /// <summary>Null when no token endpoint is configured: a refused token then signs the client out.</summary>
     public ITokenRefresher? Refresher { get; init; }
+
+    /// <summary>Gets tokens without a refresh token (client credentials); when set, <see cref="Refresher"/> is not used.</summary>
+    public ITokenAcquirer? Acquirer { get; init; }
+
+    /// <summary>The credential's name (null for the default one): in failures and events.</summary>
+    public string? Credential { get; init; }
     public required ITokenStore Store { get; init; }
     public TokenPair? Initial { get; init; }
     public TimeSpan RefreshTimeout { get; init; } = TimeSpan.FromSeconds(30);
@@ -600,9 +646,12 @@ internal sealed class TokenSettings
     /// <summary>The shared refresh step (a child the TokenActor starts), or null when the TokenActor refreshes itself.</summary>
     public Props? SharedLink { get; init; }
 
-    public static TokenSettings From(TokenOptions options, ITokenRefresher? refresher, Func<int, TimeSpan> delayBeforeRetry) => new()
+    public static TokenSettings From(TokenOptions options, ITokenRefresher? refresher, Func<int, TimeSpan> delayBeforeRetry,
+        ITokenAcquirer? acquirer = null, string? credential = null) => new()
     {
         Refresher = refresher,
+        Acquirer = acquirer,
+        Credential = credential,
         Store = options.CreateStore(),
         Initial = options.InitialCredentials(),
         RefreshTimeout = options.RefreshTimeout,
@@ -621,6 +670,7 @@ internal sealed class TokenSettings
     public TokenSettings WithSharedLink(Props link, ITokenStore store, TimeSpan? waitForOwner = null) => new()
     {
         Refresher = null,
+        Credential = Credential,
         Store = store,
         Initial = Initial,
         RefreshTimeout = waitForOwner ?? RefreshTimeout,

@@ -131,38 +131,63 @@ public sealed class TokenOptions
     /// <summary>A refresher to use instead of <see cref="Format"/> and <see cref="RefreshEndpoint"/> (not bound from configuration).</summary>
     public ITokenRefresher? Refresher { get; set; }
 
+    /// <summary>
+    /// An acquirer to use instead of the client credentials settings (not bound from configuration): with it the
+    /// TokenActor gets tokens without a refresh token, as for <see cref="TokenGrantType.ClientCredentials"/>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>.</value>
+    public ITokenAcquirer? Acquirer { get; set; }
+
     /// <summary>A store to use instead of <see cref="TokenStorePath"/> (not bound from configuration).</summary>
     public ITokenStore? Store { get; set; }
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
-    public void Validate()
+    public void Validate() => Validate("Courier:Auth");
+
+    /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting under the configuration section <paramref name="section"/>.</summary>
+    internal void Validate(string section)
     {
         if (Refresher is null && RefreshEndpoint is not null) TokenEndpointGuard.Validate(RefreshEndpoint, AllowInsecureHttp);
-        if (string.IsNullOrWhiteSpace(HeaderName)) throw new ArgumentException("Courier:Auth:HeaderName must not be empty.", nameof(HeaderName));
-        if (TriggerStatusCodes is { Count: 0 }) throw new ArgumentException("Courier:Auth:TriggerStatusCodes must name at least one status.", nameof(TriggerStatusCodes));
-        if (ProactiveRefreshMargin < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ProactiveRefreshMargin), "Courier:Auth:ProactiveRefreshMargin must not be negative.");
-        if (ProactiveRefreshFraction is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(ProactiveRefreshFraction), "Courier:Auth:ProactiveRefreshFraction must be between 0 and 1.");
-        if (RefreshTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(RefreshTimeout), "Courier:Auth:RefreshTimeout must be positive.");
-        if (RefreshAttemptTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(RefreshAttemptTimeout), "Courier:Auth:RefreshAttemptTimeout must be positive.");
-        if (StoreWriteTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(StoreWriteTimeout), "Courier:Auth:StoreWriteTimeout must be positive.");
-        if (RefreshMaxRetries is < 0 or > 100) throw new ArgumentOutOfRangeException(nameof(RefreshMaxRetries), "Courier:Auth:RefreshMaxRetries must be between 0 and 100.");
-        if (!string.IsNullOrEmpty(ClientSecret) && string.IsNullOrEmpty(ClientId)) throw new ArgumentException("Courier:Auth:ClientSecret needs a ClientId.", nameof(ClientId));
-        if (Grant == TokenGrantType.ClientCredentials && Refresher is null)
+        if (string.IsNullOrWhiteSpace(HeaderName)) throw new ArgumentException($"{section}:HeaderName must not be empty.", nameof(HeaderName));
+        if (TriggerStatusCodes is { Count: 0 }) throw new ArgumentException($"{section}:TriggerStatusCodes must name at least one status.", nameof(TriggerStatusCodes));
+        if (ProactiveRefreshMargin < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ProactiveRefreshMargin), $"{section}:ProactiveRefreshMargin must not be negative.");
+        if (ProactiveRefreshFraction is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(ProactiveRefreshFraction), $"{section}:ProactiveRefreshFraction must be between 0 and 1.");
+        if (RefreshTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(RefreshTimeout), $"{section}:RefreshTimeout must be positive.");
+        if (RefreshAttemptTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(RefreshAttemptTimeout), $"{section}:RefreshAttemptTimeout must be positive.");
+        if (StoreWriteTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(StoreWriteTimeout), $"{section}:StoreWriteTimeout must be positive.");
+        if (RefreshMaxRetries is < 0 or > 100) throw new ArgumentOutOfRangeException(nameof(RefreshMaxRetries), $"{section}:RefreshMaxRetries must be between 0 and 100.");
+        if (!string.IsNullOrEmpty(ClientSecret) && string.IsNullOrEmpty(ClientId)) throw new ArgumentException($"{section}:ClientSecret needs a ClientId.", nameof(ClientId));
+        if (Grant == TokenGrantType.ClientCredentials && Refresher is null && Acquirer is null)
         {
-            if (RefreshEndpoint is null) throw new ArgumentException("Courier:Auth:RefreshEndpoint (the token endpoint) is required for Grant ClientCredentials.", nameof(RefreshEndpoint));
-            if (string.IsNullOrEmpty(ClientId)) throw new ArgumentException("Courier:Auth:ClientId is required for Grant ClientCredentials.", nameof(ClientId));
+            if (RefreshEndpoint is null) throw new ArgumentException($"{section}:RefreshEndpoint (the token endpoint) is required for Grant ClientCredentials.", nameof(RefreshEndpoint));
+            if (string.IsNullOrEmpty(ClientId)) throw new ArgumentException($"{section}:ClientId is required for Grant ClientCredentials.", nameof(ClientId));
             foreach (var resource in Resources ?? [])
-                if (!Uri.TryCreate(resource, UriKind.Absolute, out _)) throw new ArgumentException("Courier:Auth:Resources must hold absolute URIs (RFC 8707).", nameof(Resources));
+                if (!Uri.TryCreate(resource, UriKind.Absolute, out _)) throw new ArgumentException($"{section}:Resources must hold absolute URIs (RFC 8707).", nameof(Resources));
         }
     }
 
-    /// <summary>The refresher these options describe, sending through <paramref name="tokenClient"/>; null when there is no endpoint.</summary>
+    /// <summary>True when these options get tokens without a refresh token (<see cref="Acquirer"/>, or the client credentials grant without a <see cref="Refresher"/>).</summary>
+    internal bool Acquires => Acquirer is not null || (Grant == TokenGrantType.ClientCredentials && Refresher is null);
+
+    /// <summary>
+    /// The acquirer these options describe (the client credentials grant), sending through <paramref name="tokenClient"/>;
+    /// null when tokens are renewed with a refresh token instead.
+    /// </summary>
+    public ITokenAcquirer? CreateAcquirer(HttpClient tokenClient)
+    {
+        if (Acquirer is not null) return Acquirer;
+        if (!Acquires || RefreshEndpoint is null) return null;
+        return new ClientCredentialsTokenSource(tokenClient, RefreshEndpoint, ClientId!, ClientSecret, ClientAuthentication, Scope, Resources, Audience, AllowInsecureHttp);
+    }
+
+    /// <summary>
+    /// The refresher these options describe, sending through <paramref name="tokenClient"/>; null when there is no endpoint
+    /// or tokens are acquired (<see cref="CreateAcquirer"/>).
+    /// </summary>
     public ITokenRefresher? CreateRefresher(HttpClient tokenClient)
     {
         if (Refresher is not null) return Refresher;
-        if (RefreshEndpoint is null) return null;
-        if (Grant == TokenGrantType.ClientCredentials)
-            return new ClientCredentialsTokenSource(tokenClient, RefreshEndpoint, ClientId!, ClientSecret, ClientAuthentication, Scope, Resources, Audience, AllowInsecureHttp);
+        if (RefreshEndpoint is null || Acquires) return null;
         return Format switch
         {
             TokenWireFormat.OAuth2 => new OAuth2TokenRefresher(tokenClient, RefreshEndpoint, ClientId, ClientSecret, ClientAuthentication, Scope, AllowInsecureHttp),
@@ -176,9 +201,8 @@ public sealed class TokenOptions
 
     /// <summary>The initial credentials from <see cref="AccessToken"/>/<see cref="RefreshToken"/>, if any.</summary>
     public TokenPair? InitialCredentials() =>
-        // Client credentials: no token yet and a placeholder refresh token, so that the first call gets one (see
-        // ClientCredentialsTokenSource; a TokenActor that acquires without a refresh token will not need it).
-        Grant == TokenGrantType.ClientCredentials ? new TokenPair(AccessToken ?? "", ClientCredentialsTokenSource.PlaceholderRefreshToken, JwtExpiry.TryRead(AccessToken))
+        // Acquired tokens have no refresh token: without an initial access token the first call acquires one.
+        Acquires ? (AccessToken is { Length: > 0 } ? new TokenPair(AccessToken, null, JwtExpiry.TryRead(AccessToken)) : null)
         : AccessToken is { Length: > 0 } || RefreshToken is { Length: > 0 }
             ? new TokenPair(AccessToken ?? "", RefreshToken is { Length: > 0 } ? RefreshToken : null, JwtExpiry.TryRead(AccessToken))
             : null;

@@ -53,7 +53,11 @@ public sealed record TokenStatus(string State, long Generation, DateTimeOffset? 
 /// refresh token, or there was none): subscribe to log the user out or prompt for a login. Every waiting call failed with
 /// <see cref="Error"/>.
 /// </summary>
-public sealed record AuthenticationFailed(string Reason, AuthenticationFailedException Error);
+public sealed record AuthenticationFailed(string Reason, AuthenticationFailedException Error)
+{
+    /// <summary>The named credential that failed; null for the default one.</summary>
+    public string? Credential => Error.Credential;
+}
 
 /// <summary>Published on the event stream after every successful refresh, once the new pair is stored.</summary>
 /// <param name="Generation">The new token generation.</param>

@@ -18,5 +18,6 @@ public static class AkkaHostingExtensions
     /// <returns>The same builder.</returns>
     public static AkkaConfigurationBuilder WithHttpRuntime(this AkkaConfigurationBuilder builder, HttpRuntimeOptions? options = null) =>
         builder.WithRuntime(nameof(WithHttpRuntime), options,
-            start => HttpRuntime.StartActors(start.System, start.Options, start.ClientSource, start.TokenClient));
+            start => HttpRuntime.StartActors(start.System, start.Options, start.ClientSource, start.TokenClient, HttpRuntime.CoordinatorName,
+                sharedLink: null, namedTokenClient: start.NamedTokenClient));
 }

@@ -57,6 +57,13 @@ public sealed class CourierClientOptions
     /// <value>The default value is <see langword="false"/>.</value>
     public bool Anonymous { get; set; }
 
+    /// <summary>
+    /// The named credential whose token this client's calls carry (<c>Courier:Credentials:{name}</c>);
+    /// <see cref="HttpCallOptions.Credential"/> overrides it per request.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/> (the default credential, <c>Courier:Auth</c>).</value>
+    public string? Credential { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting of the client <paramref name="clientName"/>.</summary>
     public void Validate(string clientName = "")
     {
@@ -67,6 +74,8 @@ public sealed class CourierClientOptions
             throw new ArgumentOutOfRangeException(nameof(MaxBufferedRequestBodyBytes), MaxBufferedRequestBodyBytes, prefix + "MaxBufferedRequestBodyBytes must be less than 2 GiB.");
         if (MaxRetries is < 0 or > 100) throw new ArgumentOutOfRangeException(nameof(MaxRetries), MaxRetries, prefix + "MaxRetries must be between 0 and 100.");
         if (AttemptTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(AttemptTimeout), AttemptTimeout, prefix + "AttemptTimeout must be positive.");
+        if (Credential is not null && !HttpRuntimeOptions.IsCredentialName(Credential))
+            throw new ArgumentException(prefix + $"Credential '{Credential}' is not a credential name (letters, digits, '-', '_', '.').", nameof(Credential));
         if (Deadline <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(Deadline), Deadline, prefix + "Deadline must be positive.");
     }
 }

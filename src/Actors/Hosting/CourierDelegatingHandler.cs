@@ -43,6 +43,7 @@ public sealed class CourierDelegatingHandler : DelegatingHandler
             Deadline = source.Deadline,
             RetryNonIdempotent = source.RetryNonIdempotent,
             Anonymous = source.Anonymous,
+            Credential = source.Credential,
         };
     }
 
@@ -62,6 +63,7 @@ public sealed class CourierDelegatingHandler : DelegatingHandler
             AttemptTimeout = options.TryGetValue(HttpCallOptions.AttemptTimeout, out var attempt) ? attempt : _options.AttemptTimeout,
             Deadline = options.TryGetValue(HttpCallOptions.Deadline, out var deadline) ? deadline : _options.Deadline,
             MaxRetries = options.TryGetValue(HttpCallOptions.MaxRetries, out var retries) ? retries : _options.MaxRetries,
+            Credential = options.TryGetValue(HttpCallOptions.Credential, out var credential) ? credential : _options.Credential,
             Completion = options.TryGetValue(HttpCallOptions.Completion, out var completion) ? completion
                 : _options.StreamResponses ? HttpCompletionOption.ResponseHeadersRead : HttpCompletionOption.ResponseContentRead,
         };

@@ -13,8 +13,9 @@ namespace Courier.Hosting;
 /// <param name="Options">The effective runtime options.</param>
 /// <param name="ClientSource">Gives the named client (<see cref="HttpRuntime.HttpClientName"/>) for each attempt.</param>
 /// <param name="TokenClient">The named client for token requests (<see cref="HttpRuntime.TokenHttpClientName"/>).</param>
+/// <param name="NamedTokenClient">The token client of a named credential (<see cref="HttpRuntime.TokenHttpClientNameFor"/>).</param>
 internal sealed record RuntimeStart(ActorSystem System, IActorRegistry Registry, IServiceProvider Services, HttpRuntimeOptions Options,
-    Func<HttpClient> ClientSource, HttpClient TokenClient);
+    Func<HttpClient> ClientSource, HttpClient TokenClient, Func<string, HttpClient> NamedTokenClient);
 
 /// <summary>
 /// The one registration path of the hosting extensions (<see cref="AkkaHostingExtensions.WithHttpRuntime"/> and Courier.Cluster's
@@ -38,7 +39,7 @@ internal static class RuntimeRegistration
             Diagnostics.CourierTelemetry.Install(system, services.GetService<System.Diagnostics.Metrics.IMeterFactory>(),
                 services.GetService<Microsoft.Extensions.Logging.ILoggerFactory>());
             var actors = start(new RuntimeStart(system, registry, services, effective, () => factory.CreateClient(HttpRuntime.HttpClientName),
-                factory.CreateClient(HttpRuntime.TokenHttpClientName)));
+                factory.CreateClient(HttpRuntime.TokenHttpClientName), credential => factory.CreateClient(HttpRuntime.TokenHttpClientNameFor(credential))));
             Register(registry, actors);
         });
     }
@@ -48,6 +49,7 @@ internal static class RuntimeRegistration
     {
         if (actors.Tokens is not null) registry.Register<Auth.TokenActor>(actors.Tokens);
         if (actors.Transfers is not null) registry.Register<Transfers.TransferCoordinator>(actors.Transfers);
+        if (actors.Credentials is not null) registry.Register<Auth.CredentialsSupervisor>(actors.Credentials);
         registry.Register<RequestCoordinator>(actors.Requests);
     }
 }

@@ -2,6 +2,7 @@ using Akka.Hosting;
 using Courier.Requests;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Http;
 using Microsoft.Extensions.Options;
 
 namespace Courier.Hosting;
@@ -43,8 +44,16 @@ public static class ServiceCollectionExtensions
                 {
                     await coordinator.GetAsync(ct).ConfigureAwait(false);
                     return registry.TryGet<Transfers.TransferCoordinator>(out var transfers) ? transfers : null;
+                },
+                async ct =>
+                {
+                    await coordinator.GetAsync(ct).ConfigureAwait(false);
+                    return registry.TryGet<Auth.CredentialsSupervisor>(out var credentials) ? credentials : null;
                 });
         });
+
+        // Each named credential's token requests go through a client of its own, Courier.Auth.{name}, set up like Courier.Auth.
+        services.AddSingleton<IConfigureOptions<HttpClientFactoryOptions>, NamedTokenClientSetup>();
 
         // Token requests have a client of their own: a refresh can never go through (or recurse into) the request path.
         services.AddHttpClient(HttpRuntime.TokenHttpClientName)
@@ -58,6 +67,25 @@ public static class ServiceCollectionExtensions
             .SetHandlerLifetime(Timeout.InfiniteTimeSpan)
             .ConfigureHttpClient(client => client.Timeout = Timeout.InfiniteTimeSpan); // the actors own every timeout
     }
+}
+
+/// <summary>
+/// Sets up the token clients of named credentials (<c>Courier.Auth.{name}</c>, names not known when services are
+/// registered) as <see cref="HttpRuntime.TokenHttpClientName"/> is: the runtime's primary handler, no timeout of their own.
+/// </summary>
+internal sealed class NamedTokenClientSetup(IOptions<HttpRuntimeOptions> runtime) : IConfigureNamedOptions<HttpClientFactoryOptions>
+{
+    private const string Prefix = HttpRuntime.TokenHttpClientName + ".";
+
+    public void Configure(string? name, HttpClientFactoryOptions options)
+    {
+        if (name is null || !name.StartsWith(Prefix, StringComparison.Ordinal)) return;
+        options.HttpMessageHandlerBuilderActions.Add(builder => builder.PrimaryHandler = HttpRuntime.CreatePrimaryHandler(runtime.Value));
+        options.HttpClientActions.Add(client => client.Timeout = Timeout.InfiniteTimeSpan);
+        options.HandlerLifetime = Timeout.InfiniteTimeSpan;
+    }
+
+    public void Configure(HttpClientFactoryOptions options) => Configure(Options.DefaultName, options);
 }
 
 /// <summary>

@@ -38,7 +38,7 @@ public sealed record HttpCall(HttpMethod Method, Uri Uri)
         TraceParent = original.TraceParent;
     }
 
-    private static long NextId() => Interlocked.Increment(ref _lastId);
+    internal static long NextId() => Interlocked.Increment(ref _lastId);
 
     /// <summary>A process-wide unique id, used to cancel the call and in log lines. A copy made with <c>with</c> gets a new one.</summary>
     public long Id { get; init; } = NextId();
@@ -91,6 +91,13 @@ public sealed record HttpCall(HttpMethod Method, Uri Uri)
     /// for handlers below the runtime: telemetry, per-request settings). Never printed.
     /// </summary>
     public IReadOnlyList<KeyValuePair<string, object?>> RequestOptions { get; init; } = [];
+
+    /// <summary>
+    /// The named credential whose token the call carries (<see cref="HttpRuntimeOptions.Credentials"/>); null for the
+    /// default one (<see cref="HttpRuntimeOptions.Auth"/>). An unknown name fails the call at once with an
+    /// <see cref="Errors.InvalidHttpCallException"/> naming it.
+    /// </summary>
+    public string? Credential { get; init; }
 
     /// <summary>
     /// The span the call's own span is a child of: <see cref="Activity.Current"/> where the call was created (a copy keeps

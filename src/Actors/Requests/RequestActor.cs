@@ -203,7 +203,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         }
         _deadlineTimer = WeakTimer.ScheduleTellOnce(Context.System.Scheduler, remaining, Self, DeadlineReached.Instance);
         _telemetry.TokenWait(request, Now);
-        _runtime.Tokens!.Tell(request);
+        _runtime.RouteFor(_call)!.Tell(request, Self);
         Become(_awaitingToken);
     }
 
@@ -276,7 +276,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
                 throw new ArgumentException($"'{name}' is not a request header (content headers belong to the body).");
         }
         if (accessToken is not null)
-            request.Headers.TryAddWithoutValidation(_runtime.TokenHeader, _runtime.TokenScheme is null ? accessToken : _runtime.TokenScheme + " " + accessToken);
+            request.Headers.TryAddWithoutValidation(_runtime.RouteFor(_call)!.Header, _runtime.RouteFor(_call)!.HeaderValue(accessToken));
         if (_call.Body is not null && _sendBody) request.Content = _call.Body.CreateContent();
         // Issue 11: the caller's version, policy and request options reach the wire.
         (request.Version, request.VersionPolicy) = _runtime.VersionFor(_call, _uri);
@@ -288,7 +288,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         string.Equals(name, "Authorization", StringComparison.OrdinalIgnoreCase) ||
         string.Equals(name, "Cookie", StringComparison.OrdinalIgnoreCase) ||
         string.Equals(name, "Proxy-Authorization", StringComparison.OrdinalIgnoreCase) ||
-        string.Equals(name, _runtime.TokenHeader, StringComparison.OrdinalIgnoreCase);
+        string.Equals(name, _runtime.RouteFor(_call)?.Header ?? _runtime.TokenHeader, StringComparison.OrdinalIgnoreCase);
 
     /// <summary>RFC 6454 origin: scheme, host and port.</summary>
     private static bool SameOrigin(Uri a, Uri b) =>
@@ -362,7 +362,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         }
 
         var status = (int)response.StatusCode;
-        if (_tokenGeneration > 0 && _runtime.TriggerStatusCodes.Contains(status))
+        if (_tokenGeneration > 0 && _runtime.RouteFor(_call) is { } route && route.TriggerStatusCodes.Contains(status))
         {
             response.Dispose();
             if (_call.Body is { IsReplayable: false })

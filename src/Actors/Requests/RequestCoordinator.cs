@@ -53,6 +53,14 @@ public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, 
             Sender.Tell(new CallFailed(call.Id, new InvalidHttpCallException(call.Method, call.Uri, "the URL must be an absolute http or https URL"), 0));
             return;
         }
+        if (!_runtime.KnowsCredential(call))
+        {
+            // Issue 11: a call naming a credential this runtime does not have fails at once, naming it.
+            CallTelemetry.Refused(_runtime, call, "invalid_request", Context.System.Scheduler.Now, Context.System.Scheduler.Now);
+            Sender.Tell(new CallFailed(call.Id, new InvalidHttpCallException(call.Method, call.Uri,
+                $"no credential named '{call.Credential}' is configured (Courier:Credentials:{call.Credential})"), 0));
+            return;
+        }
         _admission.Submit(call.Id, call, Sender);
     }
 

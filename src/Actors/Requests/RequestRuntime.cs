@@ -106,12 +106,31 @@ internal sealed class RequestRuntime
     /// <summary>Statuses that mean "the access token was refused".</summary>
     public FrozenSet<int> TriggerStatusCodes { get; } = FrozenSet<int>.Empty;
 
-    /// <summary>Does this call carry the runtime's access token?</summary>
+    private readonly Dictionary<string, CredentialRoute> _named = new(StringComparer.OrdinalIgnoreCase);
+    private CredentialRoute? _default;
+
+    /// <summary>Adds the route of the named credential <paramref name="name"/>, whose TokenActor is a child of <paramref name="supervisor"/>.</summary>
+    public void AddCredential(string name, Auth.TokenOptions options, IActorRef supervisor) =>
+        _named[name] = new CredentialRoute(name, supervisor, options.HeaderName,
+            string.IsNullOrWhiteSpace(options.Scheme) ? null : options.Scheme.Trim(), options.EffectiveTriggerStatusCodes.ToFrozenSet());
+
+    /// <summary>Is <see cref="HttpCall.Credential"/> of this call one this runtime has (null, the default, always is)?</summary>
+    public bool KnowsCredential(HttpCall call) => call.Credential is null || _named.ContainsKey(call.Credential);
+
+    /// <summary>Where the call's token comes from and how it is sent; null when the call's credential is not configured.</summary>
+    public CredentialRoute? RouteFor(HttpCall call)
+    {
+        if (call.Credential is { } name) return _named.GetValueOrDefault(name);
+        if (Tokens is null) return null;
+        return _default ??= new CredentialRoute(null, Tokens, TokenHeader, TokenScheme, TriggerStatusCodes);
+    }
+
+    /// <summary>Does this call carry an access token (of its credential)?</summary>
     public bool UsesToken(HttpCall call)
     {
-        if (Tokens is null || call.Anonymous) return false;
+        if (call.Anonymous || RouteFor(call) is not { } route) return false;
         foreach (var header in call.Headers)
-            if (string.Equals(header.Key, TokenHeader, StringComparison.OrdinalIgnoreCase)) return false; // the caller brought its own
+            if (string.Equals(header.Key, route.Header, StringComparison.OrdinalIgnoreCase)) return false; // the caller brought its own
         return true;
     }
 
@@ -126,4 +145,17 @@ internal sealed class RequestRuntime
     /// <summary>May this call be sent again after the request may have reached the server?</summary>
     public bool MayRepeat(HttpCall call) =>
         call.Body is not { IsReplayable: false } && (IsIdempotent(call.Method) || call.RetryNonIdempotent || RetryNonIdempotentMethods || call.HasIdempotencyKey);
+}
+
+/// <summary>
+/// How a call gets and sends the token of one credential: the TokenActor to ask (for a named credential, its supervisor,
+/// with the message wrapped in <see cref="Auth.ForCredential"/>), the header, the scheme and the statuses that mean "refused".
+/// </summary>
+internal sealed record CredentialRoute(string? Name, IActorRef Actor, string Header, string? Scheme, FrozenSet<int> TriggerStatusCodes)
+{
+    /// <summary>Sends a TokenActor message (GetToken, TokenRejected) for this credential.</summary>
+    public void Tell(object message, IActorRef sender) => Actor.Tell(Name is null ? message : new Auth.ForCredential(Name, message), sender);
+
+    /// <summary>The header value for <paramref name="accessToken"/>.</summary>
+    public string HeaderValue(string accessToken) => Scheme is null ? accessToken : Scheme + " " + accessToken;
 }
