@@ -30,37 +30,64 @@ public sealed class RateLimitedBatchTests(ITestOutputHelper output) : IAsyncLife
         _folder.Delete(recursive: true);
     }
 
-    // The numbers: 5,000 lines, 500/s (ideal 10 s), concurrency 256, --retries 5.
-    [Fact]
-    public async Task A_batch_against_a_rate_limited_API_succeeds_on_every_line_with_few_429s_near_the_ideal_time()
+    private async Task<(TimeSpan Wall, long Admitted, long Throttled, string ResultsPath, ConsoleCapture.Result Run)> RunBatchAsync(
+        int lines, int serverRate, params string[] extra)
     {
-        const int lines = 5000;
-        const int rate = 500;
         using var http = new HttpClient { BaseAddress = _sandbox.BaseAddress };
-        (await http.PostAsync($"/_sandbox/limit?rate={rate}&retryAfter=1", null)).EnsureSuccessStatusCode();
+        (await http.PostAsync($"/_sandbox/limit?rate={serverRate}&retryAfter=1", null)).EnsureSuccessStatusCode();
         var input = Path.Combine(_folder.FullName, "in.jsonl");
         await File.WriteAllLinesAsync(input, Enumerable.Range(1, lines).Select(i =>
             JsonSerializer.Serialize(new { id = "l" + i, url = new Uri(_sandbox.BaseAddress, "/limited/" + i) })));
         var results = Path.Combine(_folder.FullName, "out.jsonl");
 
         var clock = Stopwatch.StartNew();
-        var run = await ConsoleCapture.RunAsync(["batch", input, "--out", results, "--concurrency", "256", "--retries", "5", "--json"]);
+        var run = await ConsoleCapture.RunAsync(["batch", input, "--out", results, "--concurrency", "256", "--retries", "5", "--json", .. extra]);
         clock.Stop();
 
         using var stats = JsonDocument.Parse(await http.GetStringAsync("/_sandbox/limit"));
-        var admitted = stats.RootElement.GetProperty("admitted").GetInt64();
-        var throttled = stats.RootElement.GetProperty("throttled").GetInt64();
-        var share = (double)throttled / (admitted + throttled);
-        var ideal = (double)lines / rate;
-        var ratio = clock.Elapsed.TotalSeconds / ideal;
-        output.WriteLine($"{lines} lines at {rate}/s: {clock.Elapsed.TotalSeconds:0.00} s = {ratio:0.00} x ideal; server saw {admitted} ok + {throttled} 429 ({share:P1} 429s)");
+        return (clock.Elapsed, stats.RootElement.GetProperty("admitted").GetInt64(), stats.RootElement.GetProperty("throttled").GetInt64(), results, run);
+    }
 
+    private static void AssertEveryLineSucceeded(string results, int lines, ConsoleCapture.Result run)
+    {
         Assert.True(run.Code == ExitCodes.Success, run.Error);
         var written = File.ReadLines(results).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("status").GetInt32()).ToList();
         Assert.Equal(lines, written.Count);
         Assert.All(written, status => Assert.Equal(200, status));
+    }
+
+    // The numbers: 5,000 lines, 500/s (ideal 10 s), concurrency 256, --retries 5.
+    [Fact]
+    public async Task A_batch_against_a_rate_limited_API_succeeds_on_every_line_with_few_429s_near_the_ideal_time()
+    {
+        const int lines = 5000;
+        const int rate = 500;
+        var (wall, admitted, throttled, results, run) = await RunBatchAsync(lines, rate);
+        var share = (double)throttled / (admitted + throttled);
+        var ideal = (double)lines / rate;
+        var ratio = wall.TotalSeconds / ideal;
+        output.WriteLine($"{lines} lines at {rate}/s: {wall.TotalSeconds:0.00} s = {ratio:0.00} x ideal; server saw {admitted} ok + {throttled} 429 ({share:P1} 429s)");
+
+        AssertEveryLineSucceeded(results, lines, run);
         Assert.Equal(lines, admitted);
         Assert.True(share <= 0.10, $"{share:P1} of the requests were 429s (at most 10 %)");
         Assert.True(ratio <= 2.0, $"the batch took {ratio:0.00} x the ideal {ideal:0.#} s (at most 2 x)");
+    }
+
+    // --rate: the client keeps under a limit it was told, so the server never needs to throttle. 2,000 lines at 450/s
+    // against 500/s keep the test short (about 4.4 s).
+    [Fact]
+    public async Task With_rate_the_batch_keeps_to_that_rate_per_host_and_is_not_throttled()
+    {
+        const int lines = 2000;
+        const int clientRate = 450;
+        var (wall, admitted, throttled, results, run) = await RunBatchAsync(lines, 500, "--rate", clientRate + "/s");
+        var expected = (lines - clientRate / 10.0) / clientRate; // the first tenth of a second's permits go at once
+        output.WriteLine($"{lines} lines with --rate {clientRate}/s: {wall.TotalSeconds:0.00} s (rate alone: {expected:0.00} s); server saw {admitted} ok + {throttled} 429");
+
+        AssertEveryLineSucceeded(results, lines, run);
+        Assert.True(throttled <= lines / 100, $"{throttled} requests were throttled under a client rate below the server's");
+        Assert.True(wall.TotalSeconds >= expected * 0.95, $"{lines} lines took {wall.TotalSeconds:0.00} s: faster than {clientRate}/s allows");
+        Assert.True(wall.TotalSeconds <= expected * 1.5, $"{lines} lines took {wall.TotalSeconds:0.00} s, more than 1.5 x what {clientRate}/s needs ({expected:0.00} s)");
     }
 }
