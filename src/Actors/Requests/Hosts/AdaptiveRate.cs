@@ -28,7 +28,8 @@ internal sealed class AdaptiveRate
     private DateTimeOffset _activeFrom = DateTimeOffset.MinValue;
     private double? _lastEstimate;
     private long _measuredSuccesses;
-    private double _measuredSeconds;
+    private DateTimeOffset _measuredFrom;
+    private double? _slowStartCap;
 
     /// <summary>The rate in calls per second, or null while no throttle has been seen.</summary>
     public double? Rate { get; private set; }
@@ -60,13 +61,14 @@ internal sealed class AdaptiveRate
         if (Rate is not null && now < _activeFrom && _lastEstimate is { } measured)
         {
             // Paused after a throttle: an attempt sent before it succeeded, so the server let one more through.
-            var estimate = Math.Max(measured, ++_measuredSuccesses / _measuredSeconds * Backoff);
+            var seconds = Math.Max((now - _measuredFrom).TotalSeconds, Step.TotalSeconds);
+            var estimate = Math.Max(measured, ++_measuredSuccesses / seconds * Backoff);
             if (estimate > measured)
             {
                 Rate = Rate.Value * estimate / measured;
                 _lastEstimate = estimate;
             }
-            if (_measuredSuccesses >= TrustedSuccesses) _steady = true;
+            if (_measuredSuccesses >= TrustedSuccesses && _slowStartCap is null) _steady = true;
         }
         Slide(now);
         _successes[_windowStep % WindowSteps]++;
@@ -95,14 +97,23 @@ internal sealed class AdaptiveRate
         // A throttle at a learned rate means that rate was too high: never go back up to it.
         if (Rate is { } current && estimate > current * Backoff) estimate = current * Backoff;
 
-        // Steady (slow growth) once two estimates agree within a quarter, or once one rests on enough: half a second of
-        // sending (the server's burst no longer inflates it) or TrustedSuccesses; until then, slow start from the estimate.
-        _steady = _lastEstimate is { } last && Math.Abs(estimate - last) <= 0.25 * estimate || elapsed >= 0.5 || successes >= TrustedSuccesses;
+        // Steady (slow growth) when this estimate agrees with the last within a quarter, or when it is the first and rests
+        // on TrustedSuccesses. One far below the last (the server slowed down for a moment) grows fast again, up to
+        // Backoff × the last (TCP's slow-start threshold); one far above it, or a first on few successes, grows fast
+        // until the next throttle.
+        _slowStartCap = null;
+        if (_lastEstimate is not { } last) _steady = successes >= TrustedSuccesses;
+        else if (Math.Abs(estimate - last) <= 0.25 * estimate) _steady = true;
+        else
+        {
+            _steady = false;
+            if (estimate < last) _slowStartCap = last * Backoff;
+        }
         _lastEstimate = estimate;
         Rate = estimate;
         // Successes still arriving during the pause were sent before the throttle: they refine this measurement.
         _measuredSuccesses = successes;
-        _measuredSeconds = elapsed;
+        _measuredFrom = from;
         // Neither tokens nor growth accrue while the host is paused: the rate starts from the estimate when it resumes.
         _activeFrom = resumesAt > now ? resumesAt : now;
         _tokens = 0;
@@ -132,6 +143,11 @@ internal sealed class AdaptiveRate
         Rate = _steady
             ? rate * (1 + SteadyGrowthPerSecond * steps / 10.0)
             : Math.Min(1e6, rate * Math.Pow(SlowStartGrowth, Math.Min(steps, 40)));
+        if (!_steady && _slowStartCap is { } cap && Rate >= cap)
+        {
+            Rate = Math.Max(rate, cap);
+            _steady = true;
+        }
     }
 
     private void Slide(DateTimeOffset now)
