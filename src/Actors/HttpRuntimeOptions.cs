@@ -109,6 +109,12 @@ public sealed class HttpRuntimeOptions
     /// <summary>The client-wide retry budget.</summary>
     public RetryBudgetOptions RetryBudget { get; set; } = new();
 
+    /// <summary>
+    /// Per-host politeness (section <c>Courier:Hosts</c>): the pause a host names with <c>Retry-After</c>, an adaptive
+    /// window and rate per host, a client-side rate limit per host, a circuit breaker per host.
+    /// </summary>
+    public Requests.Hosts.HostPolicyOptions Hosts { get; set; } = new();
+
     /// <summary>File transfers (downloads, multipart and tus uploads): concurrency cap, chunk size, progress, retries.</summary>
     public Transfers.TransferOptions Transfers { get; set; } = new();
 
@@ -143,5 +149,7 @@ public sealed class HttpRuntimeOptions
         RetryBudget.Validate();
         ArgumentNullException.ThrowIfNull(Transfers, "Courier:Transfers");
         Transfers.Validate();
+        ArgumentNullException.ThrowIfNull(Hosts, "Courier:Hosts");
+        Hosts.Validate();
     }
 }

@@ -109,4 +109,28 @@ public sealed class OptionsBindingTests
         Assert.Equal([503], options.Retry.RetryStatusCodes!.Order());
         Assert.Equal([403], options.Auth!.TriggerStatusCodes!.Order());
     }
+
+    [Fact]
+    public void Per_host_settings_and_automatic_idempotency_keys_bind_from_the_Courier_section_and_a_bad_rate_names_its_key()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Courier:Hosts:RateLimit"] = "200/s",
+            ["Courier:Hosts:AdaptiveConcurrency"] = "true",
+            ["Courier:Hosts:CircuitBreakerFailures"] = "5",
+            ["Courier:Retry:AddIdempotencyKeys"] = "true",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddHttpRuntime(configuration.GetSection("Courier"));
+        var options = services.BuildServiceProvider().GetRequiredService<IOptions<HttpRuntimeOptions>>().Value;
+
+        Assert.Equal("200/s", options.Hosts.RateLimit);
+        Assert.True(options.Hosts.AdaptiveConcurrency);
+        Assert.Equal(5, options.Hosts.CircuitBreakerFailures);
+        Assert.True(options.Retry.AddIdempotencyKeys);
+
+        options.Hosts.RateLimit = "fast";
+        var error = Assert.ThrowsAny<ArgumentException>(options.Validate);
+        Assert.Contains("Hosts:RateLimit 'fast'", error.Message);
+    }
 }

@@ -145,6 +145,10 @@ public sealed class CoordinatorTests : TestKit
         {
             var actor = Context.ActorOf(child);
             Receive<CancelCall>(m => actor.Tell(m));
+            // The per-host gate, reduced to "always admitted": this test is about the report's order.
+            Receive<Courier.Requests.Hosts.AttemptPermitRequest>(m => Sender.Tell(new Courier.Requests.Hosts.AttemptPermitGranted(
+                new Courier.Requests.Hosts.HostTicket(m.Host, 0, false))));
+            Receive<Courier.Requests.Hosts.AttemptEnded>(_ => { });
             Receive<RequestFinished>(m => report.Tell(new Report(m.Result, attempt.IsCompleted && attempt.Result.IsCancellationRequested)));
         }
     }

@@ -13,7 +13,8 @@ namespace Courier.Tests.Requests;
 
 /// <summary>
 /// A schedule explorer for the request path (RequestCoordinator + RequestActor): a seeded random generator interleaves
-/// calls, answers of requests (success, retryable status, connection failure), cancellations, virtual time (deadlines,
+/// calls, answers of requests (success, retryable status, 429 with Retry-After that pauses the host, connection failure),
+/// cancellations, virtual time (deadlines,
 /// attempt timeouts, retry delays, queue deadlines), late answers of abandoned attempts and the coordinator's stop, on
 /// the TestScheduler with a scripted handler. Calls carry tokens from a scripted TokenActor; the server refuses some
 /// (401), and other nodes refresh now and then (the generation moves). After every step it checks:
@@ -73,6 +74,11 @@ akka.log-dead-letters = off", output: null)
         options.RetryBudget.Enabled = false;
         options.Auth = new TokenOptions();
         options.MaxRefreshesPerCall = random.Next(0, 4);
+        // Per-host politeness: two hosts, with a window, a breaker and a learned rate in some schedules.
+        options.Hosts.AdaptiveConcurrency = random.Next(2) == 0;
+        options.Hosts.AdaptiveRate = random.Next(4) == 0;
+        options.Hosts.CircuitBreakerFailures = random.Next(0, 3);
+        options.Hosts.CircuitBreakDuration = TimeSpan.FromMilliseconds(random.Next(200, 3000));
 
         var answers = new Answers();
         var handler = new ExplorerHandler(options.MaxConcurrentCalls, options.MaxRefreshesPerCall, answers);
@@ -96,7 +102,7 @@ akka.log-dead-letters = off", output: null)
             var roll = random.Next(100);
             if (roll < 25 && !stopped)
             {
-                var call = new HttpCall(HttpMethod.Get, new Uri($"https://explorer.test/calls/{calls.Count}"))
+                var call = new HttpCall(HttpMethod.Get, new Uri($"https://{(calls.Count % 3 == 0 ? "other" : "explorer")}.test/calls/{calls.Count}"))
                 {
                     Deadline = random.Next(3) == 0 ? TimeSpan.FromMilliseconds(random.Next(200, 6000)) : null,
                 };
@@ -247,7 +253,7 @@ akka.log-dead-letters = off", output: null)
                 held = _held[random.Next(_held.Count)];
                 _held.Remove(held);
             }
-            var outcome = random.Next(5);
+            var outcome = random.Next(6);
             var live = held.EndLive(); // false: the runtime abandoned it, and this answer comes late
             Interlocked.Increment(ref _version);
             switch (outcome)
@@ -259,6 +265,12 @@ akka.log-dead-letters = off", output: null)
                     // sees the refusal), so that a later request of the call can be checked.
                     if (live) _refusedByCall.AddOrUpdate(held.CallId, (held.Generation, 1), (_, r) => (Math.Max(r.Refused, held.Generation), r.Refusals + 1));
                     held.Answer.TrySetResult(new HttpResponseMessage(HttpStatusCode.Unauthorized));
+                    break;
+                case 3:
+                    // The host throttles: it is paused for every call (0 to 2 s), and the call waits in its host's queue.
+                    var throttled = new HttpResponseMessage(HttpStatusCode.TooManyRequests);
+                    throttled.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(TimeSpan.FromSeconds(random.Next(3)));
+                    held.Answer.TrySetResult(throttled);
                     break;
                 default: held.Answer.TrySetResult(new HttpResponseMessage(HttpStatusCode.OK) { Content = new StringContent("ok") }); break;
             }

@@ -129,12 +129,14 @@ internal sealed class Admission<TItem, TResult>
     }
 
     /// <summary>A watched child stopped: one that had not reported crashed, and its item is answered.</summary>
-    public void ChildTerminated(IActorRef child)
+    /// <returns>The id of the crashed child's item, or null when the child had reported (or is unknown).</returns>
+    public long? ChildTerminated(IActorRef child)
     {
-        if (!_idByChild.Remove(child, out var id)) return;
+        if (!_idByChild.Remove(child, out var id)) return null;
         if (_running.Remove(id, out var running))
             _host.Reply(running.ReplyTo, _host.Answer(id, running.Item, AdmissionEnd.Crashed, _running.Count, _queue.Count, running.SubmittedAt));
         StartNextQueued();
+        return id;
     }
 
     /// <summary>A queued item is answered at once; a running one gets <paramref name="message"/> (its actor answers).</summary>

@@ -8,6 +8,7 @@ using Courier.Auth;
 using Courier.Diagnostics;
 using Courier.Errors;
 using Courier.Internal;
+using Courier.Requests.Hosts;
 
 namespace Courier.Requests;
 
@@ -17,7 +18,9 @@ namespace Courier.Requests;
 /// It stops itself when the call ends.
 /// </summary>
 /// <remarks>
-/// States: <c>Sending</c> (an attempt is in flight) and <c>WaitingToRetry</c> (a retry timer is pending).
+/// States: <c>AwaitingToken</c> (the TokenActor is asked), <c>AwaitingPermit</c> (the coordinator's per-host gate is
+/// asked: every attempt needs its host's permit, and reports its outcome to the gate when it ends), <c>Sending</c> (an
+/// attempt is in flight) and <c>WaitingToRetry</c> (a retry timer is pending).
 /// Every timer and every attempt result carries the attempt number, so a late answer from an abandoned attempt
 /// (timed out, or superseded) is recognised and dropped.
 /// It is an <see cref="UntypedActor"/> whose states are methods switched with <c>Become</c>: one actor runs per call,
@@ -37,6 +40,9 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
     private int _attempts;          // requests sent so far (first attempts, retries, auth retries, redirects)
     private int _retries;           // retries after failures, bounded by MaxRetries
+    private int _throttles;         // retries after a host asked to slow down: bounded by the deadline, not MaxRetries
+    private HostTicket? _ticket;     // the host permit of the attempt in flight, null when none is held
+    private string? _pendingToken;  // the access token of the attempt waiting for its permit
     private int _redirects;
     private int _inFlight;          // the attempt whose answer we wait for, 0 when none
     private Uri _uri;               // where the next request goes (changes when a redirect is followed)
@@ -56,25 +62,27 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
     public RequestActor(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt)
     {
-        _call = call;
+        _call = runtime.WithAutomaticIdempotencyKey(call);
         _runtime = runtime;
         _deadline = call.Deadline ?? runtime.CallDeadline;
         _deadlineAt = submittedAt + _deadline;
         _attemptTimeout = call.AttemptTimeout ?? runtime.AttemptTimeout;
         _maxRetries = call.MaxRetries ?? runtime.MaxRetries;
         if (call.Body is { IsReplayable: false }) _maxRetries = 0; // a one-shot body is sent once (issue 11)
-        _telemetry = CallTelemetry.Start(call, runtime, submittedAt, Context.System.Scheduler.Now, Self);
+        _telemetry = CallTelemetry.Start(_call, runtime, submittedAt, Context.System.Scheduler.Now, Self);
         _uri = call.Uri;
         _method = call.Method;
         _sending = Sending;
         _waitingToRetry = WaitingToRetry;
         _awaitingToken = AwaitingToken;
+        _awaitingPermit = AwaitingPermit;
     }
 
     // The states, as delegates made once per actor (Become with a method group would allocate on every switch).
     private readonly UntypedReceive _sending;
     private readonly UntypedReceive _waitingToRetry;
     private readonly UntypedReceive _awaitingToken;
+    private readonly UntypedReceive _awaitingPermit;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -155,6 +163,27 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         }
     }
 
+    private void AwaitingPermit(object message)
+    {
+        switch (message)
+        {
+            case AttemptPermitGranted m:
+                CancelDeadlineTimer();
+                _ticket = m.Ticket;
+                var token = _pendingToken;
+                _pendingToken = null;
+                Transmit(token);
+                break;
+            case AttemptPermitRefused m:
+                CancelDeadlineTimer();
+                Fail(new CircuitOpenException(_method, _uri, _attempts, m.Host.ToString(), m.RetryAt), "circuit_open");
+                break;
+            default:
+                Common(message);
+                break;
+        }
+    }
+
     /// <summary>What every state handles the same way.</summary>
     private void Common(object message)
     {
@@ -171,6 +200,9 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
                 m.Response.Dispose();
                 break;
             case AttemptFaulted or AttemptTimedOut or RetryNow or TokenGranted or TokenUnavailable:
+                break;
+            // A permit that crossed the call's end: the coordinator releases it when the call's report arrives.
+            case AttemptPermitGranted or AttemptPermitRefused:
                 break;
             default:
                 Unhandled(message);
@@ -195,16 +227,43 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     /// <summary>Asks the TokenActor; the wait (a refresh may be running) is bounded by the call's deadline.</summary>
     private void AwaitToken(object request)
     {
+        if (!ArmDeadlineTimer()) return;
+        _telemetry.TokenWait(request, Now);
+        _runtime.RouteFor(_call)!.Tell(request, Self);
+        Become(_awaitingToken);
+    }
+
+    /// <summary>Arms the deadline timer for a wait on another actor; false (and the call failed) when the deadline has passed.</summary>
+    private bool ArmDeadlineTimer()
+    {
         var remaining = _deadlineAt - Now;
         if (remaining <= TimeSpan.Zero)
         {
             FailDeadline();
-            return;
+            return false;
         }
         _deadlineTimer = WeakTimer.ScheduleTellOnce(Context.System.Scheduler, remaining, Self, DeadlineReached.Instance);
-        _telemetry.TokenWait(request, Now);
-        _runtime.RouteFor(_call)!.Tell(request, Self);
-        Become(_awaitingToken);
+        return true;
+    }
+
+    /// <summary>
+    /// Asks the coordinator's per-host gate for a permit to send to <c>_uri</c>'s host. The token is fetched first and
+    /// kept until the permit comes; the wait (a paused host, a full window, a rate) is bounded by the call's deadline.
+    /// </summary>
+    private void SendAttempt(string? accessToken)
+    {
+        if (!ArmDeadlineTimer()) return;
+        _pendingToken = accessToken;
+        Context.Parent.Tell(new AttemptPermitRequest(_call.Id, HostKey.From(_uri)));
+        Become(_awaitingPermit);
+    }
+
+    /// <summary>The attempt's end, told to the per-host gate (exactly once per permit).</summary>
+    private void ReportAttempt(HostOutcome outcome, TimeSpan? retryAfter = null)
+    {
+        if (_ticket is not { } ticket) return;
+        _ticket = null;
+        Context.Parent.Tell(new AttemptEnded(_call.Id, ticket, outcome, retryAfter));
     }
 
     private void CancelDeadlineTimer()
@@ -217,7 +276,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         Fail(new HttpCallTimeoutException(_call.Method, _call.Uri, _attempts, TimeoutKind.Deadline, _deadline,
             _lastError is null ? null : "last error: " + _lastError.Message, _lastError), "deadline");
 
-    private void SendAttempt(string? accessToken)
+    private void Transmit(string? accessToken)
     {
         HttpRequestMessage request;
         try
@@ -354,6 +413,9 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         _telemetry.AttemptEnded(m.Response, Now);
         EndAttempt();
         var response = m.Response;
+        var retryAfter = RetryAfter.Parse(response.Headers, Now);
+        var hostOutcome = HostOutcomes.FromStatus(response.StatusCode, retryAfter);
+        ReportAttempt(hostOutcome, retryAfter);
         if (response.IsSuccessStatusCode)
         {
             _runtime.Budget.RecordSuccess(_lastRetryCost);
@@ -382,7 +444,6 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         }
 
         var error = new HttpStatusException(_call.Method, _call.Uri, _attempts, response.StatusCode, response.ReasonPhrase, m.ErrorBody);
-        var retryAfter = RetryAfter.Parse(response.Headers, Now);
         response.Dispose();
 
         if (!_runtime.RetryStatusCodes.Contains(status))
@@ -402,7 +463,42 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
                 $"not retried: the server asked to wait {retryAfter.Value.TotalSeconds:0.###} s, more than Retry:MaxRetryAfter ({_runtime.MaxRetryAfter.TotalSeconds:0.###} s)"));
             return;
         }
+        if (hostOutcome == HostOutcome.Throttled && _runtime.PauseHosts)
+        {
+            RetryThrottled(error, $"{status} {response.ReasonPhrase}", retryAfter);
+            return;
+        }
         RetryOrFail(error, $"{status} {response.ReasonPhrase}", retryAfter, afterTimeout: false);
+    }
+
+    /// <summary>
+    /// The host asked to slow down (429, or 503 with <c>Retry-After</c>): that is not an outage, so the retry spends no
+    /// retry budget and does not count towards <c>MaxRetries</c>; the call's deadline bounds it. With a
+    /// <c>Retry-After</c>, the gate has paused the host for every call, and the retry asks for its permit at once (it
+    /// waits in its host's queue until the pause ends); without one, it waits its own backoff first.
+    /// </summary>
+    private void RetryThrottled(HttpStatusException error, string reason, TimeSpan? retryAfter)
+    {
+        _lastError = error;
+        _throttles++;
+        var pausedByHost = retryAfter is { } named && named > TimeSpan.Zero;
+        var wait = pausedByHost ? retryAfter!.Value : _runtime.DelayBeforeRetry(Math.Min(_throttles - 1, 16));
+        if (Now + wait >= _deadlineAt)
+        {
+            Fail(new HttpCallTimeoutException(_call.Method, _call.Uri, _attempts, TimeoutKind.Deadline, _deadline,
+                $"the host asked to wait {wait.TotalMilliseconds:0} ms ({reason}), past the deadline", error), "deadline");
+            return;
+        }
+        _telemetry.RetryScheduled(_throttles, _maxRetries, wait, retryAfter, reason + ", throttled", "status", _runtime.Logger);
+        if (pausedByHost)
+        {
+            Context.System.EventStream.Publish(new RetryScheduled(_call.Id, _call, _throttles, _maxRetries, wait, reason + " (throttled: waits for its host)"));
+            BeginAttempt();
+            return;
+        }
+        Timers.StartSingleTimer(RetryTimer, RetryNow.Instance, wait);
+        Become(_waitingToRetry);
+        Context.System.EventStream.Publish(new RetryScheduled(_call.Id, _call, _throttles, _maxRetries, wait, reason + " (throttled)"));
     }
 
     /// <summary>
@@ -464,6 +560,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         _telemetry.AttemptEnded(m.Error, Now);
         EndAttempt();
         var (retryable, reachedServer, reason) = Classify(m.Error);
+        ReportAttempt(reason == "invalid request" ? HostOutcome.Ignored : HostOutcomes.FromTransportOrTimeout());
         var error = reason == "invalid request"
             ? (HttpCallException)new InvalidHttpCallException(_call.Method, _call.Uri, m.Error.Message, m.Error)
             : new HttpTransportException(_call.Method, _call.Uri, _attempts, $"{reason} ({m.Error.Message})", m.Error);
@@ -486,6 +583,8 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     {
         _telemetry.AttemptTimedOut(Now);
         EndAttempt(); // cancels the attempt: its late answer no longer matches _inFlight and is dropped
+        // The call's own deadline cut the attempt short: that says nothing about the host.
+        ReportAttempt(m.DeadlineFirst ? HostOutcome.Ignored : HostOutcomes.FromTransportOrTimeout());
         if (m.DeadlineFirst)
         {
             FailDeadline();
@@ -619,6 +718,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         // and a freed slot must never coexist with this call's request, or the cap is exceeded. PostStop is too late.
         _attemptTimer?.Cancel();
         _attemptCancellation?.Cancel();
+        ReportAttempt(HostOutcome.Ignored); // an attempt cut off by the call's end (cancelled, deadline) frees its host slot
         _telemetry.Ended(result, Now);
         Context.Parent.Tell(new RequestFinished(result));
         Context.Stop(Self);

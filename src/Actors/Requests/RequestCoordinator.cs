@@ -2,6 +2,7 @@ using Akka.Actor;
 using Courier.Diagnostics;
 using Courier.Errors;
 using Courier.Internal;
+using Courier.Requests.Hosts;
 
 namespace Courier.Requests;
 
@@ -10,25 +11,44 @@ namespace Courier.Requests;
 /// keeps a bounded queue behind the cap (<see cref="HttpRuntimeOptions.MaxQueuedCalls"/>: past it a call is refused at once,
 /// never parked in an unbounded mailbox), answers a queued call at its deadline, spawns one <c>RequestActor</c> per call
 /// and answers each <see cref="ExecuteCall"/> sender with exactly one <see cref="CallResult"/>, also when it stops.
+/// Behind the cap, a per-host gate (<see cref="HostGate"/>, settings <c>Courier:Hosts</c>) admits each attempt of a
+/// running call: a host's pause, window, rate and circuit breaker hold or fail its calls, never another host's.
 /// </summary>
 /// <remarks>
 /// This type is also the key of the coordinator in Akka.Hosting's <c>ActorRegistry</c>:
 /// inject <c>IRequiredActor&lt;RequestCoordinator&gt;</c> to talk to it from your own actors.
 /// </remarks>
-public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, CallResult>
+public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, CallResult>, IWithTimers
 {
     private readonly RequestRuntime _runtime;
     private readonly Admission<HttpCall, CallResult> _admission;
+    private HostGate? _hosts;
+
+    /// <summary>The coordinator's timers (one per host that waits for a time); set by Akka.</summary>
+    ITimerScheduler IWithTimers.Timers { get; set; } = null!;
+
+    private HostGate Hosts => _hosts ??= new HostGate(_runtime.Hosts, Context, ((IWithTimers)this).Timers);
 
     internal RequestCoordinator(RequestRuntime runtime)
     {
         _runtime = runtime;
         _admission = new Admission<HttpCall, CallResult>(this, Context, runtime.MaxConcurrentCalls, runtime.MaxQueuedCalls);
         Receive<ExecuteCall>(OnExecute);
-        Receive<RequestFinished>(m => _admission.Finished(m.Result.CallId, m.Result));
+        Receive<RequestFinished>(m =>
+        {
+            Hosts.CallEnded(m.Result.CallId);
+            _admission.Finished(m.Result.CallId, m.Result);
+        });
         Receive<CancelCall>(m => _admission.Cancel(m.CallId, m));
         Receive<QueueDeadlineReached>(_admission.DeadlineReached);
-        Receive<Terminated>(m => _admission.ChildTerminated(m.ActorRef));
+        Receive<AttemptPermitRequest>(m => Hosts.Request(m, Sender));
+        Receive<AttemptEnded>(m => Hosts.Ended(m));
+        Receive<HostReady>(m => Hosts.TimerFired(m));
+        Receive<Terminated>(m =>
+        {
+            // A RequestActor that stopped without reporting (it threw) may hold a host permit: release it first.
+            if (_admission.ChildTerminated(m.ActorRef) is { } callId) Hosts.CallEnded(callId);
+        });
     }
 
     internal static Props Props(RequestRuntime runtime) => FactoryProducer<RequestCoordinator>.Props(() => new RequestCoordinator(runtime));

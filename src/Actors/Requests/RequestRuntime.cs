@@ -33,6 +33,9 @@ internal sealed class RequestRuntime
         MaxRetryAfter = retry.MaxRetryAfter;
         RetryStatusCodes = retry.EffectiveRetryStatusCodes.ToFrozenSet();
         RetryNonIdempotentMethods = retry.RetryNonIdempotentMethods;
+        AddIdempotencyKeys = retry.AddIdempotencyKeys;
+        Hosts = new Hosts.HostPolicies(options.Hosts, options.MaxConcurrentCalls, retry.MaxRetryAfter);
+        PauseHosts = options.Hosts.PauseOnRetryAfter;
         Randomizer = retry.Randomizer;
         Budget = new RetryBudget(options.RetryBudget);
         MaxRedirects = options.MaxRedirects;
@@ -76,6 +79,16 @@ internal sealed class RequestRuntime
     public TimeSpan MaxRetryAfter { get; }
     public FrozenSet<int> RetryStatusCodes { get; }
     public bool RetryNonIdempotentMethods { get; }
+    public bool AddIdempotencyKeys { get; }
+
+    /// <summary>
+    /// The per-host politeness table, built from <c>Courier:Hosts</c> when the runtime starts. Only the coordinator
+    /// touches it (from its receive), through its <see cref="Hosts.HostGate"/>.
+    /// </summary>
+    public Hosts.HostPolicies Hosts { get; }
+
+    /// <summary>Does a throttle (429, 503 with <c>Retry-After</c>) pause its host for every call (<c>Hosts:PauseOnRetryAfter</c>)?</summary>
+    public bool PauseHosts { get; }
     public Func<double> Randomizer { get; }
 
     public int MaxRedirects { get; }
@@ -141,6 +154,15 @@ internal sealed class RequestRuntime
     public static bool IsIdempotent(HttpMethod method) =>
         method == HttpMethod.Get || method == HttpMethod.Head || method == HttpMethod.Options ||
         method == HttpMethod.Trace || method == HttpMethod.Put || method == HttpMethod.Delete;
+
+    /// <summary>
+    /// The call the RequestActor runs: with <c>Retry:AddIdempotencyKeys</c>, a non-idempotent call without an
+    /// <c>Idempotency-Key</c> gets one, made once here so that every attempt of the call carries the same key (the id stays).
+    /// </summary>
+    public HttpCall WithAutomaticIdempotencyKey(HttpCall call) =>
+        AddIdempotencyKeys && !IsIdempotent(call.Method) && !call.HasIdempotencyKey
+            ? call with { Headers = [.. call.Headers, new("Idempotency-Key", Guid.NewGuid().ToString("D"))], Id = call.Id }
+            : call;
 
     /// <summary>May this call be sent again after the request may have reached the server?</summary>
     public bool MayRepeat(HttpCall call) =>

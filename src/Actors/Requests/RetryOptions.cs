@@ -77,6 +77,15 @@ public sealed class RetryOptions
     public bool RetryNonIdempotentMethods { get; set; }
 
     /// <summary>
+    /// Give every non-idempotent call (POST, PATCH, any method but GET, HEAD, OPTIONS, TRACE, PUT, DELETE) that has no
+    /// <c>Idempotency-Key</c> header one: a random key made once per call, so all of that call's attempts carry the same
+    /// key, and the call is then retried like an idempotent one. Turn it on only for servers that honour the header
+    /// (IETF draft-ietf-httpapi-idempotency-key-header, Stripe): such a server applies a repeated request once.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool AddIdempotencyKeys { get; set; }
+
+    /// <summary>
     /// The source of randomness for jitter: a function returning a value in [0, 1). Tests pin it
     /// (<c>Randomizer = () => 0.5</c>) to make delays exact. Not bound from configuration.
     /// </summary>

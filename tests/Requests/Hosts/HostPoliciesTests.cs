@@ -249,6 +249,30 @@ public sealed class HostPoliciesTests
         Assert.NotNull(table.Snapshot(Api));
         Assert.Null(table.Snapshot(Other));
     }
+
+    // Regression: with a configured rate and a learned one, a call the learned rate held back had already taken the
+    // configured rate's token, so the next call waited for the configured rate's next permit (here a whole second).
+    [Fact]
+    public void A_call_held_back_by_the_learned_rate_does_not_spend_a_configured_rate_permit()
+    {
+        var table = Table(o =>
+        {
+            o.RateLimit = "1/s";
+            o.RateLimitBurst = 10;
+            o.AdaptiveRate = true;
+        }, maxConcurrentCalls: 16);
+        var tickets = Enumerable.Range(0, 10).Select(_ => Admit(table, Api, T0)).ToList();
+        foreach (var ticket in tickets.Take(9)) table.OnOutcome(ticket, HostOutcome.Success, T0);
+        table.OnOutcome(tickets[9], HostOutcome.Throttled, T0, TimeSpan.FromSeconds(1)); // learns about 81/s, paused 1 s
+
+        // At the end of the pause the configured bucket has one token and the learned one none yet.
+        var now = T0 + TimeSpan.FromSeconds(1);
+        HostAdmission admission;
+        for (var i = 0; (admission = table.TryAdmit(Api, now)).Kind == HostAdmissionKind.WaitUntil && i < 5; i++) now = admission.At;
+
+        Assert.True(admission.Kind == HostAdmissionKind.Admitted, $"{admission.Kind} at {(now - T0).TotalSeconds:0.000} s, next {(admission.At - T0).TotalSeconds:0.000} s");
+        Assert.True(now < T0 + TimeSpan.FromSeconds(1.1), $"admitted at {(now - T0).TotalSeconds:0.000} s: the configured rate's permit was lost");
+    }
 }
 
 /// <summary>Rates as the CLI and configuration write them, and the options' checks.</summary>
@@ -290,4 +314,5 @@ public sealed class RateLimitAndOptionsTests
         Assert.Contains("Hosts:CircuitBreakDuration", Assert.ThrowsAny<ArgumentException>(() => new HostPolicyOptions { CircuitBreakDuration = TimeSpan.Zero }.Validate()).Message);
         new HostPolicyOptions().Validate();
     }
+
 }

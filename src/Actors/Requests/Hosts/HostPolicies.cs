@@ -55,8 +55,11 @@ internal sealed class HostPolicies
             if (breaker.State == CircuitState.Open && now < breaker.OpenUntil) return HostAdmission.CircuitOpen(breaker.OpenUntil);
         }
         if (state.InFlight >= state.Limit) return HostAdmission.WaitForSlot;
-        if (state.Rate is { } rate && !rate.TryAcquire(now)) return HostAdmission.WaitUntil(rate.NextPermitTime(now));
-        if (state.Learned is { } learned && !learned.TryAcquire(now)) return HostAdmission.WaitUntil(learned.NextPermitTime(now));
+        // Both rates are asked before either permit is taken: a call one of them holds back must not spend the other's.
+        if (state.Rate?.NextPermitTime(now) is { } ratePermit && ratePermit > now) return HostAdmission.WaitUntil(ratePermit);
+        if (state.Learned?.NextPermitTime(now) is { } learnedPermit && learnedPermit > now) return HostAdmission.WaitUntil(learnedPermit);
+        state.Rate?.TryAcquire(now);
+        state.Learned?.TryAcquire(now);
 
         var isProbe = false;
         state.Breaker?.TryPass(now, out isProbe); // cannot refuse: checked above

@@ -1,0 +1,136 @@
+using Akka.Actor;
+
+namespace Courier.Requests.Hosts;
+
+/// <summary>
+/// The per-host gate of the request coordinator, a second gate after its global cap (<c>Admission</c>): every attempt
+/// (first attempts, retries, redirects, resends after a refused token) asks for a permit for its host, and every
+/// permit granted gets exactly one outcome back. Behind it, <see cref="HostPolicies"/> decides (pause, window, rate,
+/// breaker); this class keeps what waits: a first-in-first-out queue per host, so a paused host never holds up calls to
+/// another, and one timer per host, moved only to an earlier time.
+/// </summary>
+/// <remarks>
+/// Not an actor: it lives inside the coordinator and is called from its receive only (not thread-safe), as
+/// <c>Admission</c> is. A waiting call is a running RequestActor, so the waiting calls of all hosts are bounded by
+/// <c>MaxConcurrentCalls</c>; the wait of each is bounded by its call's deadline (the RequestActor's timer).
+/// </remarks>
+internal sealed class HostGate
+{
+    private readonly HostPolicies _policies;
+    private readonly IActorContext _context;
+    private readonly ITimerScheduler _timers;
+    private readonly Dictionary<HostKey, Queue<Waiter>> _waiting = [];
+    private readonly Dictionary<long, Waiter> _waiterByCall = [];
+    private readonly Dictionary<long, HostTicket> _admittedByCall = [];
+    private readonly Dictionary<HostKey, DateTimeOffset> _timerAt = [];
+
+    public HostGate(HostPolicies policies, IActorContext context, ITimerScheduler timers)
+    {
+        _policies = policies;
+        _context = context;
+        _timers = timers;
+    }
+
+    private DateTimeOffset Now => _context.System.Scheduler.Now;
+
+    /// <summary>A RequestActor asks to send an attempt: it joins its host's queue, and is answered when the host lets it go.</summary>
+    public void Request(AttemptPermitRequest request, IActorRef requester)
+    {
+        var waiter = new Waiter(request.CallId, requester);
+        _waiterByCall[request.CallId] = waiter; // a newer request of the call replaces an older one (lazily dropped)
+        if (!_waiting.TryGetValue(request.Host, out var queue)) _waiting[request.Host] = queue = new Queue<Waiter>();
+        queue.Enqueue(waiter);
+        Drain(request.Host);
+    }
+
+    /// <summary>An admitted attempt ended: its outcome goes to the host's policies, and the host's queue moves on.</summary>
+    public void Ended(AttemptEnded ended)
+    {
+        if (!_admittedByCall.TryGetValue(ended.CallId, out var ticket) || ticket != ended.Ticket) return; // already released
+        _admittedByCall.Remove(ended.CallId);
+        _policies.OnOutcome(ticket, ended.Outcome, Now, ended.RetryAfter);
+        Drain(ticket.Host);
+    }
+
+    /// <summary>
+    /// The call ended (reported, or its actor stopped): a permit it still holds is released as
+    /// <see cref="HostOutcome.Ignored"/> (or its host's slot would leak), and its place in a queue is given up.
+    /// </summary>
+    public void CallEnded(long callId)
+    {
+        _waiterByCall.Remove(callId);
+        if (!_admittedByCall.Remove(callId, out var ticket)) return;
+        _policies.OnOutcome(ticket, HostOutcome.Ignored, Now);
+        Drain(ticket.Host);
+    }
+
+    /// <summary>The host's timer fired: its pause ended, or a rate permit or a probe is due.</summary>
+    public void TimerFired(HostReady message)
+    {
+        _timerAt.Remove(message.Host);
+        Drain(message.Host);
+    }
+
+    /// <summary>Lets the head of the host's queue go while the host's policies admit it.</summary>
+    private void Drain(HostKey host)
+    {
+        if (!_waiting.TryGetValue(host, out var queue)) return;
+        while (queue.TryPeek(out var waiter))
+        {
+            if (!_waiterByCall.TryGetValue(waiter.CallId, out var current) || !ReferenceEquals(current, waiter))
+            {
+                queue.Dequeue(); // its call ended, or asked again later
+                continue;
+            }
+            var now = Now;
+            var decision = _policies.TryAdmit(host, now);
+            switch (decision.Kind)
+            {
+                case HostAdmissionKind.Admitted:
+                    queue.Dequeue();
+                    _waiterByCall.Remove(waiter.CallId);
+                    _admittedByCall[waiter.CallId] = decision.Ticket;
+                    waiter.Actor.Tell(new AttemptPermitGranted(decision.Ticket), _context.Self);
+                    continue;
+                case HostAdmissionKind.CircuitOpen:
+                    queue.Dequeue();
+                    _waiterByCall.Remove(waiter.CallId);
+                    waiter.Actor.Tell(new AttemptPermitRefused(host, decision.At), _context.Self);
+                    continue;
+                case HostAdmissionKind.WaitUntil:
+                    Arm(host, decision.At, now);
+                    return;
+                default: // WaitForSlot: the host's next outcome drains again
+                    return;
+            }
+        }
+        _waiting.Remove(host);
+    }
+
+    private void Arm(HostKey host, DateTimeOffset at, DateTimeOffset now)
+    {
+        if (_timerAt.TryGetValue(host, out var armed) && armed <= at) return;
+        _timerAt[host] = at;
+        var delay = at - now;
+        _timers.StartSingleTimer(new HostTimerKey(host), new HostReady(host), delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
+    }
+
+    private sealed record Waiter(long CallId, IActorRef Actor);
+
+    private sealed record HostTimerKey(HostKey Host);
+}
+
+/// <summary>A RequestActor asks its coordinator for a permit to send an attempt of call <paramref name="CallId"/> to <paramref name="Host"/>.</summary>
+internal sealed record AttemptPermitRequest(long CallId, HostKey Host);
+
+/// <summary>The attempt may go; hand <paramref name="Ticket"/> back in <see cref="AttemptEnded"/>.</summary>
+internal sealed record AttemptPermitGranted(HostTicket Ticket);
+
+/// <summary>The host's circuit is open: the call fails fast with <c>CircuitOpenException</c>; a probe may go from <paramref name="RetryAt"/>.</summary>
+internal sealed record AttemptPermitRefused(HostKey Host, DateTimeOffset RetryAt);
+
+/// <summary>An admitted attempt ended with <paramref name="Outcome"/>; <paramref name="RetryAfter"/> is the server's <c>Retry-After</c>, if any.</summary>
+internal sealed record AttemptEnded(long CallId, HostTicket Ticket, HostOutcome Outcome, TimeSpan? RetryAfter);
+
+/// <summary>The timer message of a host whose queue may move (a pause ended, a permit or a probe is due).</summary>
+internal sealed record HostReady(HostKey Host);

@@ -1,0 +1,348 @@
+using System.Collections.Concurrent;
+using System.Net;
+using System.Net.Http.Headers;
+using Akka.Actor;
+using Akka.TestKit;
+using Akka.TestKit.Xunit2;
+using Courier.Errors;
+using Courier.Requests;
+using Courier.Requests.Hosts;
+using Courier.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Courier.Tests.Requests.Hosts;
+
+/// <summary>
+/// The per-host gate seen through the request coordinator, on the TestScheduler: a host's pause, its AIMD window and its
+/// circuit breaker decide when its calls are sent, and never hold up another host; throttled retries spend no budget.
+/// </summary>
+public sealed class HostGateTests : TestKit
+{
+    private static readonly Uri A = new("https://a.example.test/");
+    private static readonly Uri B = new("https://b.example.test/");
+
+    private readonly TestProbe _seen;
+    private readonly ScriptedHandler _handler;
+    private readonly ConcurrentDictionary<string, TaskCompletionSource<HttpResponseMessage>> _answers = new();
+
+    public HostGateTests(ITestOutputHelper output)
+        : base(@"akka.scheduler.implementation = ""Akka.TestKit.TestScheduler, Akka.TestKit""", output: output)
+    {
+        _seen = CreateTestProbe();
+        _handler = new ScriptedHandler(_seen.Ref, () => Scheduler.Now);
+    }
+
+    private TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
+
+    private (IActorRef Coordinator, RequestRuntime Runtime) Start(Action<HttpRuntimeOptions>? configure = null)
+    {
+        var options = new HttpRuntimeOptions();
+        options.Retry.Jitter = JitterMode.None;
+        configure?.Invoke(options);
+        var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+        var runtime = new RequestRuntime(options, () => client, Sys.Log);
+        return (Sys.ActorOf(RequestCoordinator.Props(runtime)), runtime);
+    }
+
+    private void Sync(IActorRef actor)
+    {
+        actor.Tell(new Identify(null));
+        ExpectMsg<ActorIdentity>();
+    }
+
+    private static void TooMany(HttpResponseMessage response) => response.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromSeconds(2));
+
+    /// <summary>Requests to a path listed in <see cref="_answers"/> wait for the test to answer them.</summary>
+    private void HoldListedPaths() => _handler.Default = (request, _) =>
+        _answers.TryGetValue(request.RequestUri!.AbsolutePath, out var answer) ? answer.Task : Task.FromResult(ScriptedHandler.Ok());
+
+    private HttpCall Held(Uri host, string path)
+    {
+        _answers[path] = new TaskCompletionSource<HttpResponseMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
+        return HttpCall.Get(new Uri(host, path));
+    }
+
+    private void Answer(string path, HttpStatusCode status) => _answers[path].SetResult(new HttpResponseMessage(status) { Content = new StringContent("{}") });
+
+    private SeenRequest ExpectRequest(Uri host) =>
+        _seen.ExpectMsg<SeenRequest>(r => Assert.Equal(host.Host, r.Uri.Host), TimeSpan.FromSeconds(5));
+
+    [Fact]
+    public void A_429_with_Retry_After_pauses_every_call_to_that_host_until_the_time_it_named_and_no_other_host()
+    {
+        Sys.EventStream.Subscribe(TestActor, typeof(RetryScheduled));
+        var (coordinator, _) = Start();
+        _handler.ThenStatus(HttpStatusCode.TooManyRequests, TooMany);
+        var first = HttpCall.Get(new Uri(A, "/1"));
+        coordinator.Tell(new ExecuteCall(first));
+        ExpectRequest(A);
+        var retry = ExpectMsg<RetryScheduled>();
+        Assert.Equal(TimeSpan.FromSeconds(2), retry.Delay);
+
+        // Host A is paused: a new call to it waits; a call to B goes at once.
+        var second = HttpCall.Get(new Uri(A, "/2"));
+        var other = HttpCall.Get(new Uri(B, "/3"));
+        coordinator.Tell(new ExecuteCall(second));
+        coordinator.Tell(new ExecuteCall(other));
+        ExpectRequest(B);
+        Assert.Equal(other.Id, ExpectMsg<CallSucceeded>().CallId);
+        Sync(coordinator);
+        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        Scheduler.Advance(TimeSpan.FromMilliseconds(1999));
+        Sync(coordinator);
+        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        // At the time the host named, the retry of the first call and the waiting call go, in their order.
+        Scheduler.Advance(TimeSpan.FromMilliseconds(1));
+        var sent = new[] { ExpectRequest(A), ExpectRequest(A) };
+        Assert.Equal(["/1", "/2"], sent.Select(r => r.Uri.AbsolutePath).OrderBy(p => p));
+        Assert.All(sent, r => Assert.Equal(sent[0].At, r.At));
+        var results = new[] { ExpectMsg<CallSucceeded>(), ExpectMsg<CallSucceeded>() }.ToDictionary(r => r.CallId, r => r.Attempts);
+        Assert.Equal(2, results[first.Id]);
+        Assert.Equal(1, results[second.Id]);
+    }
+
+    [Fact]
+    public void Throttled_retries_spend_neither_the_retry_budget_nor_MaxRetries_and_are_bounded_by_the_deadline()
+    {
+        Sys.EventStream.Subscribe(TestActor, typeof(RetryScheduled));
+        // A budget with room for exactly one retry of a failure, and no retries at all by count.
+        var (coordinator, _) = Start(o =>
+        {
+            o.Retry.MaxRetries = 0;
+            o.RetryBudget.Capacity = 5;
+            o.RetryBudget.RetryCost = 5;
+            o.CallDeadline = TimeSpan.FromSeconds(7);
+        });
+        _handler.ThenStatus(HttpStatusCode.TooManyRequests, TooMany)
+            .ThenStatus(HttpStatusCode.ServiceUnavailable, TooMany)
+            .ThenStatus(HttpStatusCode.TooManyRequests, TooMany);
+        var call = HttpCall.Get(new Uri(A, "/1"));
+        coordinator.Tell(new ExecuteCall(call));
+        for (var i = 0; i < 3; i++)
+        {
+            ExpectRequest(A);
+            ExpectMsg<RetryScheduled>();
+            Sync(coordinator); // the retry's permit request has reached the gate (it waits for the pause)
+            Scheduler.Advance(TimeSpan.FromSeconds(2));
+        }
+        ExpectRequest(A);
+        Assert.Equal(4, ExpectMsg<CallSucceeded>().Attempts);
+
+        // The budget is whole: another call's failure is still retried once.
+        _handler.ThenStatus(HttpStatusCode.InternalServerError);
+        var failing = HttpCall.Get(new Uri(B, "/2")) with { MaxRetries = 1 };
+        coordinator.Tell(new ExecuteCall(failing));
+        ExpectRequest(B);
+        ExpectMsg<RetryScheduled>();
+        Scheduler.Advance(TimeSpan.FromMilliseconds(100));
+        ExpectRequest(B);
+        Assert.Equal(2, ExpectMsg<CallSucceeded>().Attempts);
+
+        // A host that keeps throttling holds the call until its deadline, not for ever.
+        _handler.Default = (_, _) =>
+        {
+            var response = new HttpResponseMessage(HttpStatusCode.TooManyRequests);
+            TooMany(response);
+            return Task.FromResult(response);
+        };
+        var throttled = HttpCall.Get(new Uri(A, "/3"));
+        coordinator.Tell(new ExecuteCall(throttled));
+        for (var i = 0; i < 3; i++)
+        {
+            ExpectRequest(A);
+            ExpectMsg<RetryScheduled>();
+            Sync(coordinator); // the retry's permit request has reached the gate (it waits for the pause)
+            Scheduler.Advance(TimeSpan.FromSeconds(2));
+        }
+        ExpectRequest(A);
+        var failed = ExpectMsg<CallFailed>();
+        var timeout = Assert.IsType<HttpCallTimeoutException>(failed.Error);
+        Assert.Equal(TimeoutKind.Deadline, timeout.Kind);
+        Assert.Equal(4, failed.Attempts);
+    }
+
+    [Fact]
+    public void The_adaptive_window_is_cut_once_per_window_on_failures_and_grows_on_success_as_seen_by_the_calls_it_admits()
+    {
+        HoldListedPaths();
+        var (coordinator, runtime) = Start(o =>
+        {
+            o.Retry.MaxRetries = 0;
+            o.Hosts.AdaptiveConcurrency = true;
+            o.Hosts.MaxConcurrencyPerHost = 4;
+            o.Hosts.BackoffRatio = 0.5;
+        });
+        var calls = Enumerable.Range(1, 6).Select(i => Held(A, "/" + i)).ToList();
+        foreach (var call in calls) coordinator.Tell(new ExecuteCall(call));
+        // The calls ask for their permits in the order their actors start: note which four went.
+        var sent = Enumerable.Range(0, 4).Select(_ => ExpectRequest(A).Uri.AbsolutePath).ToList();
+        var waiting = calls.Select(c => c.Uri.AbsolutePath).Except(sent).Order().ToList();
+        Sync(coordinator);
+        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // the window is 4
+
+        Answer(sent[0], HttpStatusCode.InternalServerError);
+        ExpectMsg<CallFailed>();
+        Sync(coordinator);
+        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // cut to 2, with 3 in flight
+        Assert.Equal(2, runtime.Hosts.Snapshot(HostKey.From(A))!.Limit);
+
+        Answer(sent[1], HttpStatusCode.InternalServerError);
+        ExpectMsg<CallFailed>();
+        Sync(coordinator);
+        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // sent under the old window: no second cut; 2 in flight, window 2
+        Assert.Equal(2, runtime.Hosts.Snapshot(HostKey.From(A))!.Limit);
+
+        Answer(sent[2], HttpStatusCode.OK);
+        ExpectMsg<CallSucceeded>();
+        // A success with the window in use adds one: 3, with 1 in flight, so both waiting calls go.
+        Assert.Equal(waiting, new[] { ExpectRequest(A), ExpectRequest(A) }.Select(r => r.Uri.AbsolutePath).Order());
+        Sync(coordinator);
+        Assert.Equal(3, runtime.Hosts.Snapshot(HostKey.From(A))!.Limit);
+        foreach (var path in waiting.Append(sent[3])) Answer(path, HttpStatusCode.OK);
+        for (var i = 0; i < 3; i++) ExpectMsg<CallSucceeded>();
+    }
+
+    [Fact]
+    public void An_open_circuit_fails_calls_fast_naming_the_host_until_a_half_open_probe_succeeds()
+    {
+        HoldListedPaths();
+        var (coordinator, _) = Start(o =>
+        {
+            o.Retry.MaxRetries = 0;
+            o.Hosts.CircuitBreakerFailures = 2;
+            o.Hosts.CircuitBreakDuration = TimeSpan.FromSeconds(5);
+        });
+        _handler.ThenStatus(HttpStatusCode.InternalServerError).ThenStatus(HttpStatusCode.BadGateway);
+        for (var i = 0; i < 2; i++)
+        {
+            coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(A, "/fail" + i))));
+            ExpectRequest(A);
+            Assert.IsType<HttpStatusException>(ExpectMsg<CallFailed>().Error);
+        }
+
+        // Open: not sent, a typed error naming the host; the retry budget and other hosts are untouched.
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(A, "/fast"))));
+        var fast = ExpectMsg<CallFailed>();
+        var open = Assert.IsType<CircuitOpenException>(fast.Error);
+        Assert.Equal("https://a.example.test:443", open.Host);
+        Assert.Contains("https://a.example.test:443", open.Message);
+        Assert.Equal(HttpCallFailure.CircuitOpen, open.Failure);
+        Assert.Equal(0, fast.Attempts);
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(B, "/other"))));
+        ExpectRequest(B);
+        ExpectMsg<CallSucceeded>();
+
+        // After the break: one probe goes; while it runs, other calls still fail fast.
+        Scheduler.Advance(TimeSpan.FromSeconds(5));
+        var probe = Held(A, "/probe");
+        coordinator.Tell(new ExecuteCall(probe));
+        ExpectRequest(A);
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(A, "/during"))));
+        Assert.IsType<CircuitOpenException>(ExpectMsg<CallFailed>().Error);
+
+        // The probe succeeds: closed, calls go again.
+        Answer("/probe", HttpStatusCode.OK);
+        Assert.Equal(probe.Id, ExpectMsg<CallSucceeded>().CallId);
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(A, "/after"))));
+        ExpectRequest(A);
+        ExpectMsg<CallSucceeded>();
+    }
+
+    [Fact]
+    public void A_failed_probe_opens_the_circuit_for_another_break()
+    {
+        var (coordinator, _) = Start(o =>
+        {
+            o.Retry.MaxRetries = 0;
+            o.Hosts.CircuitBreakerFailures = 1;
+            o.Hosts.CircuitBreakDuration = TimeSpan.FromSeconds(5);
+        });
+        _handler.ThenStatus(HttpStatusCode.ServiceUnavailable).ThenThrow(new HttpRequestException(HttpRequestError.ConnectionError, "refused"));
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(A, "/1"))));
+        ExpectRequest(A);
+        ExpectMsg<CallFailed>();
+        Scheduler.Advance(TimeSpan.FromSeconds(5));
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(A, "/probe"))));
+        ExpectRequest(A);
+        Assert.IsType<HttpTransportException>(ExpectMsg<CallFailed>().Error);
+
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(A, "/2"))));
+        Assert.IsType<CircuitOpenException>(ExpectMsg<CallFailed>().Error);
+        Scheduler.Advance(TimeSpan.FromSeconds(5));
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(A, "/3"))));
+        ExpectRequest(A);
+        ExpectMsg<CallSucceeded>();
+    }
+
+    [Fact]
+    public void A_call_waiting_for_a_paused_host_is_answered_at_its_deadline_and_gives_its_place_up()
+    {
+        Sys.EventStream.Subscribe(TestActor, typeof(RetryScheduled));
+        var (coordinator, runtime) = Start(o => o.Retry.MaxRetryAfter = TimeSpan.FromSeconds(30));
+        _handler.ThenStatus(HttpStatusCode.TooManyRequests, r => r.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromSeconds(20)));
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(A, "/1")) with { Deadline = TimeSpan.FromSeconds(30) }));
+        ExpectRequest(A);
+        ExpectMsg<RetryScheduled>();
+
+        var waiting = HttpCall.Get(new Uri(A, "/2")) with { Deadline = TimeSpan.FromSeconds(3) };
+        coordinator.Tell(new ExecuteCall(waiting));
+        Sync(coordinator);
+        Scheduler.Advance(TimeSpan.FromSeconds(3));
+        var failed = ExpectMsg<CallFailed>();
+        Assert.Equal(waiting.Id, failed.CallId);
+        Assert.Equal(TimeoutKind.Deadline, Assert.IsType<HttpCallTimeoutException>(failed.Error).Kind);
+        Assert.Equal(0, failed.Attempts);
+
+        Scheduler.Advance(TimeSpan.FromSeconds(17));
+        ExpectRequest(A);
+        Assert.Equal(2, ExpectMsg<CallSucceeded>().Attempts);
+        Sync(coordinator);
+        Assert.Equal(0, runtime.Hosts.Snapshot(HostKey.From(A))!.InFlight);
+    }
+
+    [Fact]
+    public void AddIdempotencyKeys_gives_a_POST_one_key_for_all_its_attempts_and_lets_it_be_retried()
+    {
+        Sys.EventStream.Subscribe(TestActor, typeof(RetryScheduled));
+        var (coordinator, _) = Start(o => o.Retry.AddIdempotencyKeys = true);
+        _handler.ThenStatus(HttpStatusCode.ServiceUnavailable);
+        var post = new HttpCall(HttpMethod.Post, new Uri(A, "/orders")) { Body = RequestBody.Json(new { sku = "A7" }) };
+        coordinator.Tell(new ExecuteCall(post));
+        var first = ExpectRequest(A);
+        ExpectMsg<RetryScheduled>();
+        Scheduler.Advance(TimeSpan.FromMilliseconds(100));
+        var second = ExpectRequest(A);
+        var result = ExpectMsg<CallSucceeded>();
+        Assert.Equal(post.Id, result.CallId);
+        Assert.Equal(2, result.Attempts);
+        var key = first.Headers["Idempotency-Key"];
+        Assert.True(Guid.TryParse(key, out _));
+        Assert.Equal(key, second.Headers["Idempotency-Key"]);
+
+        // Another call gets another key; a caller's own key is kept; a GET gets none.
+        coordinator.Tell(new ExecuteCall(post with { }));
+        Assert.NotEqual(key, ExpectRequest(A).Headers["Idempotency-Key"]);
+        ExpectMsg<CallSucceeded>();
+        coordinator.Tell(new ExecuteCall(post.WithHeader("Idempotency-Key", "mine")));
+        Assert.Equal("mine", ExpectRequest(A).Headers["Idempotency-Key"]);
+        ExpectMsg<CallSucceeded>();
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(A, "/get"))));
+        Assert.False(ExpectRequest(A).Headers.ContainsKey("Idempotency-Key"));
+        ExpectMsg<CallSucceeded>();
+    }
+
+    [Fact]
+    public void Without_AddIdempotencyKeys_a_POST_that_reached_the_server_is_not_retried()
+    {
+        var (coordinator, _) = Start();
+        _handler.ThenStatus(HttpStatusCode.ServiceUnavailable);
+        coordinator.Tell(new ExecuteCall(new HttpCall(HttpMethod.Post, new Uri(A, "/orders")) { Body = RequestBody.Json(new { sku = "A7" }) }));
+        Assert.False(ExpectRequest(A).Headers.ContainsKey("Idempotency-Key"));
+        var failed = ExpectMsg<CallFailed>();
+        Assert.Equal(1, failed.Attempts);
+        Assert.Contains("not retried", failed.Error.Message);
+    }
+}
