@@ -19,8 +19,6 @@ namespace Courier.Cluster;
 /// </remarks>
 public sealed class CredentialOwner : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
-    private const string AttemptTimer = "attempt";
-    private const string RetryTimer = "retry";
     private const string RereadTimer = "reread";
     private const string RewriteTimer = "rewrite";
     private const string HandOverTimer = "hand-over";
@@ -39,8 +37,9 @@ public sealed class CredentialOwner : ReceiveActor, IWithTimers, IWithUnboundedS
     // The refresh in progress, and who waits for its outcome.
     private readonly HashSet<IActorRef> _waiters = [];
     private string _trigger = "";
-    private int _attempt;
-    private CancellationTokenSource? _cancellation;
+
+    // The requests to the token endpoint: the refresh core the TokenActor uses too (null without a token endpoint).
+    private RefreshCore? _core;
 
     // The write in progress.
     private CredentialRecord? _writing;
@@ -70,6 +69,8 @@ public sealed class CredentialOwner : ReceiveActor, IWithTimers, IWithUnboundedS
     /// <inheritdoc />
     protected override void PreStart()
     {
+        if (_settings.Refresher is { } refresher)
+            _core = new RefreshCore(refresher, new RefreshCoreSettings(_settings.AttemptTimeout, _settings.MaxRetries, _settings.DelayBeforeRetry), this, Self, _log);
         _replicator.Tell(Dsl.Subscribe(_key, Self));
         Read();
     }
@@ -77,8 +78,7 @@ public sealed class CredentialOwner : ReceiveActor, IWithTimers, IWithUnboundedS
     /// <inheritdoc />
     protected override void PostStop()
     {
-        _cancellation?.Cancel();
-        _cancellation?.Dispose();
+        _core?.Stop();
     }
 
     // ---- Starting -------------------------------------------------------------------------------------------
@@ -187,7 +187,8 @@ public sealed class CredentialOwner : ReceiveActor, IWithTimers, IWithUnboundedS
         Receive<Changed>(c => c.Key.Equals(_key), c => Observe(c.Get(_key).Value));
         Receive<GetCredentialOwnerStatus>(_ => Sender.Tell(Status("Ready")));
         Receive<StopCredentialOwner>(_ => Context.Stop(Self));
-        ReceiveAny(_ => { }); // late answers and timers of an earlier refresh
+        CoreHandlers();
+        ReceiveAny(_ => { }); // stale timers
     }
 
     // ---- Refreshing -----------------------------------------------------------------------------------------
@@ -197,17 +198,16 @@ public sealed class CredentialOwner : ReceiveActor, IWithTimers, IWithUnboundedS
         _waiters.Clear();
         _waiters.Add(Sender);
         _trigger = trigger;
-        if (current.Credentials!.RefreshToken is null || _settings.Refresher is null)
+        if (current.Credentials!.RefreshToken is null || _core is null)
         {
-            var reason = _settings.Refresher is null ? "no token endpoint is configured (Courier:Auth:RefreshEndpoint)" : "there is no refresh token to renew the access token";
+            var reason = _core is null ? "no token endpoint is configured (Courier:Auth:RefreshEndpoint)" : "there is no refresh token to renew the access token";
             _log.Warning("The credentials cannot be refreshed: {0}. Every node signs out.", reason);
             Write(new CredentialRecord(current.Generation + 1, null, reason, true, trigger, 0));
             return;
         }
-        _attempt = 0;
         _log.Info("Refreshing the cluster's access token (generation {0}, {1}).", current.Generation, trigger);
         Become(Refreshing);
-        SendRefresh();
+        _core.Begin(current.Credentials.RefreshToken);
     }
 
     private void Refreshing()
@@ -218,14 +218,7 @@ public sealed class CredentialOwner : ReceiveActor, IWithTimers, IWithUnboundedS
             else _waiters.Add(Sender); // the same generation (or a resend): one refresh answers them all
         });
         Receive<GetCredentials>(_ => Sender.Tell(new CredentialsUpdated(_current!)));
-        Receive<RefreshAnswered>(m => m.Attempt == _attempt, OnRefreshAnswered);
-        Receive<AttemptTimedOut>(m => m.Attempt == _attempt, m =>
-        {
-            _cancellation?.Cancel();
-            OnRefreshAnswered(new RefreshAnswered(m.Attempt,
-                new TokenRefreshResult.Failed($"the token endpoint did not answer within {_settings.AttemptTimeout.TotalSeconds:0.###} s")));
-        });
-        Receive<RetryRefresh>(_ => SendRefresh());
+        CoreHandlers();
         Receive<Changed>(c => c.Key.Equals(_key), c => Observe(c.Get(_key).Value));
         Receive<GetCredentialOwnerStatus>(_ => Sender.Tell(Status("Refreshing")));
         Receive<StopCredentialOwner>(_ => RequestStop());
@@ -233,54 +226,43 @@ public sealed class CredentialOwner : ReceiveActor, IWithTimers, IWithUnboundedS
         ReceiveAny(_ => Stash.Stash());
     }
 
-    private void SendRefresh()
+    /// <summary>The refresh core's messages (Ready and Refreshing; the other states stash them).</summary>
+    private void CoreHandlers()
     {
-        _attempt++;
-        _cancellation?.Dispose();
-        _cancellation = new CancellationTokenSource();
-        var attempt = _attempt;
-        Timers.StartSingleTimer(AttemptTimer, new AttemptTimedOut(attempt), _settings.AttemptTimeout);
-        _settings.Refresher!.RefreshAsync(_current!.Credentials!.RefreshToken!, _cancellation.Token).PipeTo(Self,
-            success: result => new RefreshAnswered(attempt, result),
-            failure: error => new RefreshAnswered(attempt, new TokenRefreshResult.Failed(error.GetType().Name + ": " + error.Message, error)));
+        Receive<RefreshAnswered>(m => Carry(_core!.OnAnswered(m, _current?.Credentials?.RefreshToken, Now)));
+        Receive<RefreshAttemptTimedOut>(m => Carry(_core!.OnAttemptTimedOut(m)));
+        Receive<RefreshRetryDue>(m => _core!.OnRetryDue(m));
+        Receive<RefreshInDoubtOver>(m => _core!.OnInDoubtOver(m));
     }
 
-    private void OnRefreshAnswered(RefreshAnswered m)
+    /// <summary>Carries out a decision of the refresh core.</summary>
+    private void Carry(RefreshDecision? decision)
     {
-        Timers.Cancel(AttemptTimer);
         var current = _current!;
-        var attempts = _attempt;
-        switch (m.Result)
+        switch (decision)
         {
-            case TokenRefreshResult.Refreshed refreshed:
-            {
-                _attempt = -1;
-                var expiresAt = refreshed.ExpiresIn is { } lifetime ? Now + lifetime : JwtExpiry.TryRead(refreshed.AccessToken);
-                // The refresh token may rotate; when the answer has none, the old one stays valid.
-                var next = new TokenPair(refreshed.AccessToken, refreshed.RefreshToken ?? current.Credentials!.RefreshToken, expiresAt);
+            case null:
+                return;
+            case RefreshDecision.Adopt adopt:
+                if (current.Credentials is null) return; // signed out meanwhile: a late answer has nothing to replace
                 _refreshes++;
-                Write(new CredentialRecord(current.Generation + 1, next, null, false, _trigger, attempts));
-                break;
-            }
-            case TokenRefreshResult.Rejected rejected:
-                _attempt = -1;
-                _log.Warning("The token endpoint refused the refresh token: {0}. Every node signs out.", rejected.Reason);
-                Write(new CredentialRecord(current.Generation + 1, null, rejected.Reason, true, _trigger, attempts));
-                break;
-            case TokenRefreshResult.Failed failed when attempts > _settings.MaxRetries:
-                _attempt = -1;
-                _log.Warning("The token refresh failed {0} time(s), last: {1}; {2} waiting node(s) fail their calls.", attempts, failed.Reason, _waiters.Count);
-                Context.System.EventStream.Publish(new TokenRefreshFailed(failed.Reason, attempts, null));
-                foreach (var waiter in _waiters) waiter.Tell(new CredentialRefreshFailed(current.Generation, failed.Reason, attempts));
+                Write(new CredentialRecord(current.Generation + 1, adopt.Pair, null, false, _waiters.Count > 0 ? _trigger : "late answer", adopt.Attempts));
+                return;
+            case RefreshDecision.SignOut signOut:
+                _log.Warning("The token endpoint refused the refresh token: {0}. Every node signs out.", signOut.Reason);
+                Write(new CredentialRecord(current.Generation + 1, null, signOut.Reason, true, _trigger, signOut.Attempts));
+                return;
+            case RefreshDecision.RetryAfter retry:
+                _log.Info("The token refresh failed ({0}); retrying in {1} ms.", retry.Reason, (long)retry.Delay.TotalMilliseconds);
+                Context.System.EventStream.Publish(new TokenRefreshFailed(retry.Reason, retry.Attempt, retry.Delay));
+                return;
+            case RefreshDecision.GiveUp giveUp:
+                _log.Warning("The token refresh failed {0} time(s), last: {1}; {2} waiting node(s) fail their calls.", giveUp.Attempts, giveUp.Reason, _waiters.Count);
+                Context.System.EventStream.Publish(new TokenRefreshFailed(giveUp.Reason, giveUp.Attempts, null));
+                foreach (var waiter in _waiters) waiter.Tell(new CredentialRefreshFailed(current.Generation, giveUp.Reason, giveUp.Attempts));
                 _waiters.Clear();
                 BecomeReady();
-                break;
-            case TokenRefreshResult.Failed failed:
-                var delay = _settings.DelayBeforeRetry(attempts - 1);
-                Timers.StartSingleTimer(RetryTimer, RetryRefresh.Instance, delay);
-                _log.Info("The token refresh failed ({0}); retrying in {1} ms.", failed.Reason, (long)delay.TotalMilliseconds);
-                Context.System.EventStream.Publish(new TokenRefreshFailed(failed.Reason, attempts, delay));
-                break;
+                return;
         }
     }
 
@@ -363,15 +345,6 @@ public sealed class CredentialOwner : ReceiveActor, IWithTimers, IWithUnboundedS
     private sealed record SeedLoaded(TokenPair? Credentials, Exception? Error)
     {
         public override string ToString() => $"SeedLoaded({Credentials})";
-    }
-
-    private sealed record RefreshAnswered(int Attempt, TokenRefreshResult Result);
-
-    private sealed record AttemptTimedOut(int Attempt);
-
-    private sealed record RetryRefresh
-    {
-        public static readonly RetryRefresh Instance = new();
     }
 
     private sealed record Reread

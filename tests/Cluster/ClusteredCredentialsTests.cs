@@ -3,6 +3,7 @@ using Courier.Auth;
 using Courier.Errors;
 using Courier.Requests;
 using Courier.Sandbox;
+using Courier.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
@@ -155,6 +156,27 @@ public sealed class ClusteredCredentialsTests(ITestOutputHelper output)
         Assert.All(published, p => Assert.Equal(1, p.Count));
         Assert.Equal(0, server.Auth.ReuseEvents);
         Assert.Equal(0, server.Auth.RefreshesPerformed);
+    }
+
+    [Fact]
+    public async Task Issue9_6_the_owner_uses_a_token_already_expired_on_arrival_until_it_is_refused_instead_of_refreshing_again()
+    {
+        await using var server = await SandboxServer.StartAsync();
+        var refresher = new ControlledRefresher
+        {
+            // expires_in 0 (or a JWT exp behind this clock): expired on arrival.
+            AutoAnswer = n => new TokenRefreshResult.Refreshed("token-" + (n + 1), "refresh-" + (n + 1), TimeSpan.Zero),
+        };
+        await using var cluster = await ClusterTestNodes.StartAsync(server, count: 1, configure: o => o.Auth!.Refresher = refresher);
+        var tokens = cluster.Nodes[0].Actors.Tokens!;
+
+        var refreshed = await tokens.Ask<TokenGranted>(new TokenRejected(1, 1), StepTimeout);
+        Assert.Equal(("token-2", 2L), (refreshed.AccessToken, refreshed.Generation));
+        var next = await tokens.Ask<TokenGranted>(new GetToken(2), StepTimeout);
+
+        Assert.Equal(("token-2", 2L), (next.AccessToken, next.Generation));
+        Assert.Equal(1, refresher.Calls);
+        Assert.Null((await cluster.Nodes[0].Client.GetTokenStatusAsync()).ExpiresAt);
     }
 
     /// <summary>

@@ -11,9 +11,14 @@ namespace Courier.Auth;
 /// one <see cref="AuthenticationFailed"/> event.
 /// </summary>
 /// <remarks>
-/// States: <c>Loading</c> (reading the store), <c>Ready</c>, <c>Refreshing</c>, <c>Releasing</c> (failing the waiters of a
-/// refresh that timed out) and <c>SignedOut</c>. Generations make late rejections harmless: a call refused with a token
-/// older than the current one is simply given the current one.
+/// States: <c>Loading</c> (reading the store), <c>Ready</c>, <c>Refreshing</c>, <c>Storing</c> (the new pair is written
+/// before any call sees it, bounded by the store-write timeout), <c>Releasing</c> (failing the waiters of a refresh that
+/// gave up) and <c>SignedOut</c>. Generations make late rejections harmless: a call refused with a token older than the
+/// current one is simply given the current one, unless that one is known to be expired too.
+/// <para>
+/// The requests to the token endpoint, their correlation and the retry decision live in <see cref="RefreshCore"/>, shared
+/// with the cluster's credential owner: at most one request in flight, and none with a refresh token in doubt.
+/// </para>
 /// <para>
 /// The refresh step is pluggable: with a shared link (Courier.Cluster) the actor does not refresh itself but asks the link
 /// for the successor of its generation, adopts any newer shared pair it is told about, and waits in <c>Loading</c> for the
@@ -23,9 +28,8 @@ namespace Courier.Auth;
 public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 {
     private const string ProactiveTimer = "proactive";
-    private const string RefreshAttemptTimer = "refresh-attempt";
-    private const string RefreshRetryTimer = "refresh-retry";
     private const string RefreshDeadlineTimer = "refresh-deadline";
+    private const string StoreWriteTimer = "store-write";
     private const string LoadDeadlineTimer = "load-deadline";
 
     private readonly TokenSettings _settings;
@@ -39,9 +43,10 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     // The refresh in progress.
     private string _trigger = "";
-    private int _refreshAttempt;
     private int _waiting;
-    private CancellationTokenSource? _refreshCancellation;
+
+    // The requests to the token endpoint (null when there is none, or with a shared link).
+    private RefreshCore? _core;
 
     // The shared refresh step (null: this actor refreshes itself).
     private IActorRef? _link;
@@ -73,6 +78,11 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             _link = Context.ActorOf(link, "shared");
             return;
         }
+        if (_settings.Refresher is { } refresher)
+        {
+            _core = new RefreshCore(refresher,
+                new RefreshCoreSettings(_settings.RefreshAttemptTimeout, _settings.RefreshMaxRetries, _settings.DelayBeforeRetry), this, Self, _log);
+        }
         _settings.Store.LoadAsync(CancellationToken.None).PipeTo(Self,
             success: loaded => new StoreLoaded(loaded),
             failure: error => new StoreFailed(error));
@@ -81,8 +91,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     /// <inheritdoc />
     protected override void PostStop()
     {
-        _refreshCancellation?.Cancel();
-        _refreshCancellation?.Dispose();
+        _core?.Stop();
         _refreshTelemetry.Ended("stopped", Now);
     }
 
@@ -141,8 +150,9 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         });
         Receive<TokenRejected>(m =>
         {
-            if (m.Generation < _generation) Grant(Sender, m.CallId); // someone already refreshed: no second refresh
-            else StartRefresh("rejected", waiter: true);
+            // Someone already refreshed: the call gets the current token, unless that one is known to be expired too.
+            if (m.Generation < _generation && IsUsable()) Grant(Sender, m.CallId);
+            else StartRefresh(m.Generation < _generation ? "expired" : "rejected", waiter: true);
         });
         Receive<ProactiveRefreshDue>(m =>
         {
@@ -160,10 +170,10 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private void StartRefresh(string trigger, bool waiter)
     {
-        if (!IsShared && (_credentials?.RefreshToken is null || _settings.Refresher is null))
+        if (!IsShared && (_credentials?.RefreshToken is null || _core is null))
         {
             var error = new AuthenticationFailedException(
-                _settings.Refresher is null ? "the access token was refused or has expired, and no token endpoint is configured (Courier:Auth:RefreshEndpoint)"
+                _core is null ? "the access token was refused or has expired, and no token endpoint is configured (Courier:Auth:RefreshEndpoint)"
                 : _credentials is { AccessToken.Length: > 0 } ? "the access token was refused or has expired, and there is no refresh token to renew it"
                 : "there is no access token and no refresh token");
             if (waiter) Stash.Stash();
@@ -172,17 +182,20 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         }
 
         _trigger = trigger;
-        _refreshAttempt = 0;
         _waiting = 0;
         _refreshTelemetry.Started(trigger, _generation, Now);
         Timers.Cancel(ProactiveTimer);
-        Timers.Cancel(RefreshRetryTimer);
-        Timers.Cancel(RefreshAttemptTimer);
         Timers.StartSingleTimer(RefreshDeadlineTimer, new RefreshDeadline(_generation), _settings.RefreshTimeout);
         Become(Refreshing);
         if (waiter) Wait();
         _log.Info("Refreshing the access token (generation {0}, {1}).", _generation, trigger);
-        SendRefresh();
+        if (_link is not null)
+        {
+            // The link resends until it is answered or the deadline passes; the owner refreshes once per generation.
+            _link.Tell(new SharedRefreshRequest(_generation, _trigger));
+            return;
+        }
+        _core!.Begin(_credentials!.RefreshToken!);
     }
 
     private void Refreshing()
@@ -194,33 +207,13 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             else Wait();
         });
         Receive<TokenRejected>(_ => Wait());
-        Receive<RefreshAnswered>(m => m.Attempt == _refreshAttempt, OnRefreshAnswered);
-        Receive<RefreshAttemptTimedOut>(m => m.Attempt == _refreshAttempt, m =>
+        Receive<RefreshDeadline>(m => m.Generation == _generation, _ =>
         {
-            _refreshCancellation?.Cancel();
-            OnRefreshAnswered(new RefreshAnswered(m.Attempt,
-                new TokenRefreshResult.Failed($"the token endpoint did not answer within {_settings.RefreshAttemptTimeout.TotalSeconds:0.###} s")));
-        });
-        Receive<RetryRefresh>(_ => SendRefresh());
-        Receive<RefreshDeadline>(_ =>
-        {
-            // A retry or attempt timer of this refresh must not fire into the next one.
-            Timers.Cancel(RefreshRetryTimer);
-            Timers.Cancel(RefreshAttemptTimer);
-            _refreshCancellation?.Cancel();
-            _refreshAttempt = -1; // late answers are dropped
+            // The request in flight is cancelled and stays in doubt: no other goes out until it has ended.
+            _core?.Abort();
             _log.Warning("The token refresh did not finish within {0} s; {1} waiting call(s) fail.", _settings.RefreshTimeout.TotalSeconds, _waiting);
             _refreshTelemetry.Ended("timeout", Now);
             Release(new AuthenticationFailedException($"the token refresh did not finish within {_settings.RefreshTimeout.TotalSeconds:0.###} s"));
-        });
-        Receive<Persisted>(m => m.NotifyWhenStored is not null, AfterPersisted);
-        Receive<Persisted>(m => m.Generation == _generation + 1 && !IsShared, m =>
-        {
-            // The old refresh token is already spent at the server: carry on with the new pair even if it could not be
-            // stored, and say so loudly (a restart would need a new sign-in).
-            if (m.Error is not null)
-                _log.Error("The refreshed credentials could not be stored ({0}); they are used from memory. A restart will need a new sign-in.", m.Error.Message);
-            Complete(m.Credentials, m.Attempts);
         });
         Receive<SharedCredentials>(m => m.Generation > _generation, m =>
         {
@@ -234,10 +227,11 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             Context.System.EventStream.Publish(new TokenRefreshFailed(m.Reason, m.Attempts, null));
             Release(new AuthenticationFailedException($"the token refresh failed {m.Attempts} time(s): {m.Reason}"));
         });
-        Receive<SignIn>(_ => Stash.Stash());
-        Receive<SignOut>(_ => Stash.Stash());
+        CoreHandlers(refreshing: true);
+        Receive<Persisted>(AfterPersisted);
+        SignInOutHandlers();
         Receive<GetTokenStatus>(_ => Sender.Tell(Status("Refreshing")));
-        ReceiveAny(_ => { }); // late answers of abandoned attempts, stale timers
+        ReceiveAny(_ => { }); // stale timers
     }
 
     private void Wait()
@@ -247,81 +241,93 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
         Stash.Stash();
     }
 
-    private void SendRefresh()
+    /// <summary>The refresh core's messages, in every state but Loading and Releasing: late answers and timers are its to judge.</summary>
+    private void CoreHandlers(bool refreshing)
     {
-        if (_link is not null)
-        {
-            // The link resends until it is answered or the deadline passes; the owner refreshes once per generation.
-            _link.Tell(new SharedRefreshRequest(_generation, _trigger));
-            return;
-        }
-        _refreshAttempt++;
-        _refreshCancellation?.Dispose();
-        _refreshCancellation = new CancellationTokenSource();
-        var attempt = _refreshAttempt;
-        Timers.StartSingleTimer(RefreshAttemptTimer, new RefreshAttemptTimedOut(attempt), _settings.RefreshAttemptTimeout);
-        _settings.Refresher!.RefreshAsync(_credentials!.RefreshToken!, _refreshCancellation.Token).PipeTo(Self,
-            success: result => new RefreshAnswered(attempt, result),
-            failure: error => new RefreshAnswered(attempt, new TokenRefreshResult.Failed(error.GetType().Name + ": " + error.Message, error)));
+        Receive<RefreshAnswered>(m => Carry(_core!.OnAnswered(m, _credentials?.RefreshToken, Now), refreshing));
+        Receive<RefreshAttemptTimedOut>(m => Carry(_core!.OnAttemptTimedOut(m), refreshing));
+        Receive<RefreshRetryDue>(m => _core!.OnRetryDue(m));
+        Receive<RefreshInDoubtOver>(m => _core!.OnInDoubtOver(m));
     }
 
-    private void OnRefreshAnswered(RefreshAnswered m)
+    /// <summary>Carries out a decision of the refresh core; <paramref name="refreshing"/> when the actor is in Refreshing.</summary>
+    private void Carry(RefreshDecision? decision, bool refreshing)
     {
-        Timers.Cancel(RefreshAttemptTimer);
-        switch (m.Result)
+        switch (decision)
         {
-            case TokenRefreshResult.Refreshed refreshed:
+            case null:
+                return;
+            case RefreshDecision.Adopt adopt:
             {
-                var expiresAt = refreshed.ExpiresIn is { } lifetime ? Now + lifetime : JwtExpiry.TryRead(refreshed.AccessToken);
-                if (expiresAt <= Now)
+                if (_credentials is null) return; // signed out meanwhile: a late answer has nothing to replace
+                if (!refreshing)
                 {
-                    // Already expired on arrival (expires_in 0, or clock skew against a JWT's exp): treating it as expired
-                    // would make every waiting call start another refresh. Use it until the server refuses it.
-                    _log.Warning("The token endpoint returned an access token that is already expired by this clock; it is used until refused.");
-                    expiresAt = null;
+                    // The late success of a refresh that was given up on: the server has rotated the refresh token we hold.
+                    _trigger = "late answer";
+                    _waiting = 0;
                 }
-                // The new pair is stored before anything else: from here on the refresh deadline no longer applies, or a
-                // slow store write could release the waiters with the old pair while the server has already rotated it.
+                // From here on the refresh deadline no longer applies, or a slow store write could release the waiters with
+                // the old pair while the server has already rotated it. The store write has a bound of its own.
                 Timers.Cancel(RefreshDeadlineTimer);
-                // The refresh token may rotate; when the answer has none, the old one stays valid.
-                var next = new TokenPair(refreshed.AccessToken, refreshed.RefreshToken ?? _credentials!.RefreshToken, expiresAt);
                 var generation = _generation + 1;
-                var attempts = _refreshAttempt;
-                _refreshAttempt = -1;
                 // Persist first: a rotated refresh token must survive a crash before any call uses the new pair.
-                StoreWriter.Tell(new StoreOperation(next, generation, attempts));
-                break;
+                StoreWriter.Tell(new StoreOperation(adopt.Pair, generation, adopt.Attempts));
+                Timers.StartSingleTimer(StoreWriteTimer, new StoreWriteOverdue(generation), _settings.StoreWriteTimeout);
+                Become(() => Storing(adopt.Pair, generation, adopt.Attempts));
+                return;
             }
-            case TokenRefreshResult.Rejected rejected:
-                _log.Warning("The token endpoint refused the refresh token: {0}. Signing out; {1} waiting call(s) fail.", rejected.Reason, _waiting);
+            case RefreshDecision.SignOut signOut:
+                _log.Warning("The token endpoint refused the refresh token: {0}. Signing out; {1} waiting call(s) fail.", signOut.Reason, _waiting);
                 Timers.Cancel(RefreshDeadlineTimer);
                 ClearStore();
-                BecomeSignedOut(new AuthenticationFailedException($"the refresh token was refused ({rejected.Reason}); sign in again"), publish: true);
-                break;
-            case TokenRefreshResult.Failed failed:
-                if (_refreshAttempt > _settings.RefreshMaxRetries)
-                {
-                    var attempts = _refreshAttempt;
-                    _log.Warning("The token refresh failed {0} time(s), last: {1}; {2} waiting call(s) fail.", attempts, failed.Reason, _waiting);
-                    Timers.Cancel(RefreshDeadlineTimer);
-                    _refreshAttempt = -1;
-                    Context.System.EventStream.Publish(new TokenRefreshFailed(failed.Reason, attempts, null));
-                    Release(new AuthenticationFailedException($"the token refresh failed {attempts} time(s): {failed.Reason}", inner: failed.Error));
-                    break;
-                }
-                var delay = _settings.DelayBeforeRetry(_refreshAttempt - 1);
-                Timers.StartSingleTimer(RefreshRetryTimer, RetryRefresh.Instance, delay);
-                _refreshTelemetry.AttemptFailed(_refreshAttempt, delay);
-                _log.Info("The token refresh failed ({0}); retrying in {1} ms.", failed.Reason, (long)delay.TotalMilliseconds);
-                Context.System.EventStream.Publish(new TokenRefreshFailed(failed.Reason, _refreshAttempt, delay));
-                break;
+                BecomeSignedOut(new AuthenticationFailedException($"the refresh token was refused ({signOut.Reason}); sign in again"), publish: true);
+                return;
+            case RefreshDecision.RetryAfter retry:
+                _refreshTelemetry.AttemptFailed(retry.Attempt, retry.Delay);
+                _log.Info("The token refresh failed ({0}); retrying in {1} ms.", retry.Reason, (long)retry.Delay.TotalMilliseconds);
+                Context.System.EventStream.Publish(new TokenRefreshFailed(retry.Reason, retry.Attempt, retry.Delay));
+                return;
+            case RefreshDecision.GiveUp giveUp:
+                _log.Warning("The token refresh failed {0} time(s), last: {1}; {2} waiting call(s) fail.", giveUp.Attempts, giveUp.Reason, _waiting);
+                Timers.Cancel(RefreshDeadlineTimer);
+                Context.System.EventStream.Publish(new TokenRefreshFailed(giveUp.Reason, giveUp.Attempts, null));
+                Release(new AuthenticationFailedException($"the token refresh failed {giveUp.Attempts} time(s): {giveUp.Reason}", inner: giveUp.Error));
+                return;
         }
+    }
+
+    // ---- Storing --------------------------------------------------------------------------------------------
+
+    /// <summary>The new pair is being written; calls wait. Bounded by <see cref="TokenSettings.StoreWriteTimeout"/>.</summary>
+    private void Storing(TokenPair next, long generation, int attempts)
+    {
+        Receive<GetToken>(_ => Wait());
+        Receive<TokenRejected>(_ => Wait());
+        Receive<Persisted>(m => m.Generation == generation && m.NotifyWhenStored is null, m =>
+        {
+            // The old refresh token is already spent at the server: carry on with the new pair even if it could not be
+            // stored, and say so loudly (a restart would need a new sign-in).
+            if (m.Error is not null)
+                _log.Error("The refreshed credentials could not be stored ({0}); they are used from memory. A restart will need a new sign-in.", m.Error.Message);
+            Complete(next, attempts);
+        });
+        Receive<StoreWriteOverdue>(m => m.Generation == generation, _ =>
+        {
+            _log.Error("The refreshed credentials were not stored within {0} s; they are used from memory and the write goes on. A restart may need a new sign-in.",
+                _settings.StoreWriteTimeout.TotalSeconds);
+            Context.System.EventStream.Publish(new TokenStoreWriteOverdue(generation, _settings.StoreWriteTimeout));
+            Complete(next, attempts);
+        });
+        Receive<Persisted>(AfterPersisted);
+        CoreHandlers(refreshing: false);
+        SignInOutHandlers();
+        Receive<GetTokenStatus>(_ => Sender.Tell(Status("Storing")));
+        ReceiveAny(_ => { }); // stale timers
     }
 
     private void Complete(TokenPair next, int attempts)
     {
-        Timers.Cancel(RefreshDeadlineTimer);
-        if (_refreshCancellation is not null) { _refreshCancellation.Dispose(); _refreshCancellation = null; }
+        Timers.Cancel(StoreWriteTimer);
         Adopt(next);
         _refreshes++;
         _refreshTelemetry.Ended("refreshed", Now, attempts, _generation);
@@ -376,28 +382,9 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private void CommonHandlers()
     {
+        CoreHandlers(refreshing: false);
         Receive<SharedCredentials>(m => m.Generation > _generation, AdoptShared);
-        Receive<SignIn>(_ => IsShared, m => _link!.Forward(new SharedSignIn(m.Credentials.ExpiresAt is null
-            ? m.Credentials with { ExpiresAt = JwtExpiry.TryRead(m.Credentials.AccessToken) }
-            : m.Credentials)));
-        Receive<SignIn>(m =>
-        {
-            var credentials = m.Credentials.ExpiresAt is null
-                ? m.Credentials with { ExpiresAt = JwtExpiry.TryRead(m.Credentials.AccessToken) }
-                : m.Credentials;
-            Adopt(credentials);
-            // SignedIn promises "stored and in use": it is sent when the store write is done (see Persisted).
-            StoreWriter.Tell(new StoreOperation(credentials, _generation, 0) { NotifyWhenStored = Sender });
-            _signedOutError = null;
-            _log.Info("Signed in ({0}), generation {1}.", credentials, _generation);
-            Become(Ready);
-        });
-        Receive<SignOut>(_ =>
-        {
-            _link?.Tell(SharedSignOut.Instance);
-            ClearStore();
-            BecomeSignedOut(new AuthenticationFailedException("signed out"), publish: false);
-        });
+        SignInOutHandlers();
         Receive<GetTokenStatus>(_ => Sender.Tell(Status(_credentials is null ? "SignedOut" : "Ready")));
         Receive<Persisted>(AfterPersisted);
         Receive<StoreCleared>(m =>
@@ -405,6 +392,55 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
             if (m.Error is not null) _log.Error("The token store could not be cleared: {0}", m.Error.Message);
         });
         ReceiveAny(_ => { }); // stale timers and answers
+    }
+
+    /// <summary>Sign-in and sign-out apply at once in every state but Loading and Releasing, in the order they arrive.</summary>
+    private void SignInOutHandlers()
+    {
+        Receive<SignIn>(_ => IsShared, m => _link!.Forward(new SharedSignIn(WithExpiry(m.Credentials))));
+        Receive<SignIn>(SignInNow);
+        Receive<SignOut>(_ => SignOutNow());
+    }
+
+    private static TokenPair WithExpiry(TokenPair credentials) =>
+        credentials.ExpiresAt is null ? credentials with { ExpiresAt = JwtExpiry.TryRead(credentials.AccessToken) } : credentials;
+
+    /// <summary>
+    /// Takes the signed-in pair at once: a refresh in progress is abandoned (a late answer for the old refresh token is
+    /// ignored) and its waiting calls continue with the new token.
+    /// </summary>
+    private void SignInNow(SignIn m)
+    {
+        Timers.Cancel(RefreshDeadlineTimer);
+        Timers.Cancel(StoreWriteTimer);
+        _core?.Abort();
+        _refreshTelemetry.Ended("signed in", Now);
+        var credentials = WithExpiry(m.Credentials);
+        Adopt(credentials);
+        // SignedIn promises "stored and in use": it is sent when the store write is done (see Persisted).
+        StoreWriter.Tell(new StoreOperation(credentials, _generation, 0) { NotifyWhenStored = Sender });
+        _signedOutError = null;
+        _log.Info("Signed in ({0}), generation {1}; {2} waiting call(s) continue.", credentials, _generation, _waiting);
+        _waiting = 0;
+        Become(Ready);
+        Stash.UnstashAll();
+    }
+
+    /// <summary>
+    /// Signs out at once, in any state but Loading: a refresh in progress is abandoned (its request cancelled, a late
+    /// answer ignored), its waiting calls fail, and nothing is granted until the next sign-in. The clear is queued behind
+    /// any store write, so the store ends empty.
+    /// </summary>
+    private void SignOutNow()
+    {
+        Timers.Cancel(RefreshDeadlineTimer);
+        Timers.Cancel(StoreWriteTimer);
+        _core?.Abort();
+        _link?.Tell(SharedSignOut.Instance);
+        ClearStore();
+        _log.Info("Signed out; {0} waiting call(s) fail.", _waiting);
+        _refreshTelemetry.Ended("signed out", Now);
+        BecomeSignedOut(new AuthenticationFailedException("signed out"), publish: false);
     }
 
     private void AfterPersisted(Persisted m)
@@ -519,15 +555,6 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private sealed record StoreFailed(Exception Error);
 
-    private sealed record RefreshAnswered(int Attempt, TokenRefreshResult Result);
-
-    private sealed record RefreshAttemptTimedOut(int Attempt);
-
-    private sealed record RetryRefresh
-    {
-        public static readonly RetryRefresh Instance = new();
-    }
-
     private sealed record RefreshDeadline(long Generation);
 
     private sealed record ProactiveRefreshDue(long Generation);
@@ -541,7 +568,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 
     private sealed record StoreCleared(Exception? Error);
 
-
+    private sealed record StoreWriteOverdue(long Generation);
 
     private sealed record ReleaseDone
     {
@@ -563,6 +590,7 @@ internal sealed class TokenSettings
     public TokenPair? Initial { get; init; }
     public TimeSpan RefreshTimeout { get; init; } = TimeSpan.FromSeconds(30);
     public TimeSpan RefreshAttemptTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan StoreWriteTimeout { get; init; } = TimeSpan.FromSeconds(10);
     public int RefreshMaxRetries { get; init; } = 3;
     public bool ProactiveRefresh { get; init; } = true;
     public TimeSpan ProactiveMargin { get; init; } = TimeSpan.FromSeconds(60);
@@ -579,6 +607,7 @@ internal sealed class TokenSettings
         Initial = options.InitialCredentials(),
         RefreshTimeout = options.RefreshTimeout,
         RefreshAttemptTimeout = options.RefreshAttemptTimeout,
+        StoreWriteTimeout = options.StoreWriteTimeout,
         RefreshMaxRetries = options.RefreshMaxRetries,
         ProactiveRefresh = options.ProactiveRefresh,
         ProactiveMargin = options.ProactiveRefreshMargin,
@@ -594,6 +623,7 @@ internal sealed class TokenSettings
         Initial = Initial,
         RefreshTimeout = RefreshTimeout,
         RefreshAttemptTimeout = RefreshAttemptTimeout,
+        StoreWriteTimeout = StoreWriteTimeout,
         RefreshMaxRetries = RefreshMaxRetries,
         ProactiveRefresh = ProactiveRefresh,
         ProactiveMargin = ProactiveMargin,

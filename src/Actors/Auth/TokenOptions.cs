@@ -117,6 +117,13 @@ public sealed class TokenOptions
     /// <value>The default value is 10 s.</value>
     public TimeSpan RefreshAttemptTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// How long the token store may take to write a refreshed pair. The server has already rotated the pair, so past this
+    /// the new pair is used from memory (the write goes on, and <see cref="TokenStoreWriteOverdue"/> is published).
+    /// </summary>
+    /// <value>The default value is 10 s.</value>
+    public TimeSpan StoreWriteTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>How many times a refresh that failed for a passing reason (connection, timeout, 5xx) is retried.</summary>
     /// <value>The default value is 3.</value>
     public int RefreshMaxRetries { get; set; } = 3;
@@ -137,6 +144,7 @@ public sealed class TokenOptions
         if (ProactiveRefreshFraction is < 0 or > 1) throw new ArgumentOutOfRangeException(nameof(ProactiveRefreshFraction), "Courier:Auth:ProactiveRefreshFraction must be between 0 and 1.");
         if (RefreshTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(RefreshTimeout), "Courier:Auth:RefreshTimeout must be positive.");
         if (RefreshAttemptTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(RefreshAttemptTimeout), "Courier:Auth:RefreshAttemptTimeout must be positive.");
+        if (StoreWriteTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(StoreWriteTimeout), "Courier:Auth:StoreWriteTimeout must be positive.");
         if (RefreshMaxRetries is < 0 or > 100) throw new ArgumentOutOfRangeException(nameof(RefreshMaxRetries), "Courier:Auth:RefreshMaxRetries must be between 0 and 100.");
         if (!string.IsNullOrEmpty(ClientSecret) && string.IsNullOrEmpty(ClientId)) throw new ArgumentException("Courier:Auth:ClientSecret needs a ClientId.", nameof(ClientId));
         if (Grant == TokenGrantType.ClientCredentials && Refresher is null)

@@ -68,3 +68,12 @@ public sealed record TokenRefreshed(long Generation, DateTimeOffset? ExpiresAt, 
 /// set). <paramref name="RetryIn"/> is null when no retry follows and the waiting calls fail.
 /// </summary>
 public sealed record TokenRefreshFailed(string Reason, int Attempt, TimeSpan? RetryIn);
+
+/// <summary>
+/// Published on the event stream when the token store did not finish writing a refreshed pair within
+/// <see cref="TokenOptions.StoreWriteTimeout"/>. The pair is in use from memory (the server has already rotated the old
+/// one) and the write goes on; until it lands, a restart may need a new sign-in.
+/// </summary>
+/// <param name="Generation">The generation being written.</param>
+/// <param name="Waited">How long the write was waited for.</param>
+public sealed record TokenStoreWriteOverdue(long Generation, TimeSpan Waited);

@@ -118,6 +118,9 @@ public sealed class FileTokenStore : ITokenStore
                 stream.Flush(flushToDisk: true);
             }
             File.Move(temp, Path, overwrite: true);
+            // The rename lives in the folder: until the folder is flushed too, a power loss can bring back the old file,
+            // and with it a refresh token the server has already rotated away.
+            FolderSync.Flush(System.IO.Path.GetDirectoryName(Path)!);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
@@ -147,6 +150,37 @@ public sealed class FileTokenStore : ITokenStore
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {
         }
+    }
+
+    /// <summary>Flushes a folder's entries to disk (fsync on the folder). Unix only: NTFS journals renames itself.</summary>
+    internal static class FolderSync
+    {
+        private const int ReadOnly = 0; // O_RDONLY, the same on Linux and macOS
+
+        /// <summary>Flushes <paramref name="folder"/>; throws <see cref="IOException"/> when the system refuses.</summary>
+        public static void Flush(string folder)
+        {
+            if (OperatingSystem.IsWindows()) return;
+            var fd = Open(folder, ReadOnly);
+            if (fd < 0) throw new IOException($"the folder could not be opened to flush it (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
+            try
+            {
+                if (Fsync(fd) != 0) throw new IOException($"the folder could not be flushed (errno {System.Runtime.InteropServices.Marshal.GetLastPInvokeError()})");
+            }
+            finally
+            {
+                _ = Close(fd);
+            }
+        }
+
+        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "open", SetLastError = true)]
+        private static extern int Open([System.Runtime.InteropServices.MarshalAs(System.Runtime.InteropServices.UnmanagedType.LPUTF8Str)] string path, int flags);
+
+        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "fsync", SetLastError = true)]
+        private static extern int Fsync(int fd);
+
+        [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "close", SetLastError = true)]
+        private static extern int Close(int fd);
     }
 
     internal sealed record StoredFile(int Version, string AccessToken, string? RefreshToken, DateTimeOffset? ExpiresAt);

@@ -91,6 +91,8 @@ public sealed record HttpCall(HttpMethod Method, Uri Uri)
     /// for handlers below the runtime: telemetry, per-request settings). Never printed.
     /// </summary>
     public IReadOnlyList<KeyValuePair<string, object?>> RequestOptions { get; init; } = [];
+
+    /// <summary>
     /// The span the call's own span is a child of: <see cref="Activity.Current"/> where the call was created (a copy keeps
     /// its original's), or default for none (the call's span then starts a trace). The attempts, and the <c>traceparent</c>
     /// HttpClient sends, belong to this trace even though the call runs on actors, where <see cref="Activity.Current"/> does

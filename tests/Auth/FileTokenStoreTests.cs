@@ -1,0 +1,40 @@
+using Courier.Auth;
+using Xunit;
+
+namespace Courier.Tests.Auth;
+
+/// <summary>The file token store: atomic replace, flushed file and folder, nothing left behind.</summary>
+public sealed class FileTokenStoreTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("courier-store-").FullName;
+
+    public void Dispose() => Directory.Delete(_folder, recursive: true);
+
+    [Fact]
+    public async Task A_saved_pair_is_loaded_back_and_no_temporary_file_is_left_beside_it()
+    {
+        var store = new FileTokenStore(Path.Combine(_folder, "tokens.json"));
+        var expires = new DateTimeOffset(2030, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        await store.SaveAsync(new TokenPair("access-1", "refresh-1"), CancellationToken.None);
+        await store.SaveAsync(new TokenPair("access-2", "refresh-2", expires), CancellationToken.None);
+
+        Assert.Equal(new TokenPair("access-2", "refresh-2", expires), await store.LoadAsync(CancellationToken.None));
+        Assert.Equal(new[] { "tokens.json" }, Directory.GetFiles(_folder).Select(Path.GetFileName));
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(store.Path));
+
+        await store.ClearAsync(CancellationToken.None);
+        Assert.Null(await store.LoadAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public void The_folder_flush_really_reaches_the_file_system()
+    {
+        // On Unix the folder is opened and fsynced after the rename (so a power loss cannot bring back a rotated-away
+        // refresh token); a folder that cannot be opened is an error, not silently skipped.
+        FileTokenStore.FolderSync.Flush(_folder);
+        if (OperatingSystem.IsWindows()) return;
+        var error = Assert.Throws<IOException>(() => FileTokenStore.FolderSync.Flush(Path.Combine(_folder, "missing")));
+        Assert.Contains("could not be opened", error.Message);
+    }
+}
