@@ -16,7 +16,7 @@ dotnet tool restore >/dev/null
 
 declare -A MUTATE FILTER
 MUTATE[auth]='src/Actors/Auth/TokenActor.cs,src/Actors/Auth/RefreshCore.cs,src/Actors/Auth/RefreshDecision.cs,src/Actors/Auth/TokenStores.cs'
-FILTER[auth]='FullyQualifiedName~Courier.Tests.Auth'
+FILTER[auth]='FullyQualifiedName~Courier.Tests.Auth&FullyQualifiedName!~ExplorerTests'
 MUTATE[requests]='src/Actors/Requests/RequestActor.cs,src/Actors/Requests/RequestCoordinator.cs,src/Actors/Internal/Admission.cs,src/Actors/Requests/Backoff.cs,src/Actors/Requests/RetryAfter.cs,src/Actors/Requests/RetryBudget.cs'
 FILTER[requests]='(FullyQualifiedName~Courier.Tests.Requests|FullyQualifiedName~Courier.Tests.Internal)&FullyQualifiedName!~ExplorerTests'
 MUTATE[transfers]='src/Actors/Transfers/DownloadActor.cs,src/Actors/Transfers/TusUploadActor.cs,src/Actors/Transfers/MultipartUploadActor.cs,src/Actors/Transfers/TransferActor.cs,src/Actors/Transfers/PartialFile.cs'
