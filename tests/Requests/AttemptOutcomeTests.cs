@@ -112,6 +112,44 @@ public sealed class AttemptOutcomeTests : TestKit
         Assert.Equal(2, error.Attempts);
     }
 
+    [Fact]
+    public void An_error_body_that_breaks_while_read_does_not_hide_the_status()
+    {
+        _handler.Then((_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.BadRequest) { Content = new BrokenContent() }));
+        var coordinator = StartCoordinator();
+        // Streamed (headers read): the body is read only for the error snippet, after the status is known.
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url) with { Completion = HttpCompletionOption.ResponseHeadersRead }));
+
+        var error = Assert.IsType<HttpStatusException>(ExpectMsg<CallFailed>().Error);
+        Assert.Equal(HttpStatusCode.BadRequest, error.StatusCode);
+        Assert.Null(error.ResponseBody);
+    }
+
+    [Fact]
+    public void A_response_that_arrives_after_the_call_was_cancelled_is_disposed()
+    {
+        var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var content = new TrackedContent();
+        _handler.Then(async (_, ct) =>
+        {
+            // A handler that notices the cancellation but answers anyway (as one mid-way through the headers can).
+            var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            await using (ct.Register(() => cancelled.TrySetResult()))
+                await cancelled.Task;
+            arrived.TrySetResult();
+            return new HttpResponseMessage(HttpStatusCode.OK) { Content = content };
+        });
+        var coordinator = StartCoordinator();
+        var call = HttpCall.Get(Url);
+        coordinator.Tell(new ExecuteCall(call));
+        _seen.ExpectMsg<SeenRequest>();
+
+        coordinator.Tell(new CancelCall(call.Id));
+        Assert.IsType<HttpCallCanceledException>(ExpectMsg<CallFailed>().Error);
+        Assert.True(arrived.Task.Wait(TimeSpan.FromSeconds(5)));
+        Assert.True(content.Disposed.Wait(TimeSpan.FromSeconds(5)), "the late response was never disposed (its connection stays taken)");
+    }
+
     // ---- requests that cannot be built or sent -------------------------------------------------------------------
 
     [Fact]
@@ -218,5 +256,30 @@ public sealed class AttemptOutcomeTests : TestKit
         ExpectMsg<CallSucceeded>().Response.Dispose();
         Assert.Equal("blue", seenTenant);
         Assert.Equal(HttpVersion.Version20, seenVersion);
+    }
+    private sealed class BrokenContent : HttpContent
+    {
+        protected override Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context) => throw new IOException("connection reset while reading the body");
+
+        protected override Task<Stream> CreateContentReadStreamAsync() => throw new IOException("connection reset while reading the body");
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 0;
+            return false;
+        }
+    }
+
+    private sealed class TrackedContent() : StringContent("late")
+    {
+        private readonly TaskCompletionSource _disposed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Disposed => _disposed.Task;
+
+        protected override void Dispose(bool disposing)
+        {
+            _disposed.TrySetResult();
+            base.Dispose(disposing);
+        }
     }
 }
