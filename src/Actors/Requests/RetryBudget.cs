@@ -30,8 +30,9 @@ public sealed class RetryBudgetOptions
     internal void Validate()
     {
         if (Capacity < 1) throw new ArgumentOutOfRangeException(nameof(Capacity), Capacity, "RetryBudget:Capacity must be at least 1.");
-        if (RetryCost < 0 || TimeoutRetryCost < 0 || SuccessRefund < 0)
-            throw new ArgumentOutOfRangeException(nameof(RetryCost), "RetryBudget costs and refunds must not be negative.");
+        if (RetryCost < 0) throw new ArgumentOutOfRangeException(nameof(RetryCost), RetryCost, "RetryBudget:RetryCost must not be negative.");
+        if (TimeoutRetryCost < 0) throw new ArgumentOutOfRangeException(nameof(TimeoutRetryCost), TimeoutRetryCost, "RetryBudget:TimeoutRetryCost must not be negative.");
+        if (SuccessRefund < 0) throw new ArgumentOutOfRangeException(nameof(SuccessRefund), SuccessRefund, "RetryBudget:SuccessRefund must not be negative.");
     }
 }
 
