@@ -622,7 +622,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
 }
 
 /// <summary>The TokenActor's settings, copied at start.</summary>
-internal sealed class TokenSettings
+internal sealed record TokenSettings
 {
     /// <summary>Null when no token endpoint is configured: a refused token then signs the client out.</summary>
     public ITokenRefresher? Refresher { get; init; }
@@ -667,20 +667,13 @@ internal sealed class TokenSettings
     /// <summary>A copy that leaves refreshes to <paramref name="link"/> and writes adopted pairs to <paramref name="store"/>.</summary>
     /// <remarks><paramref name="waitForOwner"/>, when given, replaces <see cref="RefreshTimeout"/>: in a cluster, calls wait
     /// through the owner-less gap of a failover, which the cluster's own settings bound (Courier.Cluster's FailoverBudget).</remarks>
-    public TokenSettings WithSharedLink(Props link, ITokenStore store, TimeSpan? waitForOwner = null) => new()
+    // `with`: a setting added later is carried over without being listed here (a field-by-field copy drifted before).
+    public TokenSettings WithSharedLink(Props link, ITokenStore store, TimeSpan? waitForOwner = null) => this with
     {
         Refresher = null,
-        Credential = Credential,
+        Acquirer = null,
         Store = store,
-        Initial = Initial,
         RefreshTimeout = waitForOwner ?? RefreshTimeout,
-        RefreshAttemptTimeout = RefreshAttemptTimeout,
-        StoreWriteTimeout = StoreWriteTimeout,
-        RefreshMaxRetries = RefreshMaxRetries,
-        ProactiveRefresh = ProactiveRefresh,
-        ProactiveMargin = ProactiveMargin,
-        ProactiveFraction = ProactiveFraction,
-        DelayBeforeRetry = DelayBeforeRetry,
         SharedLink = link,
     };
 }
