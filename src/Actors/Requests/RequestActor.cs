@@ -263,7 +263,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     {
         if (_ticket is not { } ticket) return;
         _ticket = null;
-        Context.Parent.Tell(new AttemptEnded(_call.Id, ticket, outcome, retryAfter));
+        Context.Parent.Tell(new AttemptEnded(_call.Id, ticket, outcome, retryAfter, Now));
     }
 
     private void CancelDeadlineTimer()

@@ -48,7 +48,11 @@ internal sealed class HostGate
     {
         if (!_admittedByCall.TryGetValue(ended.CallId, out var ticket) || ticket != ended.Ticket) return; // already released
         _admittedByCall.Remove(ended.CallId);
-        _policies.OnOutcome(ticket, ended.Outcome, Now, ended.RetryAfter);
+        // The pause runs from when the answer arrived, not from when this coordinator reads the report: with a test's
+        // virtual clock the two can differ by a whole Advance, and a pause counted from the later time outlives the retry.
+        var retryAfter = ended.RetryAfter is { } named ? named - (Now - ended.At) : (TimeSpan?)null;
+        if (retryAfter < TimeSpan.Zero) retryAfter = TimeSpan.Zero;
+        _policies.OnOutcome(ticket, ended.Outcome, Now, retryAfter);
         Drain(ticket.Host);
     }
 
@@ -129,8 +133,11 @@ internal sealed record AttemptPermitGranted(HostTicket Ticket);
 /// <summary>The host's circuit is open: the call fails fast with <c>CircuitOpenException</c>; a probe may go from <paramref name="RetryAt"/>.</summary>
 internal sealed record AttemptPermitRefused(HostKey Host, DateTimeOffset RetryAt);
 
-/// <summary>An admitted attempt ended with <paramref name="Outcome"/>; <paramref name="RetryAfter"/> is the server's <c>Retry-After</c>, if any.</summary>
-internal sealed record AttemptEnded(long CallId, HostTicket Ticket, HostOutcome Outcome, TimeSpan? RetryAfter);
+/// <summary>
+/// An admitted attempt ended with <paramref name="Outcome"/> at <paramref name="At"/> (the RequestActor's clock);
+/// <paramref name="RetryAfter"/> is the server's <c>Retry-After</c>, if any, counted from <paramref name="At"/>.
+/// </summary>
+internal sealed record AttemptEnded(long CallId, HostTicket Ticket, HostOutcome Outcome, TimeSpan? RetryAfter, DateTimeOffset At);
 
 /// <summary>The timer message of a host whose queue may move (a pause ended, a permit or a probe is due).</summary>
 internal sealed record HostReady(HostKey Host);
