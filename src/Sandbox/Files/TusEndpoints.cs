@@ -8,14 +8,25 @@ using Microsoft.AspNetCore.Http;
 namespace Courier.Sandbox.Files;
 
 /// <summary>
-/// tus 1.0 core with the creation extension, under <c>/files/{key}/tus</c>: OPTIONS (capabilities), POST (creation with
-/// <c>Upload-Length</c> and <c>Upload-Metadata</c>, 413 past the limit), HEAD (offset), PATCH (append at
+/// tus 1.0 core with the creation and creation-with-upload extensions, under <c>/files/{key}/tus</c>: OPTIONS
+/// (capabilities), POST (creation with <c>Upload-Length</c> and <c>Upload-Metadata</c>, 413 past the limit; with an
+/// <c>application/offset+octet-stream</c> body, its bytes are the upload's first ones), HEAD (offset), PATCH (append at
 /// <c>Upload-Offset</c>; 409 on a mismatch, 415 without <c>application/offset+octet-stream</c>). Bytes received before a
 /// connection drops are kept, as real tus servers do. A completed upload is stored under its <c>filename</c> metadata.
 /// </summary>
 internal sealed class TusEndpoints(FileStore store, FileFaults faults)
 {
     private const string Version = "1.0.0";
+    private const string Extensions = "creation,creation-with-upload";
+
+    /// <summary>
+    /// Fault header: the extensions this request sees advertised (OPTIONS) and honoured (POST), instead of
+    /// <see cref="Extensions"/>; e.g. <c>creation</c> plays a server without creation-with-upload, which refuses a POST body.
+    /// </summary>
+    public const string ExtensionsFault = "X-Fault-Tus-Extensions";
+
+    private static string ExtensionsOf(HttpRequest request) =>
+        request.Headers.TryGetValue(ExtensionsFault, out var value) ? value.ToString() : Extensions;
     private readonly ConcurrentDictionary<string, Upload> _uploads = new();
 
     public static Task OptionsAsync(HttpContext context)
@@ -23,7 +34,7 @@ internal sealed class TusEndpoints(FileStore store, FileFaults faults)
         var headers = context.Response.Headers;
         headers["Tus-Resumable"] = Version;
         headers["Tus-Version"] = Version;
-        headers["Tus-Extension"] = "creation";
+        headers["Tus-Extension"] = ExtensionsOf(context.Request);
         headers["Tus-Max-Size"] = FileEndpoints.UploadLimit(context.Request).ToString(CultureInfo.InvariantCulture);
         context.Response.StatusCode = 204;
         return Task.CompletedTask;
@@ -50,6 +61,18 @@ internal sealed class TusEndpoints(FileStore store, FileFaults faults)
             return;
         }
 
+        var withUpload = request.ContentLength > 0 || request.Headers.ContentType.Count > 0;
+        if (withUpload && !ExtensionsOf(request).Split(',', StringSplitOptions.TrimEntries).Contains("creation-with-upload"))
+        {
+            await JsonResponse.WriteErrorAsync(context, 400, "unsupported_extension", "this server does not support creation-with-upload").ConfigureAwait(false);
+            return;
+        }
+        if (withUpload && !string.Equals(request.ContentType, "application/offset+octet-stream", StringComparison.OrdinalIgnoreCase))
+        {
+            await JsonResponse.WriteErrorAsync(context, 415, "unsupported_media_type", "a creation body needs Content-Type: application/offset+octet-stream").ConfigureAwait(false);
+            return;
+        }
+
         var key = FileEndpoints.Key(context);
         var name = Metadata(request.Headers["Upload-Metadata"].ToString()).GetValueOrDefault("filename") is { Length: > 0 } given ? Path.GetFileName(given) : null;
         var id = Guid.NewGuid().ToString("N");
@@ -58,8 +81,25 @@ internal sealed class TusEndpoints(FileStore store, FileFaults faults)
         _uploads[id] = upload;
         var prefix = request.Path.Value![..request.Path.Value!.LastIndexOf("/tus", StringComparison.Ordinal)];
         context.Response.Headers.Location = $"{prefix}/tus/{id}";
+        if (withUpload)
+        {
+            // creation-with-upload: the body is the upload's first bytes, kept even when the connection drops.
+            FileEndpoints.AllowLargeBody(context);
+            if (await AppendAsync(context, upload, faults.CutFor(request, key)).ConfigureAwait(false))
+            {
+                context.Abort();
+                return;
+            }
+            if (upload.Offset > upload.Length)
+            {
+                await JsonResponse.WriteErrorAsync(context, 400, "too_long", "more bytes than Upload-Length").ConfigureAwait(false);
+                return;
+            }
+            var lie = FileFaults.Long(request, FileFaults.LieOffset) ?? 0;
+            context.Response.Headers["Upload-Offset"] = (upload.Offset + lie).ToString(CultureInfo.InvariantCulture);
+        }
         context.Response.StatusCode = 201;
-        if (length == 0) await CompleteAsync(upload).ConfigureAwait(false);
+        if (upload.Offset == length) await CompleteAsync(upload).ConfigureAwait(false);
     }
 
     public Task HeadAsync(HttpContext context)
