@@ -247,7 +247,8 @@ internal sealed class TusUploadActor : TransferActor
             }
             else
             {
-                verify = true;
+                verify = true; // HEAD tells how much of the first chunk was kept
+                _chunkCount = 0;
             }
         }
         var (statePath, state, log, id) = (StatePath, new UploadState(_request.Target.AbsoluteUri, _uploadUrl.AbsoluteUri, _length, _written), Runtime.Requests.Log, Id);
