@@ -37,7 +37,7 @@ public enum TransferDirection
 /// <summary>The one answer to <see cref="StartDownload"/> / <see cref="StartUpload"/>, also published on the event stream.</summary>
 public abstract record TransferResult(long TransferId, TransferDirection Direction);
 
-/// <summary>The transfer completed: every byte is where it belongs and the digest matched.</summary>
+/// <summary>The transfer completed: every byte is where it belongs, and the digest matched when there was one to check.</summary>
 /// <param name="TransferId">The transfer's id.</param>
 /// <param name="Direction">Download or upload.</param>
 /// <param name="Path">The final file (downloads) or the source file (uploads).</param>
