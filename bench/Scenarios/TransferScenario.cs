@@ -18,6 +18,7 @@ internal sealed class TransferScenario : IScenario
 {
     private const long MiB = 1024 * 1024;
     private const string Curl = "curl";
+    private const string Sha256Sum = "sha256sum";
 
     public string Name => "transfer";
 
@@ -29,15 +30,22 @@ internal sealed class TransferScenario : IScenario
 
     private enum Kind { Download, Multipart, Tus }
 
-    private sealed record Client(string Name, Kind Kind, bool IsCurl);
+    /// <summary>One row: how it runs (<paramref name="Mode"/>: a transfer-worker mode, or a curl variant) and the row it is compared with.</summary>
+    private sealed record Client(string Name, Kind Kind, bool IsCurl, string Mode, string Versus);
+
+    private const string CurlGet = "curl -o";
+    private const string CurlGetSha = "curl -o + sha256sum";
+    private const string CurlPost = "curl -F (multipart)";
 
     private static readonly Client[] Clients =
     [
-        new("runtime DownloadAsync", Kind.Download, false),
-        new("curl -o", Kind.Download, true),
-        new("runtime UploadAsync multipart", Kind.Multipart, false),
-        new("curl -F (multipart)", Kind.Multipart, true),
-        new("runtime UploadAsync tus", Kind.Tus, false),
+        new("runtime DownloadAsync, verified", Kind.Download, false, "download", CurlGetSha),
+        new(CurlGetSha, Kind.Download, true, "get-sha", CurlGetSha),
+        new("runtime DownloadAsync, nothing to verify", Kind.Download, false, "download-plain", CurlGet),
+        new(CurlGet, Kind.Download, true, "get", CurlGet),
+        new("runtime UploadAsync multipart", Kind.Multipart, false, "multipart", CurlPost),
+        new(CurlPost, Kind.Multipart, true, "post", CurlPost),
+        new("runtime UploadAsync tus", Kind.Tus, false, "tus", CurlPost),
     ];
 
     /// <summary>One transfer: its own timing (process start-up excluded) and the client process's figures.</summary>
@@ -93,7 +101,7 @@ internal sealed class TransferScenario : IScenario
 
             // Part 2: the runtime's memory with a large file, one run of each (memory is not noisy; time is not compared).
             var large = await worker.CreateAndPutAsync($"source-{largeMib}m.bin", largeMib, cancellationToken);
-            var memory = new MarkdownTable("transfer", ">peak RSS MiB, " + Size(small.Bytes), ">peak RSS MiB, " + Size(large.Bytes), ">large / small", ">MiB/s, " + Size(large.Bytes));
+            var memory = new MarkdownTable("transfer (runtime)", ">peak RSS MiB, " + Size(small.Bytes), ">peak RSS MiB, " + Size(large.Bytes), ">large / small", ">MiB/s, " + Size(large.Bytes));
             foreach (var (client, c) in Clients.Select((client, c) => (client, c)).Where(x => !x.client.IsCurl))
             {
                 var sample = await worker.TransferAsync(client, large, cancellationToken);
@@ -102,7 +110,7 @@ internal sealed class TransferScenario : IScenario
                 memory.AddRow(client.Name, F1(smallPeak), F1(sample.Process.PeakRssMiB), (sample.Process.PeakRssMiB / smallPeak).ToString("0.00", CultureInfo.InvariantCulture),
                     F1(sample.MiBPerSecond(large.Bytes)));
             }
-            memory.AddRow("(idle runtime process: started, nothing transferred)", F1(idle.PeakRssMiB), "", "", "");
+            memory.AddRow("(idle process: started, nothing transferred)", F1(idle.PeakRssMiB), "", "", "");
             worker.Delete(large);
 
             RunInfo.PrintHeader(command);
@@ -111,13 +119,16 @@ internal sealed class TransferScenario : IScenario
                 $"""
                 Each row: median of {rounds} interleaved rounds (the order rotates per round) of one transfer of a {Size(small.Bytes)} file of
                 pseudo-random bytes, on one Sandbox (a separate process, files on the same disk). Every client is a separate process:
-                the runtime is `Courier.Bench.dll transfer-worker` (`DownloadAsync` / `UploadAsync` with the default TransferOptions:
-                SHA-256 of the bytes, Repr-Digest check, 1 MiB chunks), curl is `curl -sS -f -o FILE URL` and `curl -sS -f -F file=@FILE URL`
-                (with `-w %{"{time_total}"}`). *MiB/s*: file size / the transfer's own time (the call in the worker, curl's time_total:
-                process start-up excluded). *spread*: (max - min) / median of MiB/s. *vs curl*: median over the rounds of MiB/s / curl's
-                in the same round and direction (tus against curl's multipart). *CPU s user*, *sys*: user and kernel time of the client
-                process, all of it (start-up included). {MeasuredProcess.PeakMethod}. Every transfer is checked: downloads by length (and SHA-256 for the
-                runtime, which verifies it), uploads by the length and SHA-256 the Sandbox reports for the stored file.
+                the runtime is `Courier.Bench.dll transfer-worker` (`DownloadAsync` / `UploadAsync` with the default TransferOptions).
+                *verified*: the Sandbox sends `Repr-Digest`, the runtime hashes while it writes and checks it; *nothing to verify*: the
+                request carries `X-Fault-No-Digest` (the Sandbox sends no digest), no expected hash: nothing is hashed. curl is
+                `curl -sS -f -o FILE URL` and `curl -sS -f -F file=@FILE URL` (with `-w %{"{time_total}"}`); *curl -o + sha256sum* is the
+                usual verified download: the same curl, then `sha256sum FILE` (its time is curl's time_total + sha256sum's wall time).
+                *MiB/s*: file size / the transfer's own time (the call in the worker, curl's time_total: process start-up excluded).
+                *spread*: (max - min) / median of MiB/s. *vs*: median over the rounds of MiB/s / MiB/s of the row named in *compared with*,
+                in the same round (tus against curl's multipart: curl has no tus). *CPU s user*, *sys*: user and kernel time of the
+                client process(es), all of it (start-up included). {MeasuredProcess.PeakMethod}. Every transfer is checked outside its
+                timing: downloads by length and SHA-256 of the file written, uploads by the length and SHA-256 the Sandbox reports.
                 """);
             Console.WriteLine();
             Console.WriteLine(memory);
@@ -144,15 +155,15 @@ internal sealed class TransferScenario : IScenario
 
     private static MarkdownTable ThroughputTable(List<Sample>[] samples, long bytes)
     {
-        var table = new MarkdownTable("transfer", ">MiB/s", ">spread", ">vs curl", ">peak RSS MiB", ">CPU s user", ">CPU s sys");
+        var table = new MarkdownTable("transfer", ">MiB/s", ">spread", "compared with", ">vs", ">peak RSS MiB", ">CPU s user", ">CPU s sys");
         for (var c = 0; c < Clients.Length; c++)
         {
             var rates = samples[c].Select(s => s.MiBPerSecond(bytes)).ToArray();
-            // The curl run of the same direction (uploads: multipart) in the same round.
-            var curl = Array.FindIndex(Clients, x => x.IsCurl && (x.Kind == Kind.Download) == (Clients[c].Kind == Kind.Download));
-            var ratio = Stats.Median(rates.Zip(samples[curl], (r, s) => r / s.MiBPerSecond(bytes)));
+            // The reference row's run of the same round.
+            var versus = Array.FindIndex(Clients, x => x.Name == Clients[c].Versus);
+            var ratio = Stats.Median(rates.Zip(samples[versus], (r, s) => r / s.MiBPerSecond(bytes)));
             table.AddRow(Clients[c].Name, F1(Stats.Median(rates)), $"{Stats.Spread(rates):P0}".Replace(" ", "", StringComparison.Ordinal),
-                ratio.ToString("0.00", CultureInfo.InvariantCulture), F1(Stats.Median(samples[c].Select(s => s.Process.PeakRssMiB))),
+                versus == c ? "" : Clients[c].Versus, versus == c ? "" : ratio.ToString("0.00", CultureInfo.InvariantCulture), F1(Stats.Median(samples[c].Select(s => s.Process.PeakRssMiB))),
                 Cpu(samples[c].Select(s => s.Process.UserCpu)), Cpu(samples[c].Select(s => s.Process.SystemCpu)));
         }
         return table;
@@ -213,19 +224,40 @@ internal sealed class TransferScenario : IScenario
                         : ["-sS", "-f", "-o", "/dev/null", "-F", $"file=@{file.Path}", "-w", "%{time_total}", target.ToString()];
                     var run = (await MeasuredProcess.RunAsync(Curl, curlArgs, cancellationToken)).EnsureSuccess(string.Join(' ', curlArgs));
                     sample = new Sample(double.Parse(run.Stdout.Trim(), CultureInfo.InvariantCulture), run);
+                    if (client.Mode == "get-sha")
+                    {
+                        // The usual verified download: then hash the file (read back from the page cache, as a user would).
+                        var hash = (await MeasuredProcess.RunAsync(Sha256Sum, [download], cancellationToken)).EnsureSuccess("sha256sum " + download);
+                        var sum = hash.Stdout.Split(' ', 2)[0];
+                        if (sum != file.Sha256) throw new InvalidOperationException($"{client.Name}: sha256sum {sum}, expected {file.Sha256}");
+                        sample = new Sample(sample.Seconds + hash.Elapsed.TotalSeconds, run with
+                        {
+                            UserCpu = run.UserCpu + hash.UserCpu,
+                            SystemCpu = run.SystemCpu + hash.SystemCpu,
+                            PeakRssBytes = Math.Max(run.PeakRssBytes, hash.PeakRssBytes),
+                        });
+                    }
                 }
                 else
                 {
-                    var mode = client.Kind switch { Kind.Download => "download", Kind.Multipart => "multipart", _ => "tus" };
-                    sample = await RunWorkerAsync([mode, (client.Kind == Kind.Download ? source : target).ToString(), client.Kind == Kind.Download ? download : file.Path], cancellationToken);
+                    sample = await RunWorkerAsync([client.Mode, (client.Kind == Kind.Download ? source : target).ToString(), client.Kind == Kind.Download ? download : file.Path], cancellationToken);
                     var sha = sample.Process.Stdout.Trim().Split(' ')[2];
-                    if (sha != file.Sha256) throw new InvalidOperationException($"{client.Name}: SHA-256 {sha}, expected {file.Sha256}");
+                    // The verified download reports the SHA-256 it checked; nothing else hashes (no ComputeSha256 in the worker).
+                    if (client.Mode == "download" ? sha != file.Sha256 : sha != "-")
+                        throw new InvalidOperationException($"{client.Name}: reported SHA-256 '{sha}', expected {(client.Mode == "download" ? file.Sha256 : "none (nothing hashed)")}");
                 }
 
                 if (client.Kind == Kind.Download)
                 {
                     var length = new FileInfo(download).Length;
                     if (length != file.Bytes) throw new InvalidOperationException($"{client.Name}: downloaded {length} bytes, expected {file.Bytes}");
+                    if (client.Mode is "download-plain" or "get")
+                    {
+                        // Not verified by the client: checked here, outside the timing.
+                        await using var written = File.OpenRead(download);
+                        var actual = Convert.ToHexStringLower(await SHA256.HashDataAsync(written, cancellationToken));
+                        if (actual != file.Sha256) throw new InvalidOperationException($"{client.Name}: the file written has SHA-256 {actual}, expected {file.Sha256}");
+                    }
                 }
                 else
                 {

@@ -134,7 +134,8 @@ public sealed class TransferCommandTests : IAsyncLifetime
     public async Task A_failed_tus_upload_keeps_its_state_and_the_same_command_resumes_it()
     {
         var (source, sha) = _folder.CreateFile("video.bin", 3 * MiB, seed: 4);
-        string[] command = ["upload", source, Url("tus"), "--tus", "--retries", "0", "-H", "X-Fault-Fail-Chunk: 2", "--json"];
+        // A server without creation-with-upload: every chunk is a PATCH (1 MiB, then 2 MiB: the 2nd fails).
+        string[] command = ["upload", source, Url("tus"), "--tus", "--retries", "0", "-H", "X-Fault-Fail-Chunk: 2", "-H", "X-Fault-Tus-Extensions: creation", "--json"];
 
         var first = await ConsoleCapture.RunAsync(command);
 

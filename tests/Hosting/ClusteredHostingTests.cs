@@ -73,7 +73,7 @@ public sealed class ClusteredHostingTests
             var key = "clustered-" + Guid.NewGuid().ToString("N");
             var client = host.Services.GetRequiredService<IHttpRuntimeClient>();
 
-            var uploaded = await client.UploadAsync(new UploadRequest(new Uri($"/protected-files/{key}/multipart", UriKind.Relative), source))
+            var uploaded = await client.UploadAsync(new UploadRequest(new Uri($"/protected-files/{key}/multipart", UriKind.Relative), source) { ComputeSha256 = true })
                 .WaitAsync(TimeSpan.FromSeconds(30));
             var downloaded = await client.DownloadAsync(new DownloadRequest(new Uri($"/protected-files/{key}/report.bin", UriKind.Relative),
                 Path.Combine(folder, "copy.bin"))).WaitAsync(TimeSpan.FromSeconds(30));

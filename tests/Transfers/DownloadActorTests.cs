@@ -64,7 +64,7 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
         var final = ExpectProgress(content.Length);
         Assert.Equal(TimeSpan.Zero, final.Eta);
         var completed = ExpectMsg<TransferCompleted>();
-        Assert.Equal(TempFolder.Sha256(content), completed.Sha256);
+        Assert.Null(completed.Sha256); // nothing to verify, not asked for: not hashed
         Assert.Equal(content.Length, completed.Bytes);
         Assert.Equal(content, File.ReadAllBytes(destination));
         Assert.False(File.Exists(destination + ".part"));
@@ -125,7 +125,7 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
             contentRange: $"bytes {2 * Chunk}-{4 * Chunk - 1}/{4 * Chunk}");
         var transfers = StartRuntime();
         var destination = Folder.File("resumed.bin");
-        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination) with { ComputeSha256 = true }));
 
         var first = Seen.ExpectMsg<SeenRequest>();
         Assert.False(first.Headers.ContainsKey("Range"));
@@ -155,7 +155,7 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
         ThenBody(HttpStatusCode.OK, new GatedStream().Release(changed).End(), changed.Length, etag: "\"v2\"");
         var transfers = StartRuntime();
         var destination = Folder.File("changed.bin");
-        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination) with { ComputeSha256 = true }));
 
         Seen.ExpectMsg<SeenRequest>();
         Scheduler.Advance(ExpectRetry().Delay);
@@ -179,7 +179,7 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
         ThenBody(HttpStatusCode.OK, new GatedStream().Release(changed).End(), changed.Length, etag: "\"v2\"");
         var transfers = StartRuntime();
         var destination = Folder.File("spliced.bin");
-        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination) with { ComputeSha256 = true }));
 
         Seen.ExpectMsg<SeenRequest>();
         Scheduler.Advance(ExpectRetry().Delay);
@@ -200,7 +200,7 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
         ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), content.Length);
         var transfers = StartRuntime();
         var destination = Folder.File("weak206.bin");
-        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination) with { ComputeSha256 = true }));
 
         Seen.ExpectMsg<SeenRequest>();
         Scheduler.Advance(ExpectRetry().Delay);
@@ -222,7 +222,7 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
             configure: r => r.Content.Headers.LastModified = modified);
         var transfers = StartRuntime();
         var destination = Folder.File("weak.bin");
-        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination) with { ComputeSha256 = true }));
 
         Seen.ExpectMsg<SeenRequest>();
         Scheduler.Advance(ExpectRetry().Delay);
@@ -248,7 +248,7 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
             contentRange: $"bytes {Chunk}-{3 * Chunk - 1}/{3 * Chunk}", configure: Dated);
         var transfers = StartRuntime();
         var destination = Folder.File("dated.bin");
-        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination) with { ComputeSha256 = true }));
 
         Seen.ExpectMsg<SeenRequest>();
         Scheduler.Advance(ExpectRetry().Delay);
@@ -309,7 +309,7 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
         ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), content.Length);
         var transfers = StartRuntime();
         var destination = Folder.File("offset.bin");
-        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination) with { ComputeSha256 = true }));
 
         Seen.ExpectMsg<SeenRequest>();
         Scheduler.Advance(ExpectRetry().Delay);
@@ -387,7 +387,7 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
         Sys.EventStream.Subscribe(TestActor, typeof(TransferResumed));
         var transfers = StartRuntime();
 
-        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination) with { ComputeSha256 = true }));
 
         var resumed = ExpectMsg<TransferResumed>();
         Assert.Equal(destination + ".part", resumed.PartialPath);
@@ -410,6 +410,84 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
         var error = Assert.IsType<TransferIntegrityException>(ExpectMsg<TransferFailed>().Error);
         Assert.Equal(TransferFailure.DigestMismatch, error.Failure);
         Assert.Equal(TempFolder.Sha256(content), error.Actual);
+        Assert.False(File.Exists(destination));
+        Assert.False(File.Exists(destination + ".part"));
+    }
+
+    [Fact]
+    public void A_download_without_a_digest_hashes_nothing_and_still_resumes_to_the_right_bytes()
+    {
+        var content = TempFolder.Bytes(4 * Chunk, seed: 40);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content.AsMemory(0, 3 * Chunk)).Fail(new IOException("connection reset")), content.Length);
+        ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content.AsMemory(3 * Chunk)).End(), Chunk,
+            contentRange: $"bytes {3 * Chunk}-{4 * Chunk - 1}/{4 * Chunk}");
+        var transfers = StartRuntime();
+        var destination = Folder.File("plain.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        Seen.ExpectMsg<SeenRequest>();
+        Scheduler.Advance(ExpectRetry().Delay);
+        Assert.Equal($"bytes={3 * Chunk}-", Seen.ExpectMsg<SeenRequest>().Headers["Range"]);
+
+        var completed = ExpectMsg<TransferCompleted>();
+        Assert.Null(completed.Sha256); // nothing to verify and not asked for: no SHA-256
+        Assert.Equal(content, File.ReadAllBytes(destination));
+        Assert.False(File.Exists(destination + ".part"));
+    }
+
+    [Fact]
+    public void A_Repr_Digest_first_announced_by_the_206_makes_the_resume_hash_the_bytes_already_received()
+    {
+        // The 200 had no digest (nothing hashed); the 206 declares one: the bytes received before must be read back.
+        var content = TempFolder.Bytes(4 * Chunk, seed: 41);
+        var digest = TransferHeaders.FormatSha256(System.Security.Cryptography.SHA256.HashData(content));
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content.AsMemory(0, 2 * Chunk)).Fail(new IOException("connection reset")), content.Length);
+        ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content.AsMemory(2 * Chunk)).End(), 2 * Chunk,
+            contentRange: $"bytes {2 * Chunk}-{4 * Chunk - 1}/{4 * Chunk}",
+            configure: r => r.Headers.TryAddWithoutValidation("Repr-Digest", digest));
+        var transfers = StartRuntime();
+        var destination = Folder.File("late-digest.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        Seen.ExpectMsg<SeenRequest>();
+        Scheduler.Advance(ExpectRetry().Delay);
+        Seen.ExpectMsg<SeenRequest>();
+
+        Assert.Equal(TempFolder.Sha256(content), ExpectMsg<TransferCompleted>().Sha256);
+        Assert.Equal(content, File.ReadAllBytes(destination));
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_resume_that_verifies_rehashes_the_part_so_bytes_that_are_not_the_servers_fail_typed(bool partIsGood)
+    {
+        // An earlier process kept 1 KiB; the server's Repr-Digest covers the whole file. The kept bytes are hashed from
+        // disk: when they are not the server's (a corrupt .part), the digest cannot match, and nothing gets the final name.
+        var content = TempFolder.Bytes(3 * Chunk, seed: 42);
+        var destination = Folder.File("rehash.bin");
+        var kept = partIsGood ? content[..Chunk] : TempFolder.Bytes(Chunk, seed: 43);
+        File.WriteAllBytes(destination + ".part", kept);
+        File.WriteAllText(destination + ".part.json", System.Text.Json.JsonSerializer.Serialize(
+            new { url = Url.AbsoluteUri, validator = "\"v1\"", length = content.Length, sha256 = TempFolder.Sha256(content) }));
+        ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content.AsMemory(Chunk)).End(), 2 * Chunk,
+            contentRange: $"bytes {Chunk}-{3 * Chunk - 1}/{3 * Chunk}",
+            configure: r => r.Headers.TryAddWithoutValidation("Repr-Digest", TransferHeaders.FormatSha256(System.Security.Cryptography.SHA256.HashData(content))));
+        var transfers = StartRuntime();
+
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        Assert.Equal($"bytes={Chunk}-", Seen.ExpectMsg<SeenRequest>().Headers["Range"]);
+        if (partIsGood)
+        {
+            Assert.Equal(TempFolder.Sha256(content), ExpectMsg<TransferCompleted>().Sha256);
+            Assert.Equal(content, File.ReadAllBytes(destination));
+            return;
+        }
+        var error = Assert.IsType<TransferIntegrityException>(ExpectMsg<TransferFailed>().Error);
+        Assert.Equal(TransferFailure.DigestMismatch, error.Failure);
+        Assert.Equal(TempFolder.Sha256(content), error.Expected);
+        Assert.Equal(TempFolder.Sha256([.. kept, .. content[Chunk..]]), error.Actual);
         Assert.False(File.Exists(destination));
         Assert.False(File.Exists(destination + ".part"));
     }
@@ -453,7 +531,7 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
         ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), length: null);
         var transfers = StartRuntime();
         var destination = Folder.File("unknown.bin");
-        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination) with { ComputeSha256 = true }));
 
         Seen.ExpectMsg<SeenRequest>();
         var progress = ExpectProgress(Chunk);

@@ -81,6 +81,47 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_download_without_a_digest_is_not_hashed_and_resumes_after_cuts_to_the_same_bytes()
+    {
+        var sha = await PutAsync("nodigest.bin", 20L * MiB, seed: 21);
+        await using var runtime = LoopbackRuntime.Start();
+        var retries = Collect<TransferRetryScheduled>(runtime.System);
+        var destination = _folder.File("nodigest.bin");
+
+        var completed = await runtime.Client.DownloadAsync(DownloadRequest.ToFile(Url($"/files/{_key}/nodigest.bin"), destination) with
+        {
+            Headers = [H("X-Fault-No-Digest", "1"), H("X-Fault-Cut-After", (6 * MiB).ToString()), H("X-Fault-Cut-First", "2")],
+        });
+
+        Assert.Null(completed.Sha256); // no Repr-Digest, no expected hash, not asked for
+        Assert.Equal(2, retries.Count);
+        Assert.Equal(20L * MiB, completed.Bytes);
+        Assert.Equal(sha, TempFolder.Sha256File(destination));
+    }
+
+    [Fact]
+    public async Task A_tus_upload_sends_its_first_chunk_with_the_creation_and_a_cut_creation_starts_a_new_upload()
+    {
+        var (source, sha) = _folder.CreateFile("first.bin", 6L * MiB, seed: 22);
+        await using var runtime = LoopbackRuntime.Start();
+        var retries = Collect<TransferRetryScheduled>(runtime.System);
+
+        // The Sandbox advertises creation-with-upload; the first request that carries a body (the POST) is cut.
+        var completed = await runtime.Client.UploadAsync(UploadRequest.Tus(Url($"/files/{_key}/tus"), source) with
+        {
+            Headers = [H("X-Fault-Cut-After", (MiB / 2).ToString())],
+        });
+
+        Assert.Single(retries);
+        Assert.Null(completed.Sha256);
+        Assert.NotNull(completed.Location);
+        var info = await InfoAsync("first.bin");
+        Assert.Equal(sha, info.GetProperty("sha256").GetString());
+        Assert.Equal(6L * MiB, info.GetProperty("length").GetInt64());
+        Assert.False(File.Exists(source + ".tus"));
+    }
+
+    [Fact]
     public async Task A_50_MiB_tus_upload_survives_three_cut_connections_and_the_server_has_the_same_sha256()
     {
         var (source, sha) = _folder.CreateFile("video.bin", 50L * MiB, seed: 2);
@@ -90,7 +131,9 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
 
         var completed = await runtime.Client.UploadAsync(UploadRequest.Tus(Url($"/files/{_key}/tus"), source) with
         {
-            Headers = [H("X-Fault-Cut-After", (3 * MiB / 2).ToString()), H("X-Fault-Cut-First", "3")],
+            // Without creation-with-upload, so that the cuts hit PATCHes (resumed from the server's offset).
+            Headers = [H("X-Fault-Cut-After", (3 * MiB / 2).ToString()), H("X-Fault-Cut-First", "3"), H("X-Fault-Tus-Extensions", "creation")],
+            ComputeSha256 = true,
         }, progress);
 
         Assert.Equal(sha, completed.Sha256);
@@ -114,6 +157,7 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
         {
             Fields = [H("description", "quarterly")],
             Headers = [H("X-Fault-Cut-After", (4 * MiB).ToString()), H("X-Fault-Cut-First", "3")],
+            ComputeSha256 = true,
         }, progress);
 
         Assert.Equal(sha, completed.Sha256);
@@ -175,6 +219,7 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
         var completed = await second.Client.DownloadAsync(DownloadRequest.ToFile(url, destination) with
         {
             Headers = [H("X-Fault-Ignore-If-Range", "1"), H("X-Fault-No-Digest", "1")],
+            ComputeSha256 = true,
         });
 
         Assert.Equal(newSha, completed.Sha256);
@@ -311,10 +356,14 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
     {
         var (source, sha) = _folder.CreateFile("resumable.bin", 5L * MiB, seed: 10);
         var endpoint = Url($"/files/{_key}/tus");
-        await using (var first = LoopbackRuntime.Start(o => o.Transfers.MaxRetriesPerChunk = 0))
+        await using (var first = LoopbackRuntime.Start(o =>
+                     {
+                         o.Transfers.MaxRetriesPerChunk = 0;
+                         o.Transfers.MaxChunkSize = o.Transfers.ChunkSize; // 1 MiB PATCHes: the third fails at 2 MiB
+                     }))
         {
             var error = await Assert.ThrowsAsync<TransferException>(() => first.Client.UploadAsync(
-                UploadRequest.Tus(endpoint, source) with { Headers = [H("X-Fault-Fail-Chunk", "3")] }));
+                UploadRequest.Tus(endpoint, source) with { Headers = [H("X-Fault-Fail-Chunk", "3"), H("X-Fault-Tus-Extensions", "creation")] }));
             Assert.Equal(TransferFailure.Http, error.Failure);
         }
         Assert.True(File.Exists(source + ".tus"));
@@ -322,7 +371,7 @@ public sealed class TransferIntegrationTests : IAsyncLifetime
 
         await using var second = LoopbackRuntime.Start();
         var progress = new ProgressLog();
-        var completed = await second.Client.UploadAsync(UploadRequest.Tus(endpoint, source), progress);
+        var completed = await second.Client.UploadAsync(UploadRequest.Tus(endpoint, source) with { ComputeSha256 = true }, progress);
 
         Assert.Equal(sha, completed.Sha256);
         Assert.Equal(state, completed.Location!.AbsoluteUri);

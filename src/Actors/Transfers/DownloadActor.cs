@@ -9,8 +9,8 @@ namespace Courier.Transfers;
 
 /// <summary>
 /// Runs one download: the response body is streamed into <c>&lt;destination&gt;.part</c> one chunk at a time through a
-/// pooled buffer, hashed on the way; a dropped connection resumes with <c>Range</c>/<c>If-Range</c>; the length and digest are
-/// checked; then the <c>.part</c> becomes the destination in one rename.
+/// pooled buffer; a dropped connection resumes with <c>Range</c>/<c>If-Range</c>; the length (and, when there is one, the
+/// digest) is checked; then the <c>.part</c> becomes the destination in one rename.
 /// </summary>
 /// <remarks>
 /// The states (see <see cref="TransferActor"/>): Preparing (check the destination, open a kept .part) → Requesting (GET, with
@@ -20,6 +20,15 @@ namespace Courier.Transfers;
 /// strong validator (<see cref="PartialFile.StrongValidator"/>) and an identity-encoded body with a known length: a
 /// compressed or length-less body restarts from zero instead, because its byte offsets cannot be trusted; a 206 is
 /// appended only under the same strong validator as the bytes already in the .part.
+/// <para>
+/// Hashing: SHA-256 is computed only when there is something to check or report (<see cref="Verifying"/>): the caller's
+/// <see cref="DownloadRequest.ExpectedSha256"/>, a <c>Repr-Digest</c>/<c>Content-Digest</c> from the server (on the answer,
+/// or recorded in the <c>.part.json</c> of an earlier run), or <see cref="DownloadRequest.ComputeSha256"/>. It runs beside
+/// the write of the next block (a block is hashed only once it is written), so it is not added to the time of each block.
+/// The hash always covers exactly the bytes in the <c>.part</c>; when it cannot (a resume from bytes an earlier process
+/// kept, a digest first announced by a 206, a failure between a write and its hash) it is dropped, and a download that must
+/// verify reads the <c>.part</c> back once before it appends (or, when it is already whole, before the rename).
+/// </para>
 /// </remarks>
 internal sealed class DownloadActor : TransferActor
 {
@@ -31,7 +40,8 @@ internal sealed class DownloadActor : TransferActor
     private string? _path;                  // the final path; in folder mode known after the first answer
     private string? _namedPath;             // the path the server's name asked for (_path may be a numbered alternative)
     private FileStream? _file;
-    private IncrementalHash? _hash;         // SHA-256 of exactly the bytes in the .part
+    private IncrementalHash? _hash;         // SHA-256 of exactly the bytes in the .part, or null (not verifying, or to be rehashed)
+    private readonly ByteCounter _hashed = new(); // the bytes _hash covers (written by the pump and the rehash)
     private long _offset;                   // bytes in the .part
     private DownloadState? _state;          // what proves the bytes in the .part belong to the server's current file
     private long? _total;
@@ -67,6 +77,9 @@ internal sealed class DownloadActor : TransferActor
 
     private string? PartPath => _path is null ? null : PartialFile.PartOf(_path);
 
+    /// <summary>Whether this download computes the SHA-256: there is a digest to check, or the caller asked for it.</summary>
+    private bool Verifying => _expectedByCaller is not null || _declared is not null || _request.ComputeSha256;
+
     protected override string? PartialPath => _removePart || _path is null ? null : PartPath;
 
     protected override long Activity => _pumped.Value;
@@ -81,11 +94,10 @@ internal sealed class DownloadActor : TransferActor
             return;
         }
         var request = _request;
-        var bufferSize = Runtime.ReadBufferSize;
-        RunIo("Preparing", ct => PrepareAsync(request, bufferSize, ct), OnPrepared, OnIoError, abandon: Adopt);
+        RunIo("Preparing", ct => PrepareAsync(request, ct), OnPrepared, OnIoError, abandon: Adopt);
     }
 
-    private static async Task<PartialFile.Opened?> PrepareAsync(DownloadRequest request, int bufferSize, CancellationToken cancellationToken)
+    private static async Task<PartialFile.Opened?> PrepareAsync(DownloadRequest request, CancellationToken cancellationToken)
     {
         var destination = Path.GetFullPath(request.Destination);
         if (request.DestinationIsFolder)
@@ -100,7 +112,7 @@ internal sealed class DownloadActor : TransferActor
         var folder = Path.GetDirectoryName(destination);
         if (folder is null || !Directory.Exists(folder))
             throw new TransferDestinationException(TransferFailure.DestinationFolderMissing, request.Destination, $"The folder of the download destination '{request.Destination}' does not exist.");
-        return await PartialFile.OpenAsync(destination, request.Source, freeName: false, bufferSize, cancellationToken).ConfigureAwait(false);
+        return await PartialFile.OpenAsync(destination, request.Source, freeName: false, cancellationToken).ConfigureAwait(false);
     }
 
     private void OnPrepared(PartialFile.Opened? opened)
@@ -141,8 +153,8 @@ internal sealed class DownloadActor : TransferActor
                 return;
             }
             _response = response;
-            var (source, freeName, bufferSize) = (_request.Source, !_request.Overwrite, Runtime.ReadBufferSize);
-            RunIo("Opening", ct => PartialFile.OpenAsync(path, source, freeName, bufferSize, ct), OnOpened, OnIoError, abandon: Adopt);
+            var (source, freeName) = (_request.Source, !_request.Overwrite);
+            RunIo("Opening", ct => PartialFile.OpenAsync(path, source, freeName, ct), OnOpened, OnIoError, abandon: Adopt);
             return;
         }
         Accept(response);
@@ -229,20 +241,43 @@ internal sealed class DownloadActor : TransferActor
         if (truncate)
         {
             // The hash and the offset follow the file: reset them here, before the operation truncates it.
-            _hash!.GetHashAndReset();
             _offset = 0;
+            DropHash();
+        }
+        // Hash only when there is something to verify or report; a hash that must cover bytes already in the .part but
+        // does not (kept by an earlier run, or the digest came only now) is filled from the .part before the body is read.
+        IncrementalHash? rehash = null;
+        if (!Verifying) DropHash();
+        else if (_hash is null || _hashed.Value != _offset)
+        {
+            DropHash();
+            _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            if (_offset > 0) rehash = _hash;
         }
         _response = response;
-        var (file, path, restart) = (_file!, _path!, status == 200);
-        RunIo("Opening the body", ct => BeginBodyAsync(file, truncate, path, restart, newState, response, ct), OnBody, OnIoError,
+        var (file, path, restart, prefix, hashed, bufferSize) = (_file!, _path!, status == 200, _offset, _hashed, Runtime.ReadBufferSize);
+        RunIo("Opening the body", ct => BeginBodyAsync(file, truncate, path, restart, newState, rehash, prefix, hashed, bufferSize, response, ct), OnBody, OnIoError,
             abandon: body => _body = body);
     }
 
     private static async Task<Stream> BeginBodyAsync(FileStream file, bool truncate, string path, bool restart, DownloadState? state,
-        HttpResponseMessage response, CancellationToken cancellationToken)
+        IncrementalHash? rehash, long prefix, ByteCounter hashed, int bufferSize, HttpResponseMessage response, CancellationToken cancellationToken)
     {
         if (restart) await PartialFile.RestartAsync(file, truncate, path, state, cancellationToken).ConfigureAwait(false);
+        if (rehash is not null)
+        {
+            await PartialFile.HashPrefixOfPartAsync(path, prefix, rehash, bufferSize, cancellationToken).ConfigureAwait(false);
+            hashed.Add(prefix);
+        }
         return await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Forgets the hash (nothing to verify, or it no longer covers exactly the bytes in the .part).</summary>
+    private void DropHash()
+    {
+        _hash?.Dispose();
+        _hash = null;
+        _hashed.Reset();
     }
 
     private void OnBody(Stream body)
@@ -255,51 +290,76 @@ internal sealed class DownloadActor : TransferActor
 
     private void Pump()
     {
-        // Two read buffers in one pooled array: the next network read runs while the previous block is written and hashed.
-        _buffer ??= ArrayPool<byte>.Shared.Rent(2 * Runtime.ReadBufferSize);
-        var (body, file, hash, buffer, size, chunk, counter) = (_body!, _file!, _hash!, _buffer, Runtime.ReadBufferSize, Runtime.ChunkSize, _pumped);
+        // Three read buffers in one pooled array: while one block is written, the next is read from the network and (when
+        // verifying) the one written before is hashed.
+        _buffer ??= ArrayPool<byte>.Shared.Rent(PumpSlots * Runtime.ReadBufferSize);
+        var (body, file, hash, buffer, size, chunk, counter, hashed) = (_body!, _file!, _hash, _buffer, Runtime.ReadBufferSize, Runtime.ChunkSize, _pumped, _hashed);
         counter.Reset();
-        RunIo("Streaming", ct => PumpAsync(body, file, hash, buffer, size, chunk, counter, ct), OnChunk, OnIoError, watchStall: true);
+        RunIo("Streaming", ct => PumpAsync(body, file, hash, buffer, size, chunk, counter, hashed, ct), OnChunk, OnIoError, watchStall: true);
     }
 
+    private const int PumpSlots = 3;
+
     /// <summary>
-    /// Copies up to one chunk from the body into the file, overlapping the next read from the network with the write of the
-    /// block before it (async file I/O), then hashing it. A block is counted only once it is written and hashed,
-    /// and the read ahead is always awaited before returning, so when this fails or ends the file position is exactly the
-    /// bytes written: always a good resume offset, with the hash covering exactly those bytes.
+    /// Copies up to one chunk from the body into the file. Three things overlap: the read of block k+1 from the network,
+    /// the write of block k (async file I/O, on another thread), and, with a <paramref name="hash"/>, the hash of block
+    /// k-1, which was written before. A block is hashed only once it is written (a write that failed half-way is never in
+    /// the digest), every written block is hashed before this returns or throws, and the read ahead is always awaited
+    /// before returning, so when this fails or ends the file position is exactly the bytes written (a good resume
+    /// offset) and <paramref name="hashed"/> says how many of them the hash covers.
     /// </summary>
-    private static async Task<Chunk> PumpAsync(Stream body, FileStream file, IncrementalHash hash, byte[] buffer, int size, int chunk,
-        ByteCounter counter, CancellationToken cancellationToken)
+    private static async Task<Chunk> PumpAsync(Stream body, FileStream file, IncrementalHash? hash, byte[] buffer, int size, int chunk,
+        ByteCounter counter, ByteCounter hashed, CancellationToken cancellationToken)
     {
-        var blocks = (Front: buffer.AsMemory(0, size), Back: buffer.AsMemory(size, size));
+        var slot = 0;
         var copied = 0;
-        var read = await body.ReadAsync(blocks.Front, cancellationToken).ConfigureAwait(false);
-        while (read > 0)
+        var unhashed = ReadOnlyMemory<byte>.Empty; // written, not hashed yet
+        try
         {
-            var current = blocks.Front[..read];
-            copied += read;
-            var more = copied < chunk;
-            var next = more ? body.ReadAsync(blocks.Back, cancellationToken) : ValueTask.FromResult(0);
-            try
+            var read = await body.ReadAsync(buffer.AsMemory(0, size), cancellationToken).ConfigureAwait(false);
+            while (read > 0)
             {
-                await file.WriteAsync(current, cancellationToken).ConfigureAwait(false);
+                var current = buffer.AsMemory(slot * size, read);
+                copied += read;
+                var more = copied < chunk;
+                var nextSlot = (slot + 1) % PumpSlots;
+                var next = more ? body.ReadAsync(buffer.AsMemory(nextSlot * size, size), cancellationToken) : ValueTask.FromResult(0);
+                try
+                {
+                    var write = file.WriteAsync(current, cancellationToken);
+                    if (!unhashed.IsEmpty)
+                    {
+                        // The block before, already written: hashed while this one is being written.
+                        hash!.AppendData(unhashed.Span);
+                        hashed.Add(unhashed.Length);
+                        unhashed = ReadOnlyMemory<byte>.Empty;
+                    }
+                    await write.ConfigureAwait(false);
+                }
+                catch (Exception ex)
+                {
+                    // Whatever stopped the write (an I/O error, a cancel), the read ahead is awaited before the buffer goes back.
+                    await Drain(next).ConfigureAwait(false);
+                    if (ex is IOException or UnauthorizedAccessException)
+                        throw new LocalIoException($"writing '{file.Name}' failed: {ex.Message}", ex);
+                    throw;
+                }
+                counter.Add(read);
+                if (hash is not null) unhashed = current;
+                if (!more) return new Chunk(copied, End: false);
+                read = await next.ConfigureAwait(false);
+                slot = nextSlot;
             }
-            catch (Exception ex)
-            {
-                // Whatever stopped the write (an I/O error, a cancel), the read ahead is awaited before the buffer goes back.
-                await Drain(next).ConfigureAwait(false);
-                if (ex is IOException or UnauthorizedAccessException)
-                    throw new LocalIoException($"writing '{file.Name}' failed: {ex.Message}", ex);
-                throw;
-            }
-            // Hashed only once written: a write that was cancelled half-way must not be in the digest.
-            hash.AppendData(current.Span);
-            counter.Add(read);
-            if (!more) return new Chunk(copied, End: false);
-            read = await next.ConfigureAwait(false);
-            blocks = (blocks.Back, blocks.Front);
+            return new Chunk(copied, End: true);
         }
-        return new Chunk(copied, End: true);
+        finally
+        {
+            if (!unhashed.IsEmpty)
+            {
+                hash!.AppendData(unhashed.Span);
+                hashed.Add(unhashed.Length);
+            }
+        }
     }
 
     /// <summary>Waits for a read ahead that is no longer wanted, so nothing touches the buffer afterwards.</summary>
@@ -320,7 +380,7 @@ internal sealed class DownloadActor : TransferActor
         _path = opened.Path;
         _namedPath = opened.NamedPath;
         _file = opened.File;
-        _hash = opened.Hash;
+        DropHash(); // the kept bytes are hashed only if this download turns out to verify (see Accept)
         _offset = opened.Offset;
         _state = opened.State;
         _resumable = opened.State is not null;
@@ -387,10 +447,12 @@ internal sealed class DownloadActor : TransferActor
 
     private void Finish()
     {
-        var (file, hash, path, named, freeName, caller, declared) =
-            (_file!, _hash!, _path!, _namedPath!, _request.DestinationIsFolder && !_request.Overwrite, _expectedByCaller, _declared);
+        // A hash that does not cover the whole .part is not used: CommitAsync then reads the .part back (when verifying).
+        if (_hash is not null && _hashed.Value != _offset) DropHash();
+        var (file, hash, verify, path, named, freeName, caller, declared, bufferSize) =
+            (_file!, _hash, Verifying, _path!, _namedPath!, _request.DestinationIsFolder && !_request.Overwrite, _expectedByCaller, _declared, Runtime.ReadBufferSize);
         _file = null; // the operation closes it
-        RunIo("Finishing", ct => PartialFile.CommitAsync(file, hash, path, named, freeName, caller, declared, ct), OnFinished, OnIoError);
+        RunIo("Finishing", ct => PartialFile.CommitAsync(file, hash, verify, path, named, freeName, caller, declared, bufferSize, ct), OnFinished, OnIoError);
     }
 
     private void OnFinished(PartialFile.Outcome outcome)
@@ -424,6 +486,7 @@ internal sealed class DownloadActor : TransferActor
         }
         // The body broke off or stalled. Whatever is in the .part is good: resume from its end.
         if (_file is not null) _offset = _file.Position;
+        if (_hash is not null && _hashed.Value != _offset) DropHash(); // rehashed from the .part if the resume verifies
         CloseResponse();
         if (!IsTransient(error))
         {
@@ -471,12 +534,9 @@ internal sealed class DownloadActor : TransferActor
         if (_file is null)
         {
             _file = opened.File;
-            _hash?.Dispose();
-            _hash = opened.Hash;
             return;
         }
         opened.File.Dispose();
-        opened.Hash.Dispose();
     }
 
     protected override Task ReleaseAsync(TransferResult result)

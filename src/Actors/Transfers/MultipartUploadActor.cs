@@ -6,7 +6,7 @@ namespace Courier.Transfers;
 
 /// <summary>
 /// Runs one multipart upload: a single <c>multipart/form-data</c> POST with the extra fields and the file (streamed from
-/// disk by a <see cref="FileUploadContent"/>, hashed on the way). Being one request, a failure restarts it from the
+/// disk by a <see cref="FileUploadContent"/>, hashed on the way only when <see cref="UploadRequest.ComputeSha256"/> asks). Being one request, a failure restarts it from the
 /// beginning, within <see cref="TransferOptions.MaxRetriesPerChunk"/>; progress is polled from the content's counter.
 /// </summary>
 internal sealed class MultipartUploadActor : TransferActor
@@ -52,7 +52,7 @@ internal sealed class MultipartUploadActor : TransferActor
         var (path, length, bufferSize, sent, slot, request) = (_request.SourcePath, _length, Runtime.ReadBufferSize, _sent, _slot, _request);
         var body = RequestBody.FromFactory(() =>
         {
-            var file = new FileUploadContent(path, length, bufferSize, sent);
+            var file = new FileUploadContent(path, length, bufferSize, sent, request.ComputeSha256);
             file.Headers.ContentType = System.Net.Http.Headers.MediaTypeHeaderValue.Parse(request.ContentType);
             var form = new MultipartFormDataContent();
             foreach (var (name, value) in request.Fields) form.Add(new StringContent(value), name);
@@ -77,14 +77,14 @@ internal sealed class MultipartUploadActor : TransferActor
     private void OnResponse(HttpResponseMessage response)
     {
         StopTicking();
-        if (_slot.Current?.Sha256 is not { } digest)
+        if (_slot.Current is not { Completed: true } content)
         {
             response.Dispose();
             Fail(new TransferIntegrityException(TransferFailure.LengthMismatch, _length.ToString(), _sent.Value.ToString(),
                 $"{What}: the server answered {(int)response.StatusCode} before the whole file was sent."));
             return;
         }
-        var (sha, max) = (Convert.ToHexStringLower(digest), Runtime.Requests.MaxErrorBodyBytes);
+        var (sha, max) = (content.Sha256 is { } digest ? Convert.ToHexStringLower(digest) : null, Runtime.Requests.MaxErrorBodyBytes);
         RunIo("Reading the answer", async ct =>
         {
             using (response)

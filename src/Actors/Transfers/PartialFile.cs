@@ -52,21 +52,21 @@ internal static class PartialFile
 
     // ---- opening -------------------------------------------------------------------------------------------------
 
-    /// <summary>The <c>.part</c> open for writing at <see cref="Offset"/>, and the hash of the bytes before it.</summary>
+    /// <summary>The <c>.part</c> open for writing at <see cref="Offset"/>.</summary>
     /// <param name="Path">The final path the <c>.part</c> belongs to.</param>
     /// <param name="NamedPath">The path the server's name (or the caller) asked for; <see cref="Path"/> is a numbered alternative when it was taken.</param>
     /// <param name="File">The <c>.part</c>, positioned at <paramref name="Offset"/>.</param>
-    /// <param name="Hash">The SHA-256 of the bytes before <paramref name="Offset"/>.</param>
-    /// <param name="Offset">The bytes kept from an earlier run (0 when none could be trusted).</param>
+    /// <param name="Offset">The bytes kept from an earlier run (0 when none could be trusted). They are not read here: a
+    /// download that verifies hashes them once it knows it must (<see cref="HashPrefixOfPartAsync"/>).</param>
     /// <param name="State">What proves where the kept bytes came from, or null.</param>
-    public sealed record Opened(string Path, string NamedPath, FileStream File, IncrementalHash Hash, long Offset, DownloadState? State);
+    public sealed record Opened(string Path, string NamedPath, FileStream File, long Offset, DownloadState? State);
 
     /// <summary>
     /// Opens (or creates) the <c>.part</c> of <paramref name="destination"/>; keeps its bytes only when the state beside it
     /// proves where they came from (the same URL, not longer than the file). With <paramref name="freeName"/> (a download into
     /// a folder without overwrite) a destination that exists is replaced by the first free numbered name.
     /// </summary>
-    public static async Task<Opened> OpenAsync(string destination, Uri source, bool freeName, int bufferSize, CancellationToken cancellationToken)
+    public static async Task<Opened> OpenAsync(string destination, Uri source, bool freeName, CancellationToken cancellationToken)
     {
         var path = freeName ? FirstFreeName(destination) : destination;
         var part = PartOf(path);
@@ -87,7 +87,6 @@ internal static class PartialFile
         {
             throw new LocalIoException($"'{part}' cannot be opened for writing: {ex.Message}", ex);
         }
-        var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         try
         {
             var offset = file.Length;
@@ -97,18 +96,30 @@ internal static class PartialFile
                 state = null;
                 file.SetLength(0);
             }
-            else
-            {
-                await TransferFiles.HashPrefixAsync(part, offset, hash, bufferSize, cancellationToken).ConfigureAwait(false);
-            }
             file.Position = offset;
-            return new Opened(path, destination, file, hash, offset, state);
+            return new Opened(path, destination, file, offset, state);
         }
         catch
         {
             await file.DisposeAsync().ConfigureAwait(false);
-            hash.Dispose();
             throw;
+        }
+    }
+
+    /// <summary>
+    /// Feeds the first <paramref name="length"/> bytes of the <c>.part</c> of <paramref name="destination"/> into
+    /// <paramref name="hash"/>: a download that must verify and resumes from bytes it did not hash itself (kept by an
+    /// earlier process, or received before it knew it had a digest to check) reads them back once.
+    /// </summary>
+    public static async Task HashPrefixOfPartAsync(string destination, long length, IncrementalHash hash, int bufferSize, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await TransferFiles.HashPrefixAsync(PartOf(destination), length, hash, bufferSize, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or TransferSourceException)
+        {
+            throw new LocalIoException($"'{PartOf(destination)}' cannot be read back to hash it: {ex.Message}", ex);
         }
     }
 
@@ -136,35 +147,56 @@ internal static class PartialFile
     /// <summary>What <see cref="CommitAsync"/> found.</summary>
     public abstract record Outcome;
 
-    /// <summary>The file is under <paramref name="Path"/> with this SHA-256.</summary>
-    public sealed record Committed(string Path, string Sha256) : Outcome;
+    /// <summary>The file is under <paramref name="Path"/>, with this SHA-256 when it was computed (null otherwise).</summary>
+    public sealed record Committed(string Path, string? Sha256) : Outcome;
 
     /// <summary>The digest did not match; nothing was renamed.</summary>
     public sealed record DigestMismatch(string Source, string Expected, string Actual) : Outcome;
 
     /// <summary>
-    /// Closes the <c>.part</c>, checks its SHA-256 against the caller's and the server's, then gives it its final name in
-    /// one rename. With <paramref name="freeName"/> no existing file is ever replaced: the name is reserved with a create-new
+    /// Closes the <c>.part</c>; with <paramref name="verify"/> checks its SHA-256 (<paramref name="hash"/>, which covers every
+    /// byte of it, or when null the <c>.part</c> read back whole) against the caller's and the server's; then gives it its
+    /// final name in one rename. With <paramref name="freeName"/> no existing file is ever replaced: the name is reserved with a create-new
     /// (atomic on every file system) at this moment, so a file that appeared since the download started keeps its content
     /// and the download takes the next free numbered name. Without it, <paramref name="namedPath"/> is replaced.
     /// </summary>
-    public static async Task<Outcome> CommitAsync(FileStream file, IncrementalHash hash, string path, string namedPath, bool freeName,
-        byte[]? expectedByCaller, byte[]? declared, CancellationToken cancellationToken)
+    public static async Task<Outcome> CommitAsync(FileStream file, IncrementalHash? hash, bool verify, string path, string namedPath, bool freeName,
+        byte[]? expectedByCaller, byte[]? declared, int bufferSize, CancellationToken cancellationToken)
     {
         var part = PartOf(path);
         try
         {
-            await using (file) await file.FlushAsync(cancellationToken).ConfigureAwait(false);
-            var digest = hash.GetHashAndReset();
-            if (expectedByCaller is not null && !digest.AsSpan().SequenceEqual(expectedByCaller))
-                return new DigestMismatch("the expected SHA-256", Convert.ToHexStringLower(expectedByCaller), Convert.ToHexStringLower(digest));
-            if (declared is not null && !digest.AsSpan().SequenceEqual(declared))
-                return new DigestMismatch("the server's Repr-Digest/Content-Digest", Convert.ToHexStringLower(declared), Convert.ToHexStringLower(digest));
+            long length;
+            await using (file)
+            {
+                await file.FlushAsync(cancellationToken).ConfigureAwait(false);
+                length = file.Length;
+            }
+            string? sha = null;
+            if (verify)
+            {
+                byte[] digest;
+                if (hash is not null)
+                {
+                    digest = hash.GetHashAndReset();
+                }
+                else
+                {
+                    using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+                    await HashPrefixOfPartAsync(path, length, whole, bufferSize, cancellationToken).ConfigureAwait(false);
+                    digest = whole.GetHashAndReset();
+                }
+                if (expectedByCaller is not null && !digest.AsSpan().SequenceEqual(expectedByCaller))
+                    return new DigestMismatch("the expected SHA-256", Convert.ToHexStringLower(expectedByCaller), Convert.ToHexStringLower(digest));
+                if (declared is not null && !digest.AsSpan().SequenceEqual(declared))
+                    return new DigestMismatch("the server's Repr-Digest/Content-Digest", Convert.ToHexStringLower(declared), Convert.ToHexStringLower(digest));
+                sha = Convert.ToHexStringLower(digest);
+            }
             var final = freeName ? MoveToFreeName(part, namedPath) : MoveReplacing(part, namedPath);
             TransferState.Delete(StateOf(path));
-            return new Committed(final, Convert.ToHexStringLower(digest));
+            return new Committed(final, sha);
         }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        catch (Exception ex) when (ex is IOException and not LocalIoException or UnauthorizedAccessException)
         {
             throw new LocalIoException($"'{part}' cannot be moved to '{path}': {ex.Message}", ex);
         }

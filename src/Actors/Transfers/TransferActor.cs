@@ -383,7 +383,7 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
 
     // ---- ending ---------------------------------------------------------------------------------------------------
 
-    protected void Complete(string path, long bytes, string sha256, Uri? location = null, string? responseBody = null) =>
+    protected void Complete(string path, long bytes, string? sha256, Uri? location = null, string? responseBody = null) =>
         End(new TransferCompleted(Id, Direction, path, bytes, Now - _startedAt, sha256, location) { ResponseBody = responseBody });
 
     protected void Fail(TransferException error)

@@ -62,6 +62,12 @@ internal static class TransferHeaders
     /// <summary>The <c>Upload-Length</c> of a tus answer, or null.</summary>
     public static long? TusLength(HttpResponseMessage response) => LongHeader(response.Headers, UploadLength);
 
+    /// <summary>The extensions a tus server lists in <c>Tus-Extension</c> (comma-separated), empty when it lists none.</summary>
+    public static IReadOnlyList<string> TusExtensions(HttpResponseMessage response) =>
+        response.Headers.TryGetValues("Tus-Extension", out var values)
+            ? values.SelectMany(v => v.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).ToArray()
+            : [];
+
     /// <summary>tus <c>Upload-Metadata</c>: comma-separated <c>key base64(value)</c> pairs.</summary>
     public static string TusMetadata(IEnumerable<KeyValuePair<string, string>> pairs) =>
         string.Join(',', pairs.Select(p => p.Key + " " + Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(p.Value))));

@@ -17,13 +17,21 @@ public sealed class TransferOptions
 
     /// <summary>
     /// The unit of work between two actor messages: a download writes at most this many bytes before the actor sees
-    /// cancellation, timers and progress again; a tus upload sends one <c>PATCH</c> of this size (the chunk buffer is the
-    /// only memory an upload holds). Cancellation stops within one chunk.
+    /// cancellation, timers and progress again (cancellation stops within one chunk). For a tus upload, the size of the
+    /// first chunk and the smallest the adaptive chunk size goes down to (see <see cref="MaxChunkSize"/>).
     /// </summary>
     /// <value>The default value is 1 MiB. Range 1 KiB..256 MiB.</value>
     public int ChunkSize { get; set; } = 1024 * 1024;
 
-    /// <summary>The size of the pooled buffer bodies are read and written through.</summary>
+    /// <summary>
+    /// The largest tus chunk. The chunk size starts at <see cref="ChunkSize"/>, doubles after each chunk stored in less than
+    /// a second, and halves after a slow or failed one, between the two. A chunk is streamed from the file, never held in
+    /// memory, so its size costs no memory; it bounds what a failed request has to send again.
+    /// </summary>
+    /// <value>The default value is 64 MiB. Range <see cref="ChunkSize"/>..1 GiB.</value>
+    public int MaxChunkSize { get; set; } = 64 * 1024 * 1024;
+
+    /// <summary>The size of the pooled buffers bodies are read and written through (a download uses three).</summary>
     /// <value>The default value is 81,920 bytes. Range 1 KiB..16 MiB.</value>
     public int ReadBufferSize { get; set; } = 81920;
 
@@ -63,6 +71,7 @@ public sealed class TransferOptions
         if (MaxConcurrentTransfers is < 1 or > 1000) throw new ArgumentOutOfRangeException(nameof(MaxConcurrentTransfers), MaxConcurrentTransfers, "Transfers:MaxConcurrentTransfers must be between 1 and 1000.");
         if (MaxQueuedTransfers < 0) throw new ArgumentOutOfRangeException(nameof(MaxQueuedTransfers), MaxQueuedTransfers, "Transfers:MaxQueuedTransfers must not be negative.");
         if (ChunkSize is < 1024 or > 256 * 1024 * 1024) throw new ArgumentOutOfRangeException(nameof(ChunkSize), ChunkSize, "Transfers:ChunkSize must be between 1 KiB and 256 MiB.");
+        if (MaxChunkSize < ChunkSize || MaxChunkSize > 1024 * 1024 * 1024) throw new ArgumentOutOfRangeException(nameof(MaxChunkSize), MaxChunkSize, "Transfers:MaxChunkSize must be between Transfers:ChunkSize and 1 GiB.");
         if (ReadBufferSize is < 1024 or > 16 * 1024 * 1024) throw new ArgumentOutOfRangeException(nameof(ReadBufferSize), ReadBufferSize, "Transfers:ReadBufferSize must be between 1 KiB and 16 MiB.");
         if (ProgressInterval < TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ProgressInterval), ProgressInterval, "Transfers:ProgressInterval must not be negative.");
         if (ProgressStep is < 0 or > 1 || double.IsNaN(ProgressStep)) throw new ArgumentOutOfRangeException(nameof(ProgressStep), ProgressStep, "Transfers:ProgressStep must be between 0 and 1.");

@@ -37,15 +37,16 @@ public enum TransferDirection
 /// <summary>The one answer to <see cref="StartDownload"/> / <see cref="StartUpload"/>, also published on the event stream.</summary>
 public abstract record TransferResult(long TransferId, TransferDirection Direction);
 
-/// <summary>The transfer completed: every byte is where it belongs and the digest matched.</summary>
+/// <summary>The transfer completed: every byte is where it belongs, and the digest matched when there was one to check.</summary>
 /// <param name="TransferId">The transfer's id.</param>
 /// <param name="Direction">Download or upload.</param>
 /// <param name="Path">The final file (downloads) or the source file (uploads).</param>
 /// <param name="Bytes">The file's length.</param>
 /// <param name="Duration">From the start of the transfer (after queueing) to its end, retries included.</param>
-/// <param name="Sha256">The SHA-256 of the whole file, lower-case hex.</param>
+/// <param name="Sha256">The SHA-256 of the whole file, lower-case hex, when it was computed: a download that verified a
+/// digest (the caller's or the server's), or a transfer whose request set <c>ComputeSha256</c>; null otherwise.</param>
 /// <param name="Location">The tus upload URL, or null.</param>
-public sealed record TransferCompleted(long TransferId, TransferDirection Direction, string Path, long Bytes, TimeSpan Duration, string Sha256, Uri? Location = null)
+public sealed record TransferCompleted(long TransferId, TransferDirection Direction, string Path, long Bytes, TimeSpan Duration, string? Sha256, Uri? Location = null)
     : TransferResult(TransferId, Direction)
 {
     /// <summary>What the server answered to a multipart upload (its first few KiB, as text), or null.</summary>

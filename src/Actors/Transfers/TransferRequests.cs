@@ -39,6 +39,15 @@ public sealed record DownloadRequest(Uri Source, string Destination)
     /// <summary>The SHA-256 the file must have (hex); the download fails with <see cref="TransferFailure.DigestMismatch"/> otherwise.</summary>
     public string? ExpectedSha256 { get; init; }
 
+    /// <summary>
+    /// Compute the SHA-256 of the file and report it in <see cref="TransferCompleted.Sha256"/> even when there is nothing
+    /// to check it against. Without it a download hashes only when it verifies: with <see cref="ExpectedSha256"/> or when
+    /// the server sends a <c>Repr-Digest</c>/<c>Content-Digest</c> (then <see cref="TransferCompleted.Sha256"/> is set too);
+    /// otherwise no byte is hashed and <see cref="TransferCompleted.Sha256"/> is null.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool ComputeSha256 { get; init; }
+
     /// <summary>Extra request headers (not content headers), sent with every request of the transfer.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Headers { get; init; } = [];
 
@@ -80,6 +89,13 @@ public sealed record UploadRequest(Uri Target, string SourcePath)
 
     /// <summary>The file name sent to the server (multipart <c>filename</c>, tus <c>filename</c> metadata); null for the source's name.</summary>
     public string? FileName { get; init; }
+
+    /// <summary>
+    /// Compute the SHA-256 of the bytes sent and report it in <see cref="TransferCompleted.Sha256"/>. Without it an upload
+    /// hashes nothing and <see cref="TransferCompleted.Sha256"/> is null.
+    /// </summary>
+    /// <value>The default value is <see langword="false"/>.</value>
+    public bool ComputeSha256 { get; init; }
 
     /// <summary>The media type of the file part (multipart) and the <c>filetype</c> metadata (tus).</summary>
     public string ContentType { get; init; } = "application/octet-stream";

@@ -18,6 +18,7 @@ internal sealed class TransferRuntime
         MaxConcurrentTransfers = options.MaxConcurrentTransfers;
         MaxQueuedTransfers = options.MaxQueuedTransfers;
         ChunkSize = options.ChunkSize;
+        MaxChunkSize = options.MaxChunkSize;
         ReadBufferSize = options.ReadBufferSize;
         ProgressInterval = options.ProgressInterval;
         ProgressStep = options.ProgressStep;
@@ -36,6 +37,7 @@ internal sealed class TransferRuntime
     public int MaxConcurrentTransfers { get; }
     public int MaxQueuedTransfers { get; }
     public int ChunkSize { get; }
+    public int MaxChunkSize { get; }
     public int ReadBufferSize { get; }
     public TimeSpan ProgressInterval { get; }
     public double ProgressStep { get; }

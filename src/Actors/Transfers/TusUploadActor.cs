@@ -1,6 +1,4 @@
-using System.Buffers;
 using System.Net;
-using System.Security.Cryptography;
 using Akka.Actor;
 using Akka.Event;
 using Courier.Diagnostics;
@@ -10,40 +8,45 @@ using Microsoft.Win32.SafeHandles;
 namespace Courier.Transfers;
 
 /// <summary>
-/// Runs one tus 1.0 upload (core protocol and the creation extension): <c>POST</c> with <c>Upload-Length</c> and
-/// <c>Upload-Metadata</c> creates the upload, then one chunk at a time is read from disk into the one chunk buffer and
-/// sent with <c>PATCH</c> at <c>Upload-Offset</c>. After any failure <c>HEAD</c> tells where the server really is (a
-/// 409 offset mismatch is answered the same way), so each chunk is retried from the server's offset with the backoff
-/// policy. The upload URL is kept beside the source so that a new process resumes instead of starting over.
+/// Runs one tus 1.0 upload (core protocol, the creation extension, and creation-with-upload when the server advertises
+/// it): <c>OPTIONS</c> asks which extensions the server has; <c>POST</c> with <c>Upload-Length</c> and
+/// <c>Upload-Metadata</c> creates the upload (carrying the first chunk when the server advertises
+/// <c>creation-with-upload</c>), then one <c>PATCH</c> per chunk at <c>Upload-Offset</c>, the chunk streamed from the file
+/// (no chunk buffer, no copy). The chunk size adapts (<see cref="TusChunkSizer"/>). After any failure <c>HEAD</c> tells
+/// where the server really is (a 409 offset mismatch is answered the same way), so each chunk is retried from the
+/// server's offset with the backoff policy. The upload URL is kept beside the source so that a new process resumes
+/// instead of starting over.
 /// </summary>
 /// <remarks>
-/// The SHA-256 is computed from the bytes the server acknowledged, in order, as they are acknowledged; when the server's
-/// offset jumps somewhere the chunk buffer cannot account for (a resume by another process), the file is hashed once more
-/// at the end instead.
+/// The SHA-256 is computed only when <see cref="UploadRequest.ComputeSha256"/> asks for it, by reading the file once
+/// more at the end: the bytes the server acknowledged are the file's, in order, and hashing them as they are sent would
+/// have to be undone for every chunk the server did not keep.
 /// </remarks>
 internal sealed class TusUploadActor : TransferActor
 {
+    private const string CreationWithUpload = "creation-with-upload";
+
     private readonly UploadRequest _request;
 
     protected override System.Diagnostics.ActivityContext TraceParent => _request.TraceParent;
-    private readonly IncrementalHash _hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+    private readonly ByteCounter _sent = new(); // bytes of the chunk in flight written to the request stream
+    private readonly TusChunkSizer _chunks;
     private long _length;
     private DateTime _written;
     private SafeFileHandle? _source;
     private Uri? _uploadUrl;
     private long _offset;              // the server's offset, as last acknowledged
-    private long _hashed;              // the hash covers bytes [0, _hashed)
-    private bool _hashBroken;
-    private byte[]? _buffer;           // the chunk buffer: bytes [_bufferStart, _bufferStart + _bufferCount) of the file
-    private bool _bufferMayBeInUse;    // a PATCH that got no 2xx may still be reading it: never reuse or pool it
-    private long _bufferStart;
-    private int _bufferCount;
+    private long _chunkStart;          // the chunk in flight: [_chunkStart, _chunkStart + _chunkCount)
+    private long _chunkCount;
+    private DateTimeOffset _chunkSentAt;
+    private bool _withUpload;          // the server advertised creation-with-upload
     private bool _recreated;
 
     private TusUploadActor(UploadRequest request, TransferRuntime runtime)
         : base(request.Id, TransferDirection.Upload, runtime, request.Progress, request.ToString())
     {
         _request = request;
+        _chunks = new TusChunkSizer(runtime.ChunkSize, runtime.MaxChunkSize);
     }
 
     public static Props Props(UploadRequest request, TransferRuntime runtime) =>
@@ -63,6 +66,8 @@ internal sealed class TusUploadActor : TransferActor
 
     protected override string? PartialPath => _uploadUrl is null ? null : StatePath;
 
+    protected override long Activity => _sent.Value;
+
     // ---- start --------------------------------------------------------------------------------------------------
 
     protected override void Start()
@@ -81,6 +86,7 @@ internal sealed class TusUploadActor : TransferActor
             state = null;
         try
         {
+            // One handle for the whole upload: every chunk is read from it at its offset.
             var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, FileOptions.Asynchronous);
             return new Prepared(source, state, handle);
         }
@@ -113,9 +119,29 @@ internal sealed class TusUploadActor : TransferActor
         }
         else
         {
-            SendCreate();
+            SendOptions();
         }
     }
+
+    /// <summary>
+    /// Asks the server which extensions it has (tus 1.0, OPTIONS). Any answer that does not list creation-with-upload,
+    /// including an error (a server or proxy that does not route OPTIONS), means plain creation: the extension is used
+    /// only when advertised.
+    /// </summary>
+    private void SendOptions() =>
+        Send(NewCall(HttpMethod.Options, _request.Target, _request.Headers, _request.Anonymous,
+                new KeyValuePair<string, string>(TransferHeaders.TusResumable, TransferHeaders.TusVersion)),
+            Answered(response =>
+            {
+                _withUpload = TransferHeaders.TusExtensions(response).Contains(CreationWithUpload, StringComparer.OrdinalIgnoreCase);
+                SendCreate();
+            }),
+            _ =>
+            {
+                // Whatever went wrong, the POST meets it too and reports it (or retries) in its own terms.
+                _withUpload = false;
+                SendCreate();
+            });
 
     private void SendCreate()
     {
@@ -125,68 +151,54 @@ internal sealed class TusUploadActor : TransferActor
             new("filetype", _request.ContentType),
         };
         metadata.AddRange(_request.Fields);
-        Send(NewCall(HttpMethod.Post, _request.Target, _request.Headers, _request.Anonymous,
+        var call = NewCall(HttpMethod.Post, _request.Target, _request.Headers, _request.Anonymous,
             new(TransferHeaders.TusResumable, TransferHeaders.TusVersion),
             new(TransferHeaders.UploadLength, _length.ToString(System.Globalization.CultureInfo.InvariantCulture)),
-            new(TransferHeaders.UploadMetadata, TransferHeaders.TusMetadata(metadata))),
-            Answered(OnCreated), error => OnCallFailed(error, Step.Create));
+            new(TransferHeaders.UploadMetadata, TransferHeaders.TusMetadata(metadata)));
+        if (_withUpload && _length > 0)
+        {
+            // creation-with-upload: the first chunk rides on the POST (one round trip less).
+            call = WithChunk(call, 0);
+        }
+        else
+        {
+            _chunkCount = 0;
+        }
+        Send(call, Answered(OnCreated), error => OnCallFailed(error, Step.Create));
     }
 
     private void SendHead() =>
         Send(NewCall(HttpMethod.Head, _uploadUrl!, _request.Headers, _request.Anonymous, new KeyValuePair<string, string>(TransferHeaders.TusResumable, TransferHeaders.TusVersion)),
             Answered(OnHead), error => OnCallFailed(error, Step.Head));
 
-    private void ReadChunk()
-    {
-        if (_buffer is null || _bufferMayBeInUse)
-        {
-            _buffer = ArrayPool<byte>.Shared.Rent(Runtime.ChunkSize); // an abandoned buffer is left to the GC, never pooled
-            _bufferMayBeInUse = false;
-        }
-        var (handle, buffer, offset, count, path) = (_source!, _buffer, _offset, (int)Math.Min(Runtime.ChunkSize, _length - _offset), _request.SourcePath);
-        RunIo("Reading a chunk", ct => ReadAsync(handle, buffer, offset, count, path, ct), OnChunkRead, OnIoError);
-    }
-
-    private static async Task<ChunkRead> ReadAsync(SafeFileHandle handle, byte[] buffer, long offset, int count, string path, CancellationToken cancellationToken)
-    {
-        var filled = 0;
-        while (filled < count)
-        {
-            int read;
-            try
-            {
-                read = await RandomAccess.ReadAsync(handle, buffer.AsMemory(filled, count - filled), offset + filled, cancellationToken).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                throw new TransferSourceException(TransferFailure.SourceUnreadable, path, $"Reading the upload source '{path}' failed: {ex.Message}", ex);
-            }
-            if (read == 0)
-                throw new TransferSourceException(TransferFailure.SourceUnreadable, path, $"The upload source '{path}' shrank while it was being sent.");
-            filled += read;
-        }
-        return new ChunkRead(offset, count);
-    }
-
-    private void OnChunkRead(ChunkRead chunk)
-    {
-        _bufferStart = chunk.Offset;
-        _bufferCount = chunk.Count;
-        SendPatch();
-    }
-
     private void SendPatch()
     {
-        _bufferMayBeInUse = true;
-        var timeout = Runtime.UploadAttemptTimeout;
-        Send(NewCall(HttpMethod.Patch, _uploadUrl!, _request.Headers, _request.Anonymous,
-                new(TransferHeaders.TusResumable, TransferHeaders.TusVersion),
-                new(TransferHeaders.UploadOffset, _bufferStart.ToString(System.Globalization.CultureInfo.InvariantCulture))) with
+        var call = NewCall(HttpMethod.Patch, _uploadUrl!, _request.Headers, _request.Anonymous,
+            new(TransferHeaders.TusResumable, TransferHeaders.TusVersion),
+            new(TransferHeaders.UploadOffset, _offset.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        Send(WithChunk(call, _offset), Answered(OnPatched), error => OnCallFailed(error, Step.Patch));
+    }
+
+    /// <summary>
+    /// <paramref name="call"/> carrying the next chunk, from <paramref name="start"/>: the file segment is streamed from
+    /// disk as the request content (the factory runs on the request path, once per attempt, and touches only what it captured).
+    /// </summary>
+    private HttpCall WithChunk(HttpCall call, long start)
+    {
+        _chunkStart = start;
+        _chunkCount = Math.Min(_chunks.Size, _length - start);
+        _chunkSentAt = Now;
+        var (path, handle, count, length, bufferSize, sent) = (_request.SourcePath, _source!, _chunkCount, _length, Runtime.ReadBufferSize, _sent);
+        sent.Reset();
+        var body = RequestBody.FromFactory(() =>
         {
-            Body = RequestBody.FromBytes(_buffer.AsMemory(0, _bufferCount), TransferHeaders.OffsetOctetStream),
-            AttemptTimeout = timeout,
-            Deadline = timeout + Runtime.Requests.CallDeadline,
-        }, Answered(OnPatched), error => OnCallFailed(error, Step.Patch));
+            var content = new FileUploadContent(path, handle, start, count, checkEnd: start + count == length, bufferSize, sent, computeSha256: false);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue(TransferHeaders.OffsetOctetStream);
+            return content;
+        });
+        var timeout = Runtime.UploadAttemptTimeout;
+        StartTicking();
+        return call with { Body = body, AttemptTimeout = timeout, Deadline = timeout + Runtime.Requests.CallDeadline };
     }
 
     /// <summary>Any failure is followed by HEAD: the server's offset is the truth, whatever the failed request did.</summary>
@@ -196,11 +208,17 @@ internal sealed class TusUploadActor : TransferActor
         else SendHead();
     }
 
+    protected override void OnTick()
+    {
+        if (_chunkCount > 0) ReportProgress(_chunkStart + Math.Min(_sent.Value, _chunkCount), _offset, _length);
+    }
+
     // ---- answers ------------------------------------------------------------------------------------------------
 
     /// <summary>A continuation that disposes the answer after <paramref name="handle"/> read its headers.</summary>
-    private static Action<HttpResponseMessage> Answered(Action<HttpResponseMessage> handle) => response =>
+    private Action<HttpResponseMessage> Answered(Action<HttpResponseMessage> handle) => response =>
     {
+        StopTicking();
         using (response) handle(response);
     };
 
@@ -212,6 +230,27 @@ internal sealed class TusUploadActor : TransferActor
             return;
         }
         _uploadUrl = location.IsAbsoluteUri ? location : new Uri(_request.Target, location);
+        long acknowledged = 0;
+        var verify = false;
+        if (_chunkCount > 0)
+        {
+            // creation-with-upload: the answer says how much of the first chunk the server kept; without it, ask.
+            if (TransferHeaders.TusOffset(response) is { } offset)
+            {
+                if (offset > _chunkCount)
+                {
+                    Fail(Integrity(_chunkCount, offset, $"the server acknowledged offset {offset} after a creation with {_chunkCount} bytes"));
+                    return;
+                }
+                acknowledged = offset;
+                ChunkAnswered(offset);
+            }
+            else
+            {
+                verify = true; // HEAD tells how much of the first chunk was kept
+                _chunkCount = 0;
+            }
+        }
         var (statePath, state, log, id) = (StatePath, new UploadState(_request.Target.AbsoluteUri, _uploadUrl.AbsoluteUri, _length, _written), Runtime.Requests.Log, Id);
         RunIo("Saving the upload URL", async ct =>
         {
@@ -227,7 +266,12 @@ internal sealed class TusUploadActor : TransferActor
             return statePath;
         }, _ =>
         {
-            Acknowledged(0);
+            if (verify)
+            {
+                SendHead();
+                return;
+            }
+            Acknowledged(acknowledged);
             Next();
         }, OnIoError);
     }
@@ -256,38 +300,34 @@ internal sealed class TusUploadActor : TransferActor
 
     private void OnPatched(HttpResponseMessage response)
     {
-        _bufferMayBeInUse = false; // a 2xx: the server read the whole body
         var offset = TransferHeaders.TusOffset(response);
         if (offset is null)
         {
             Fail(Protocol($"PATCH was answered {(int)response.StatusCode} without a valid Upload-Offset"));
             return;
         }
-        var end = _bufferStart + _bufferCount;
-        if (offset < _bufferStart || offset > end)
+        var end = _chunkStart + _chunkCount;
+        if (offset < _chunkStart || offset > end)
         {
-            Fail(Integrity(end, offset.Value, $"the server acknowledged offset {offset} after a PATCH of {_bufferCount} bytes at {_bufferStart}"));
+            Fail(Integrity(end, offset.Value, $"the server acknowledged offset {offset} after a PATCH of {_chunkCount} bytes at {_chunkStart}"));
             return;
         }
+        ChunkAnswered(offset.Value - _chunkStart);
         Acknowledged(offset.Value);
         Next();
     }
 
-    /// <summary>The server holds bytes [0, offset): hash what the chunk buffer can account for, report, reset the retry count.</summary>
+    /// <summary>A chunk was answered with <paramref name="kept"/> of its bytes stored: the next chunk's size follows from how long it took.</summary>
+    private void ChunkAnswered(long kept)
+    {
+        if (kept == _chunkCount) _chunks.Completed(_chunkCount, Now - _chunkSentAt);
+        else _chunks.Failed();
+        _chunkCount = 0;
+    }
+
+    /// <summary>The server holds bytes [0, offset): report, reset the retry count.</summary>
     private void Acknowledged(long offset)
     {
-        if (!_hashBroken && offset != _hashed)
-        {
-            if (offset > _hashed && _bufferCount > 0 && _bufferStart <= _hashed && offset <= _bufferStart + _bufferCount)
-            {
-                _hash.AppendData(_buffer!, (int)(_hashed - _bufferStart), (int)(offset - _hashed));
-                _hashed = offset;
-            }
-            else
-            {
-                _hashBroken = true; // hash the file again at the end
-            }
-        }
         if (offset > _offset) MadeProgress();
         _offset = offset;
         ReportProgress(offset, offset, _length);
@@ -297,15 +337,14 @@ internal sealed class TusUploadActor : TransferActor
     {
         if (_offset < _length)
         {
-            ReadChunk();
+            SendPatch();
             return;
         }
-        var (path, statePath, length, bufferSize) = (_request.SourcePath, StatePath, _length, Runtime.ReadBufferSize);
-        string? sha = _hashBroken ? null : Convert.ToHexStringLower(_hash.GetHashAndReset());
+        var (path, statePath, length, bufferSize, hash) = (_request.SourcePath, StatePath, _length, Runtime.ReadBufferSize, _request.ComputeSha256);
         RunIo("Finishing", async ct =>
         {
             TransferState.Delete(statePath);
-            return sha ?? await TransferFiles.Sha256Async(path, length, bufferSize, ct).ConfigureAwait(false);
+            return hash ? await TransferFiles.Sha256Async(path, length, bufferSize, ct).ConfigureAwait(false) : null;
         }, hashed =>
         {
             ReportProgress(_length, _length, _length, final: true);
@@ -317,17 +356,31 @@ internal sealed class TusUploadActor : TransferActor
 
     private void OnCallFailed(Exception error, Step step)
     {
+        StopTicking();
+        var carriedChunk = _chunkCount > 0;
+        if (carriedChunk) _chunks.Failed();
+        _chunkCount = 0;
         var gone = IsStatus(error, HttpStatusCode.NotFound) || IsStatus(error, HttpStatusCode.Gone) || IsStatus(error, HttpStatusCode.Forbidden);
         if (step != Step.Create && gone && !_recreated)
         {
             // The server forgot the upload (expired, or a stale state file): create it anew, once.
             _recreated = true;
             _uploadUrl = null;
-            _hashed = 0;
-            _hash.GetHashAndReset();
-            _hashBroken = false;
-            _bufferCount = 0;
+            _offset = 0;
             SendCreate();
+            return;
+        }
+        if (step == Step.Create && carriedChunk && (IsStatus(error, HttpStatusCode.BadRequest) || IsStatus(error, HttpStatusCode.UnsupportedMediaType)))
+        {
+            // The server advertised creation-with-upload but refused the body: create without it (once), then PATCH.
+            _withUpload = false;
+            SendCreate();
+            return;
+        }
+        if (IsStatus(error, HttpStatusCode.RequestEntityTooLarge) && carriedChunk && _chunks.Size < _chunks.SizeBeforeFailure)
+        {
+            // A body limit below the chunk size (a proxy's, say): the chunk was halved; ask where the server is and go on.
+            OnRetry();
             return;
         }
         if (step == Step.Patch && IsStatus(error, HttpStatusCode.Conflict))
@@ -363,15 +416,9 @@ internal sealed class TusUploadActor : TransferActor
     {
         _source?.Dispose();
         _source = null;
-        _hash.Dispose();
-        if (_buffer is not null && !_bufferMayBeInUse) ArrayPool<byte>.Shared.Return(_buffer);
-        _buffer = null;
     }
 
     // ---- private protocol ---------------------------------------------------------------------------------------
 
     private sealed record Prepared(TransferFiles.Source Source, UploadState? State, SafeFileHandle Handle);
-
-    private sealed record ChunkRead(long Offset, int Count);
-
 }

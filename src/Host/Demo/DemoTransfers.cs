@@ -31,7 +31,7 @@ internal static class DemoTransfers
             console.MarkupLineInterpolated($"[bold]Transfers[/]: {TransferDisplay.FormatBytes(FileSize)} of random bytes up with tus (the server fails chunk {FailedChunk} with 500), then down into a folder (the server cuts the connection after {TransferDisplay.FormatBytes(CutAfter)}); both through the access token.");
 
             var up = await TransferDisplay.RunAsync(console, mode, "upload (tus)", progress => client.UploadAsync(
-                UploadRequest.Tus(new Uri(sandbox, "/protected-files/demo/tus"), source) with { Headers = [new("X-Fault-Fail-Chunk", FailedChunk.ToString())] },
+                UploadRequest.Tus(new Uri(sandbox, "/protected-files/demo/tus"), source) with { Headers = [new("X-Fault-Fail-Chunk", FailedChunk.ToString())], ComputeSha256 = true },
                 progress, cancellationToken));
             console.MarkupLineInterpolated($"[green]uploaded[/] {TransferDisplay.FormatBytes(up.Bytes)} in {up.Duration.TotalSeconds:0.00} s to {up.Location}");
 

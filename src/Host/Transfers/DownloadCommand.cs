@@ -54,6 +54,7 @@ internal static class DownloadCommand
         var request = (toFolder ? DownloadRequest.ToFolder(url, destination) : DownloadRequest.ToFile(url, destination)) with
         {
             ExpectedSha256 = sha256,
+            ComputeSha256 = true, // the command prints the file's SHA-256
             Headers = headers,
             Overwrite = overwrite,
         };

@@ -94,6 +94,6 @@ internal static class TransferRun
         var what = completed.Direction == TransferDirection.Download
             ? $"Downloaded {TransferDisplay.FormatBytes(completed.Bytes)} to '{completed.Path}'"
             : $"Uploaded '{completed.Path}' ({TransferDisplay.FormatBytes(completed.Bytes)}){(completed.Location is { } at ? $" to {Diagnostics.SafeUrl.Format(at)}" : "")}";
-        return $"{what} in {completed.Duration.TotalSeconds:0.00} s ({rate}); sha-256 {completed.Sha256}";
+        return $"{what} in {completed.Duration.TotalSeconds:0.00} s ({rate}){(completed.Sha256 is { } sha ? $"; sha-256 {sha}" : "")}";
     }
 }

@@ -39,6 +39,7 @@ internal static class UploadCommand
             Fields = CommandArguments.ParseFields(fieldTexts, "--field"),
             Headers = CommandArguments.ParseHeaders(headerTexts),
             FileField = fieldName ?? "file",
+            ComputeSha256 = true, // the command prints the file's SHA-256
         };
         return new TransferJob(request.Id, $"upload {Path.GetFileName(source)}", (client, progress, ct) => client.UploadAsync(request, progress, ct))
         {

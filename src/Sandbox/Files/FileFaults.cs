@@ -20,7 +20,7 @@ internal sealed class FileFaults
     /// <summary>The k-th PATCH of the key answers 500 without storing anything (comma-separated list allowed).</summary>
     public const string FailChunk = "X-Fault-Fail-Chunk";
 
-    /// <summary>PATCH answers report an <c>Upload-Offset</c> this many bytes past the truth.</summary>
+    /// <summary>PATCH answers (and creation-with-upload answers) report an <c>Upload-Offset</c> this many bytes past the truth.</summary>
     public const string LieOffset = "X-Fault-Lie-Offset";
 
     /// <summary>A download pauses this many milliseconds after every 64 KiB.</summary>

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Collections.Concurrent;
 using System.Globalization;
+using System.Security.Cryptography;
 using System.Text;
 using Courier.Sandbox.Http;
 using Microsoft.AspNetCore.Http;
@@ -8,14 +9,26 @@ using Microsoft.AspNetCore.Http;
 namespace Courier.Sandbox.Files;
 
 /// <summary>
-/// tus 1.0 core with the creation extension, under <c>/files/{key}/tus</c>: OPTIONS (capabilities), POST (creation with
-/// <c>Upload-Length</c> and <c>Upload-Metadata</c>, 413 past the limit), HEAD (offset), PATCH (append at
+/// tus 1.0 core with the creation and creation-with-upload extensions, under <c>/files/{key}/tus</c>: OPTIONS
+/// (capabilities), POST (creation with <c>Upload-Length</c> and <c>Upload-Metadata</c>, 413 past the limit; with an
+/// <c>application/offset+octet-stream</c> body, its bytes are the upload's first ones), HEAD (offset), PATCH (append at
 /// <c>Upload-Offset</c>; 409 on a mismatch, 415 without <c>application/offset+octet-stream</c>). Bytes received before a
-/// connection drops are kept, as real tus servers do. A completed upload is stored under its <c>filename</c> metadata.
+/// connection drops are kept, as real tus servers do. Bytes are hashed as they are appended, so a completed upload is
+/// moved (not copied, not read again) into the store under its <c>filename</c> metadata, as the multipart endpoint's are.
 /// </summary>
 internal sealed class TusEndpoints(FileStore store, FileFaults faults)
 {
     private const string Version = "1.0.0";
+    private const string Extensions = "creation,creation-with-upload";
+
+    /// <summary>
+    /// Fault header: the extensions this request sees advertised (OPTIONS) and honoured (POST), instead of
+    /// <see cref="Extensions"/>; e.g. <c>creation</c> plays a server without creation-with-upload, which refuses a POST body.
+    /// </summary>
+    public const string ExtensionsFault = "X-Fault-Tus-Extensions";
+
+    private static string ExtensionsOf(HttpRequest request) =>
+        request.Headers.TryGetValue(ExtensionsFault, out var value) ? value.ToString() : Extensions;
     private readonly ConcurrentDictionary<string, Upload> _uploads = new();
 
     public static Task OptionsAsync(HttpContext context)
@@ -23,7 +36,7 @@ internal sealed class TusEndpoints(FileStore store, FileFaults faults)
         var headers = context.Response.Headers;
         headers["Tus-Resumable"] = Version;
         headers["Tus-Version"] = Version;
-        headers["Tus-Extension"] = "creation";
+        headers["Tus-Extension"] = ExtensionsOf(context.Request);
         headers["Tus-Max-Size"] = FileEndpoints.UploadLimit(context.Request).ToString(CultureInfo.InvariantCulture);
         context.Response.StatusCode = 204;
         return Task.CompletedTask;
@@ -50,6 +63,18 @@ internal sealed class TusEndpoints(FileStore store, FileFaults faults)
             return;
         }
 
+        var withUpload = request.ContentLength > 0 || request.Headers.ContentType.Count > 0;
+        if (withUpload && !ExtensionsOf(request).Split(',', StringSplitOptions.TrimEntries).Contains("creation-with-upload"))
+        {
+            await JsonResponse.WriteErrorAsync(context, 400, "unsupported_extension", "this server does not support creation-with-upload").ConfigureAwait(false);
+            return;
+        }
+        if (withUpload && !string.Equals(request.ContentType, "application/offset+octet-stream", StringComparison.OrdinalIgnoreCase))
+        {
+            await JsonResponse.WriteErrorAsync(context, 415, "unsupported_media_type", "a creation body needs Content-Type: application/offset+octet-stream").ConfigureAwait(false);
+            return;
+        }
+
         var key = FileEndpoints.Key(context);
         var name = Metadata(request.Headers["Upload-Metadata"].ToString()).GetValueOrDefault("filename") is { Length: > 0 } given ? Path.GetFileName(given) : null;
         var id = Guid.NewGuid().ToString("N");
@@ -58,8 +83,25 @@ internal sealed class TusEndpoints(FileStore store, FileFaults faults)
         _uploads[id] = upload;
         var prefix = request.Path.Value![..request.Path.Value!.LastIndexOf("/tus", StringComparison.Ordinal)];
         context.Response.Headers.Location = $"{prefix}/tus/{id}";
+        if (withUpload)
+        {
+            // creation-with-upload: the body is the upload's first bytes, kept even when the connection drops.
+            FileEndpoints.AllowLargeBody(context);
+            if (await AppendAsync(context, upload, faults.CutFor(request, key)).ConfigureAwait(false))
+            {
+                context.Abort();
+                return;
+            }
+            if (upload.Offset > upload.Length)
+            {
+                await JsonResponse.WriteErrorAsync(context, 400, "too_long", "more bytes than Upload-Length").ConfigureAwait(false);
+                return;
+            }
+            var lie = FileFaults.Long(request, FileFaults.LieOffset) ?? 0;
+            context.Response.Headers["Upload-Offset"] = (upload.Offset + lie).ToString(CultureInfo.InvariantCulture);
+        }
         context.Response.StatusCode = 201;
-        if (length == 0) await CompleteAsync(upload).ConfigureAwait(false);
+        if (upload.Offset == length) Complete(upload);
     }
 
     public Task HeadAsync(HttpContext context)
@@ -111,6 +153,18 @@ internal sealed class TusEndpoints(FileStore store, FileFaults faults)
                 await JsonResponse.WriteErrorAsync(context, 409, "offset_mismatch", $"the upload is at {upload.Offset}").ConfigureAwait(false);
                 return;
             }
+            if (upload.Completed)
+            {
+                // Its bytes are in the store now: an empty PATCH at the end is answered, anything more is too long.
+                if (request.ContentLength is > 0 or null)
+                {
+                    await JsonResponse.WriteErrorAsync(context, 400, "too_long", "more bytes than Upload-Length").ConfigureAwait(false);
+                    return;
+                }
+                response.Headers["Upload-Offset"] = upload.Offset.ToString(CultureInfo.InvariantCulture);
+                response.StatusCode = 204;
+                return;
+            }
             FileEndpoints.AllowLargeBody(context);
             var cut = faults.CutFor(request, upload.Key);
             var cutNow = await AppendAsync(context, upload, cut).ConfigureAwait(false);
@@ -124,7 +178,7 @@ internal sealed class TusEndpoints(FileStore store, FileFaults faults)
                 await JsonResponse.WriteErrorAsync(context, 400, "too_long", "more bytes than Upload-Length").ConfigureAwait(false);
                 return;
             }
-            if (upload.Offset == upload.Length) await CompleteAsync(upload).ConfigureAwait(false);
+            if (upload.Offset == upload.Length) Complete(upload);
             var lie = FileFaults.Long(request, FileFaults.LieOffset) ?? 0;
             response.Headers["Upload-Offset"] = (upload.Offset + lie).ToString(CultureInfo.InvariantCulture);
             response.StatusCode = 204;
@@ -158,6 +212,7 @@ internal sealed class TusEndpoints(FileStore store, FileFaults faults)
                 }
                 if (read == 0) return false;
                 await file.WriteAsync(buffer.AsMemory(0, read)).ConfigureAwait(false);
+                upload.Hash.AppendData(buffer, 0, read);
                 received += read;
                 Interlocked.Add(ref upload.Offset, read);
             }
@@ -168,14 +223,13 @@ internal sealed class TusEndpoints(FileStore store, FileFaults faults)
         }
     }
 
-    private async Task CompleteAsync(Upload upload)
+    private void Complete(Upload upload)
     {
-        // The stored copy is what downloads and /info see; the upload keeps answering HEAD with its final offset.
-        var copy = store.NewTempPath();
-        await using (var source = new FileStream(upload.Path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite, 1, FileOptions.Asynchronous))
-        await using (var target = new FileStream(copy, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous))
-            await source.CopyToAsync(target).ConfigureAwait(false);
-        await store.CommitAsync(upload.Key, upload.Name, copy, CancellationToken.None).ConfigureAwait(false);
+        // The received file moves into the store (what downloads and /info see); the upload keeps answering HEAD with its
+        // final offset from memory.
+        upload.Completed = true;
+        store.Commit(upload.Key, upload.Name, upload.Path, upload.Hash.GetHashAndReset());
+        upload.Hash.Dispose();
     }
 
     private static Dictionary<string, string> Metadata(string header)
@@ -210,5 +264,11 @@ internal sealed class TusEndpoints(FileStore store, FileFaults faults)
         public long Length { get; } = length;
         public string Path { get; } = path;
         public SemaphoreSlim Lock { get; } = new(1, 1);
+
+        /// <summary>The SHA-256 of the bytes appended so far (appends are serialised by <see cref="Lock"/>).</summary>
+        public IncrementalHash Hash { get; } = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+        /// <summary>Every byte arrived and the file was moved into the store.</summary>
+        public bool Completed { get; set; }
     }
 }
