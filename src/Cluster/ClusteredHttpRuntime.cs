@@ -9,7 +9,7 @@ namespace Courier.Cluster;
 /// <summary>
 /// Starts the runtime with clustered credentials on an <see cref="ActorSystem"/> whose provider is <c>cluster</c>,
 /// without Akka.Hosting: for tests, benchmarks and programs that manage their own actor system. Hosted applications use
-/// <see cref="Hosting.ClusteredCredentialsHostingExtensions.WithClusteredCredentials"/>. Call it once on every node,
+/// <see cref="Hosting.ClusteredCredentialsHostingExtensions.WithClusteredCredentials(Akka.Hosting.AkkaConfigurationBuilder, ClusteredCredentialsOptions?, HttpRuntimeOptions?)"/>. Call it once on every node,
 /// with the same <see cref="HttpRuntimeOptions.Auth"/> and <see cref="ClusteredCredentialsOptions"/>.
 /// </summary>
 public static class ClusteredHttpRuntime

@@ -1,3 +1,5 @@
+using System.Net;
+using System.Net.Sockets;
 using Courier.Sandbox;
 using Xunit;
 
@@ -21,28 +23,91 @@ public sealed class MultiProcessClusterTests
         var nodes = await StartFleetAsync(server, cancel.Token);
         try
         {
-            var duration = TimeSpan.FromSeconds(8);
-            server.Auth.ResetCounters();
-            var started = DateTimeOffset.UtcNow;
-            foreach (var node in nodes) await node.GoAsync(duration, workers: 8);
-            var results = await Task.WhenAll(nodes.Select(n => n.ResultAsync(cancel.Token)));
-            var elapsed = DateTimeOffset.UtcNow - started;
-
-            foreach (var (result, node) in results.Zip(nodes))
-            {
-                Assert.True(result.Failed == 0, $"node {node.Index}: {result.Failed} failed call(s){Environment.NewLine}{result.Errors}");
-                Assert.True(result.Ok > 0, $"node {node.Index} made no call{Environment.NewLine}{node.Log}");
-            }
-            Assert.Equal(0, server.Auth.ReuseEvents);
-            // One refresh per token lifetime for the whole fleet, never one per node: the owner refreshes ahead of expiry, at
-            // 80 % of the lifetime (ProactiveRefreshFraction 0.2), so a run of E seconds sees about E / 1.6 s of them (+1
-            // for one that the timing splits). Three nodes each refreshing on their own would make three times as many.
-            var lifetimes = (long)Math.Ceiling(elapsed / (TokenLifetime * 0.8));
-            Assert.InRange(server.Auth.RefreshesPerformed, 1, lifetimes + 1);
+            await AssertSteadyTrafficAsync(server, nodes, TimeSpan.FromSeconds(8), cancel.Token);
         }
         finally
         {
             await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
+        }
+    }
+
+    // Issue 14: static seed nodes do not survive a rolling deploy; Akka.Management's Cluster Bootstrap finds the nodes
+    // through discovery. Three processes started at once, none told of a seed: each is given the three management
+    // endpoints (config discovery, Courier:Cluster:Bootstrap) and required-contact-point-nr 3.
+    [Fact]
+    public async Task Three_processes_join_through_Cluster_Bootstrap_with_config_discovery_and_share_one_credential()
+    {
+        await using var server = await SandboxServer.StartAsync(new SandboxOptions { Auth = { AccessTokenLifetime = TokenLifetime } });
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(120));
+        var (access, refresh, _) = server.Auth.IssueTokens();
+        var ports = FreeLoopbackPorts(3);
+        var contactPoints = ports.Select(p => $"127.0.0.1:{p}").ToArray();
+        var nodes = new List<NodeProcess>();
+        try
+        {
+            foreach (var (port, index) in ports.Select((p, i) => (p, i)))
+                nodes.Add(await NodeProcess.StartWithBootstrapAsync(index, server.BaseAddress, access, refresh, contactPoints, port, cancel.Token));
+            await Task.WhenAll(nodes.Select(n => n.ReadyAsync(cancel.Token)));
+
+            // One cluster of three, not three clusters of one: every node sees the same three Up members.
+            var addresses = nodes.Select(n => n.Address).Order(StringComparer.Ordinal).ToArray();
+            var seen = new IReadOnlyList<string>[nodes.Count];
+            using (var tick = new PeriodicTimer(TimeSpan.FromMilliseconds(200)))
+            {
+                do
+                {
+                    for (var i = 0; i < nodes.Count; i++) seen[i] = await nodes[i].MembersAsync(cancel.Token);
+                }
+                while (!seen.All(s => s.SequenceEqual(addresses)) && await tick.WaitForNextTickAsync(cancel.Token));
+            }
+            Assert.All(seen, members => Assert.Equal(addresses, members));
+
+            // The credential is the fleet's: one refresh per expiry for the three, no reuse, no failed call.
+            await AssertSteadyTrafficAsync(server, [.. nodes], TimeSpan.FromSeconds(6), cancel.Token);
+        }
+        finally
+        {
+            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
+        }
+    }
+
+    /// <summary>
+    /// Runs paced traffic on every node and checks: no failed call, no reuse, and one refresh per token lifetime for the
+    /// whole fleet, never one per node.
+    /// </summary>
+    private static async Task AssertSteadyTrafficAsync(SandboxServer server, NodeProcess[] nodes, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        server.Auth.ResetCounters();
+        var started = DateTimeOffset.UtcNow;
+        foreach (var node in nodes) await node.GoAsync(duration, workers: 8);
+        var results = await Task.WhenAll(nodes.Select(n => n.ResultAsync(cancellationToken)));
+        var elapsed = DateTimeOffset.UtcNow - started;
+
+        foreach (var (result, node) in results.Zip(nodes))
+        {
+            Assert.True(result.Failed == 0, $"node {node.Index}: {result.Failed} failed call(s){Environment.NewLine}{result.Errors}");
+            Assert.True(result.Ok > 0, $"node {node.Index} made no call{Environment.NewLine}{node.Log}");
+        }
+        Assert.Equal(0, server.Auth.ReuseEvents);
+        // The owner refreshes ahead of expiry, at 80 % of the lifetime (ProactiveRefreshFraction 0.2), so a run of E
+        // seconds sees about E / 1.6 s of them (+1 for one that the timing splits). Three nodes each refreshing on their
+        // own would make three times as many.
+        var lifetimes = (long)Math.Ceiling(elapsed / (TokenLifetime * 0.8));
+        Assert.InRange(server.Auth.RefreshesPerformed, 1, lifetimes + 1);
+    }
+
+    /// <summary>Ports free on 127.0.0.1 now (all held at once so they differ, then released for the nodes to bind).</summary>
+    private static int[] FreeLoopbackPorts(int count)
+    {
+        var listeners = Enumerable.Range(0, count).Select(_ => new TcpListener(IPAddress.Loopback, 0)).ToArray();
+        try
+        {
+            foreach (var listener in listeners) listener.Start();
+            return [.. listeners.Select(l => ((IPEndPoint)l.LocalEndpoint).Port)];
+        }
+        finally
+        {
+            foreach (var listener in listeners) listener.Stop();
         }
     }
 

@@ -48,23 +48,34 @@ public sealed class NodeProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts a node and waits until it prints its address.</summary>
-    public static async Task<NodeProcess> StartAsync(int index, Uri sandbox, string access, string refresh, string seed, CancellationToken cancellationToken,
+    /// <summary>Starts a node that joins through <paramref name="seed"/> (<c>self</c> forms the cluster) and waits until it prints its address.</summary>
+    public static Task<NodeProcess> StartAsync(int index, Uri sandbox, string access, string refresh, string seed, CancellationToken cancellationToken,
+        string stableAfter = "5s", int refreshTimeoutSeconds = 30) =>
+        StartAsync(index, sandbox, access, refresh, ["--seed", seed], cancellationToken, stableAfter, refreshTimeoutSeconds);
+
+    /// <summary>
+    /// Starts a node that joins through Akka.Management's Cluster Bootstrap with config discovery: its management endpoint
+    /// on 127.0.0.1:<paramref name="managementPort"/>, the fleet's endpoints in <paramref name="contactPoints"/>, no seed node.
+    /// </summary>
+    public static Task<NodeProcess> StartWithBootstrapAsync(int index, Uri sandbox, string access, string refresh, IReadOnlyList<string> contactPoints,
+        int managementPort, CancellationToken cancellationToken) =>
+        StartAsync(index, sandbox, access, refresh,
+            ["--bootstrap", string.Join(',', contactPoints), "--management-port", managementPort.ToString(CultureInfo.InvariantCulture)], cancellationToken);
+
+    private static async Task<NodeProcess> StartAsync(int index, Uri sandbox, string access, string refresh, string[] join, CancellationToken cancellationToken,
         string stableAfter = "5s", int refreshTimeoutSeconds = 30)
     {
         var dll = Path.Combine(AppContext.BaseDirectory, "Courier.ClusterNode.dll");
         var start = new ProcessStartInfo(DotnetHost())
         {
-            ArgumentList =
-            {
-                dll, "--sandbox", sandbox.ToString(), "--access", access, "--refresh", refresh, "--seed", seed,
-                "--stable-after", stableAfter, "--refresh-timeout", refreshTimeoutSeconds.ToString(CultureInfo.InvariantCulture),
-            },
             UseShellExecute = false,
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        foreach (var argument in (string[])[dll, "--sandbox", sandbox.ToString(), "--access", access, "--refresh", refresh, .. join,
+                     "--stable-after", stableAfter, "--refresh-timeout", refreshTimeoutSeconds.ToString(CultureInfo.InvariantCulture)])
+            start.ArgumentList.Add(argument);
         // Membership changes, hand-over and refreshes at INFO: a failure's message shows how the fleet got there.
         start.Environment["COURIER_NODE_LOGLEVEL"] = Environment.GetEnvironmentVariable("COURIER_NODE_LOGLEVEL") ?? "INFO";
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the node process");
@@ -83,6 +94,13 @@ public sealed class NodeProcess : IAsyncDisposable
 
     /// <summary>Waits until the node serves a token (it is Up and has the shared pair).</summary>
     public Task ReadyAsync(CancellationToken cancellationToken) => ExpectAsync("ready", cancellationToken);
+
+    /// <summary>The Up members the node sees, sorted by address.</summary>
+    public async Task<IReadOnlyList<string>> MembersAsync(CancellationToken cancellationToken)
+    {
+        await _process.StandardInput.WriteLineAsync("members");
+        return (await ExpectAsync("members", cancellationToken)).Split(',', StringSplitOptions.RemoveEmptyEntries);
+    }
 
     /// <summary>Starts paced traffic on the node for <paramref name="duration"/>.</summary>
     public Task GoAsync(TimeSpan duration, int workers) =>
