@@ -71,7 +71,8 @@ public static class FleetBootstrap
             throw new InvalidOperationException(
                 $"{BootstrapOptions.SectionName} is set and akka.cluster.seed-nodes lists {seeds.Count} node(s): join through one of them, not both " +
                 "(remove the seed nodes, e.g. ClusterOptions.SeedNodes, or the Bootstrap section).");
-        if (config.GetString("akka.management.cluster.bootstrap.contact-point-discovery.discovery-method") == "akka.discovery")
+        // Config(...) always names the discovery method; Akka.Management's default rides on akka.discovery.method instead.
+        if (config.GetString("akka.management.cluster.bootstrap.contact-point-discovery.discovery-method", null) is null or "akka.discovery")
             throw new InvalidOperationException(
                 $"{BootstrapOptions.SectionName} is set but the actor system was created without its settings: create it with FleetBootstrap.Config(...) in front of its configuration.");
         // Akka.Management's own HTTP server does not start with the Ceen.Httpd that restores (see BootstrapEndpoint): the
