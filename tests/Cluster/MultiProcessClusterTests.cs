@@ -95,6 +95,38 @@ public sealed class MultiProcessClusterTests
         Assert.InRange(server.Auth.RefreshesPerformed, 1, lifetimes + 1);
     }
 
+    [Fact]
+    public async Task Killing_the_owners_process_mid_run_fails_no_call_on_the_other_nodes_and_reuses_no_refresh_token()
+    {
+        await using var server = await SandboxServer.StartAsync(new SandboxOptions { Auth = { AccessTokenLifetime = TokenLifetime } });
+        using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(150));
+        var nodes = await StartFleetAsync(server, cancel.Token);
+        try
+        {
+            var owner = nodes[0];
+            var survivors = nodes.Skip(1).ToArray();
+            // Long enough to cover the owner-less gap of the recommended settings (about 15 s) and calls after it.
+            foreach (var node in nodes) await node.GoAsync(TimeSpan.FromSeconds(30), workers: 8);
+
+            // Kill once traffic runs on every node and at least one refresh went through the owner.
+            await WaitUntilAsync(() => survivors.All(n => n.ReportedSuccesses >= 50) && server.Auth.RefreshesPerformed >= 1, cancel.Token);
+            var refreshesBeforeKill = server.Auth.RefreshesPerformed;
+            owner.Kill();
+
+            var results = await Task.WhenAll(survivors.Select(n => n.ResultAsync(cancel.Token)));
+            foreach (var node in nodes) node.SaveLog(Path.Combine(Path.GetTempPath(), $"courier-failover-node-{node.Index}.log"));
+            foreach (var (result, node) in results.Zip(survivors))
+                Assert.True(result.Failed == 0, $"node {node.Index}: {result.Failed} failed call(s){Environment.NewLine}{result.Errors}{Environment.NewLine}{node.Log}");
+            Assert.Equal(0, server.Auth.ReuseEvents);
+            // The new owner took over: tokens kept being refreshed after the kill.
+            Assert.True(server.Auth.RefreshesPerformed > refreshesBeforeKill, "no refresh after the owner's node was killed");
+        }
+        finally
+        {
+            await Task.WhenAll(nodes.Select(n => n.DisposeAsync().AsTask()));
+        }
+    }
+
     private static async Task<NodeProcess[]> StartFleetAsync(SandboxServer server, CancellationToken cancellationToken)
     {
         var (access, refresh, _) = server.Auth.IssueTokens();
