@@ -16,9 +16,11 @@ using Courier.Requests;
 // --bootstrap joins through Akka.Management's Cluster Bootstrap with config discovery (Courier:Cluster:Bootstrap): the
 // list is every node's management endpoint, this node's (127.0.0.1:PORT) included; no seed node is named.
 //
-// stdout: "address A" once remoting is bound, "ready G" once the node is Up and serves generation G,
+// stdout: "address A" once remoting is bound, "ready G" once the node is Up and serves generation G, "generation G"
+//         each time it adopts a refreshed pair,
 //         "progress OK FAILED" every 250 ms while traffic runs, "error MESSAGE" (at most 5), "result OK FAILED".
-// stdin:  "go SECONDS WORKERS" runs paced calls to /secure/steady for that long; "members" answers "members A,B,..." (the
+// stdin:  "go SECONDS WORKERS" runs paced calls to /secure/steady for that long; "storm N" starts N calls to
+//         /secure/storm at once and answers when all ended (the cluster-storm benchmark's failover row); "members" answers "members A,B,..." (the
 //         Up members this node sees, sorted); "leave" leaves gracefully and exits;
 //         end of input exits.
 // The cluster settings are the ones docs/scaling-out.md recommends (split-brain resolver, keep-majority).
@@ -77,6 +79,8 @@ var handler = HttpRuntime.CreatePrimaryHandler(options);
 var http = new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
 var actors = ClusteredHttpRuntime.StartActors(system, options, clustered, () => http, http);
 var client = new HttpRuntimeClient(actors, options);
+// Every refreshed pair this node adopts, whoever refreshed it: the kill test waits for one to reach the survivors.
+system.EventStream.Subscribe(system.ActorOf(Props.Create(typeof(GenerationReporter), (Action<string>)Say)), typeof(TokenRefreshed));
 
 var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
 cluster.RegisterOnMemberUp(() => up.TrySetResult());
@@ -96,6 +100,12 @@ while (await Console.In.ReadLineAsync() is { } command)
         foreach (var error in errors) Say("error " + error.ReplaceLineEndings(" "));
         Say($"result {ok} {failed}");
     }
+    else if (parts is ["storm", var count])
+    {
+        var (ok, failed, errors) = await RunStormAsync(int.Parse(count, CultureInfo.InvariantCulture));
+        foreach (var error in errors) Say("error " + error.ReplaceLineEndings(" "));
+        Say($"result {ok} {failed}");
+    }
     else if (parts is ["members"])
     {
         var members = cluster.State.Members.Where(m => m.Status == MemberStatus.Up).Select(m => m.Address.ToString()).Order(StringComparer.Ordinal);
@@ -110,6 +120,32 @@ while (await Console.In.ReadLineAsync() is { } command)
 
 handler.Dispose();
 return 0;
+
+async Task<(long Ok, long Failed, IReadOnlyList<string> Errors)> RunStormAsync(int calls)
+{
+    long ok = 0, failed = 0;
+    var errors = new List<string>();
+    var url = new Uri(arguments.Sandbox, "/secure/storm");
+    await Task.WhenAll(Enumerable.Range(0, calls).Select(async _ =>
+    {
+        var outcome = await client.ExecuteAsync(HttpCall.Get(url));
+        Count(outcome, ref ok, ref failed, errors);
+    }));
+    return (ok, failed, errors);
+}
+
+void Count(CallResult outcome, ref long ok, ref long failed, List<string> errors)
+{
+    if (outcome is CallSucceeded succeeded)
+    {
+        succeeded.Response.Dispose();
+        Interlocked.Increment(ref ok);
+        return;
+    }
+    Interlocked.Increment(ref failed);
+    lock (errors)
+        if (errors.Count < 5) errors.Add(((CallFailed)outcome).Error.Message);
+}
 
 async Task<(long Ok, long Failed, IReadOnlyList<string> Errors)> RunTrafficAsync(TimeSpan duration, int workers)
 {
@@ -134,18 +170,7 @@ async Task<(long Ok, long Failed, IReadOnlyList<string> Errors)> RunTrafficAsync
         while (!stop.IsCancellationRequested)
         {
             // A call once started runs to its own end (its deadline): the stop only ends the loop.
-            var outcome = await client.ExecuteAsync(HttpCall.Get(url));
-            if (outcome is CallSucceeded succeeded)
-            {
-                succeeded.Response.Dispose();
-                Interlocked.Increment(ref ok);
-            }
-            else
-            {
-                Interlocked.Increment(ref failed);
-                lock (errors)
-                    if (errors.Count < 5) errors.Add(((CallFailed)outcome).Error.Message);
-            }
+            Count(await client.ExecuteAsync(HttpCall.Get(url)), ref ok, ref failed, errors);
             try
             {
                 await pace.WaitForNextTickAsync(stop.Token);
@@ -157,6 +182,13 @@ async Task<(long Ok, long Failed, IReadOnlyList<string> Errors)> RunTrafficAsync
     })));
     await reporter;
     return (ok, failed, errors);
+}
+
+/// <summary>Prints "generation G" for every <see cref="TokenRefreshed"/> on the node's event stream.</summary>
+internal sealed class GenerationReporter : ReceiveActor
+{
+    public GenerationReporter(Action<string> say) =>
+        Receive<TokenRefreshed>(m => say("generation " + m.Generation.ToString(CultureInfo.InvariantCulture)));
 }
 
 internal sealed record Arguments(Uri Sandbox, string Access, string Refresh, string? Seed, IReadOnlyList<string>? Bootstrap, int ManagementPort,
