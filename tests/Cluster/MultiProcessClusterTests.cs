@@ -98,7 +98,11 @@ public sealed class MultiProcessClusterTests
     [Fact]
     public async Task Killing_the_owners_process_mid_run_fails_no_call_on_the_other_nodes_and_reuses_no_refresh_token()
     {
-        await using var server = await SandboxServer.StartAsync(new SandboxOptions { Auth = { AccessTokenLifetime = TokenLifetime } });
+        // 6 s tokens: a refresh starts every 4.8 s, so a kill right after one landed is far from the next even when this
+        // process is slow to see it (with 2 s tokens and refreshes that took up to 360 ms under load, a kill 400 ms after
+        // the survivors adopted a pair still hit the next refresh). They expire within the owner-less gap (about 15 s):
+        // the calls still wait for the new owner's refresh.
+        await using var server = await SandboxServer.StartAsync(new SandboxOptions { Auth = { AccessTokenLifetime = TimeSpan.FromSeconds(6) } });
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(150));
         var nodes = await StartFleetAsync(server, cancel.Token);
         try
@@ -112,7 +116,8 @@ public sealed class MultiProcessClusterTests
             // A kill while the owner's refresh is in flight (the token endpoint rotated, the new pair not yet written) is
             // the window docs/scaling-out.md says no client can close: the new owner presents the spent refresh token and
             // reuse detection revokes the family. Killed at a random moment, 2 of 6 runs landed in it on a loaded machine
-            // (the owner's refresh took over 70 ms; with 2 s tokens a refresh starts every 1.6 s).
+            // (the owner's refresh took over 70 ms; with 2 s tokens a refresh starts every 1.6 s); killed right after a
+            // refresh with 2 s tokens, 1 of 6 still did.
             await WaitUntilAsync(() => survivors.All(n => n.ReportedSuccesses >= 50) && server.Auth.RefreshesPerformed >= 1, cancel.Token);
             var adopted = survivors.Min(n => n.Generation);
             await WaitUntilAsync(() => survivors.All(n => n.Generation > adopted), cancel.Token);
