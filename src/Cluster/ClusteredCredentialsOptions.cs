@@ -50,6 +50,15 @@ public sealed class ClusteredCredentialsOptions
     /// <c>akka.remote.dot-netty.tcp.enable-ssl</c> refuses to start.</value>
     public bool AllowUnencryptedRemoting { get; set; }
 
+    /// <summary>
+    /// Join the cluster through Akka.Management's Cluster Bootstrap and a service discovery method instead of static seed
+    /// nodes (section <c>Courier:Cluster:Bootstrap</c>; see <see cref="BootstrapOptions"/>). Used by
+    /// <see cref="Hosting.ClusteredCredentialsHostingExtensions.WithClusteredCredentials(Akka.Hosting.AkkaConfigurationBuilder, ClusteredCredentialsOptions?, HttpRuntimeOptions?)"/>;
+    /// without Akka.Hosting, see <see cref="FleetBootstrap"/>.
+    /// </summary>
+    /// <value>The default value is <see langword="null"/>: the application joins the cluster itself (seed nodes or <c>Cluster.Join</c>).</value>
+    public BootstrapOptions? Bootstrap { get; set; }
+
     /// <summary>Throws <see cref="ArgumentException"/> naming the first invalid setting.</summary>
     public void Validate()
     {
@@ -59,5 +68,6 @@ public sealed class ClusteredCredentialsOptions
         if (Role is not null && string.IsNullOrWhiteSpace(Role)) throw new ArgumentException("Courier:Cluster:Role must not be blank (leave it unset for any node).", nameof(Role));
         if (MajorityTimeout <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(MajorityTimeout), "Courier:Cluster:MajorityTimeout must be positive.");
         if (ResendInterval <= TimeSpan.Zero) throw new ArgumentOutOfRangeException(nameof(ResendInterval), "Courier:Cluster:ResendInterval must be positive.");
+        Bootstrap?.Validate();
     }
 }

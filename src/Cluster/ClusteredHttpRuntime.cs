@@ -9,12 +9,16 @@ namespace Courier.Cluster;
 /// <summary>
 /// Starts the runtime with clustered credentials on an <see cref="ActorSystem"/> whose provider is <c>cluster</c>,
 /// without Akka.Hosting: for tests, benchmarks and programs that manage their own actor system. Hosted applications use
-/// <see cref="Hosting.ClusteredCredentialsHostingExtensions.WithClusteredCredentials"/>. Call it once on every node,
+/// <see cref="Hosting.ClusteredCredentialsHostingExtensions.WithClusteredCredentials(Akka.Hosting.AkkaConfigurationBuilder, ClusteredCredentialsOptions?, HttpRuntimeOptions?)"/>. Call it once on every node,
 /// with the same <see cref="HttpRuntimeOptions.Auth"/> and <see cref="ClusteredCredentialsOptions"/>.
 /// </summary>
 public static class ClusteredHttpRuntime
 {
     /// <summary>Starts the credential owner's singleton manager and the runtime, whose TokenActor leaves refreshes to the owner.</summary>
+    /// <remarks>
+    /// It does not join the cluster: <see cref="ClusteredCredentialsOptions.Bootstrap"/> is started by
+    /// <see cref="FleetBootstrap.StartAsync"/> on a system created with <see cref="FleetBootstrap.Config"/>.
+    /// </remarks>
     /// <param name="system">The actor system (<c>akka.actor.provider = cluster</c>); it may join the cluster before or after.</param>
     /// <param name="options">The runtime's options; <see cref="HttpRuntimeOptions.Auth"/> is required.</param>
     /// <param name="clustered">The cluster settings, or null for the defaults.</param>

@@ -8,6 +8,7 @@ namespace Courier.Tests.Cluster;
 /// <summary>
 /// One cluster node in its own process (<c>Courier.ClusterNode.dll</c>, built beside the tests), driven over its
 /// standard input and read line by line from its standard output. Killed by its id on dispose, whatever happened.
+/// The cluster-storm benchmark compiles this file in too (bench/Bench.csproj), for its failover row.
 /// </summary>
 public sealed class NodeProcess : IAsyncDisposable
 {
@@ -16,6 +17,7 @@ public sealed class NodeProcess : IAsyncDisposable
     private readonly List<string> _log = [];
     private long _ok;
     private long _failed;
+    private long _generation;
 
     private NodeProcess(Process process, int index)
     {
@@ -30,6 +32,9 @@ public sealed class NodeProcess : IAsyncDisposable
         process.BeginErrorReadLine();
     }
 
+    /// <summary>The node's process id.</summary>
+    public int ProcessId => _process.Id;
+
     /// <summary>The node's position in start order.</summary>
     public int Index { get; }
 
@@ -38,6 +43,9 @@ public sealed class NodeProcess : IAsyncDisposable
 
     /// <summary>The successful calls the node reported last.</summary>
     public long ReportedSuccesses => Interlocked.Read(ref _ok);
+
+    /// <summary>The newest refreshed generation the node reported adopting (0 before any).</summary>
+    public long Generation => Interlocked.Read(ref _generation);
 
     /// <summary>Everything the node printed, for assertion messages.</summary>
     public string Log
@@ -48,23 +56,37 @@ public sealed class NodeProcess : IAsyncDisposable
         }
     }
 
-    /// <summary>Starts a node and waits until it prints its address.</summary>
-    public static async Task<NodeProcess> StartAsync(int index, Uri sandbox, string access, string refresh, string seed, CancellationToken cancellationToken,
+    /// <summary>Starts a node that joins through <paramref name="seed"/> (<c>self</c> forms the cluster) and waits until it prints its address.</summary>
+    public static Task<NodeProcess> StartAsync(int index, Uri sandbox, string access, string refresh, string seed, CancellationToken cancellationToken,
+        string stableAfter = "5s", int refreshTimeoutSeconds = 30) =>
+        StartAsync(index, sandbox, access, refresh, ["--seed", seed], cancellationToken, stableAfter, refreshTimeoutSeconds);
+
+    /// <summary>
+    /// Starts a node that joins through Akka.Management's Cluster Bootstrap with config discovery: its management endpoint
+    /// on 127.0.0.1:<paramref name="managementPort"/>, the fleet's endpoints in <paramref name="contactPoints"/>, no seed node.
+    /// </summary>
+    public static Task<NodeProcess> StartWithBootstrapAsync(int index, Uri sandbox, string access, string refresh, IReadOnlyList<string> contactPoints,
+        int managementPort, CancellationToken cancellationToken) =>
+        StartAsync(index, sandbox, access, refresh,
+            ["--bootstrap", string.Join(',', contactPoints), "--management-port", managementPort.ToString(CultureInfo.InvariantCulture)], cancellationToken);
+
+    /// <summary>The node program's dll: beside this assembly (the tests), unless set (the benchmark sets the one it built).</summary>
+    public static string NodeAssembly { get; set; } = Path.Combine(AppContext.BaseDirectory, "Courier.ClusterNode.dll");
+
+    private static async Task<NodeProcess> StartAsync(int index, Uri sandbox, string access, string refresh, string[] join, CancellationToken cancellationToken,
         string stableAfter = "5s", int refreshTimeoutSeconds = 30)
     {
-        var dll = Path.Combine(AppContext.BaseDirectory, "Courier.ClusterNode.dll");
+        var dll = NodeAssembly;
         var start = new ProcessStartInfo(DotnetHost())
         {
-            ArgumentList =
-            {
-                dll, "--sandbox", sandbox.ToString(), "--access", access, "--refresh", refresh, "--seed", seed,
-                "--stable-after", stableAfter, "--refresh-timeout", refreshTimeoutSeconds.ToString(CultureInfo.InvariantCulture),
-            },
             UseShellExecute = false,
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
         };
+        foreach (var argument in (string[])[dll, "--sandbox", sandbox.ToString(), "--access", access, "--refresh", refresh, .. join,
+                     "--stable-after", stableAfter, "--refresh-timeout", refreshTimeoutSeconds.ToString(CultureInfo.InvariantCulture)])
+            start.ArgumentList.Add(argument);
         // Membership changes, hand-over and refreshes at INFO: a failure's message shows how the fleet got there.
         start.Environment["COURIER_NODE_LOGLEVEL"] = Environment.GetEnvironmentVariable("COURIER_NODE_LOGLEVEL") ?? "INFO";
         var process = Process.Start(start) ?? throw new InvalidOperationException("could not start the node process");
@@ -84,9 +106,19 @@ public sealed class NodeProcess : IAsyncDisposable
     /// <summary>Waits until the node serves a token (it is Up and has the shared pair).</summary>
     public Task ReadyAsync(CancellationToken cancellationToken) => ExpectAsync("ready", cancellationToken);
 
+    /// <summary>The Up members the node sees, sorted by address.</summary>
+    public async Task<IReadOnlyList<string>> MembersAsync(CancellationToken cancellationToken)
+    {
+        await _process.StandardInput.WriteLineAsync("members");
+        return (await ExpectAsync("members", cancellationToken)).Split(',', StringSplitOptions.RemoveEmptyEntries);
+    }
+
     /// <summary>Starts paced traffic on the node for <paramref name="duration"/>.</summary>
     public Task GoAsync(TimeSpan duration, int workers) =>
         _process.StandardInput.WriteLineAsync($"go {duration.TotalSeconds.ToString(CultureInfo.InvariantCulture)} {workers}");
+
+    /// <summary>Starts <paramref name="calls"/> calls at once on the node (a storm); <see cref="ResultAsync"/> answers when all ended.</summary>
+    public Task StormAsync(int calls) => _process.StandardInput.WriteLineAsync($"storm {calls.ToString(CultureInfo.InvariantCulture)}");
 
     /// <summary>Waits for the node's result line: its successful and failed calls and the first errors.</summary>
     public async Task<(long Ok, long Failed, string Errors)> ResultAsync(CancellationToken cancellationToken)
@@ -143,6 +175,15 @@ public sealed class NodeProcess : IAsyncDisposable
             return;
         }
         lock (_log) _log.Add(line);
+        if (line.StartsWith("generation ", StringComparison.Ordinal))
+        {
+            var generation = long.Parse(line["generation ".Length..], CultureInfo.InvariantCulture);
+            long seen;
+            while ((seen = Interlocked.Read(ref _generation)) < generation && Interlocked.CompareExchange(ref _generation, generation, seen) != seen)
+            {
+            }
+            return;
+        }
         if (line.StartsWith("progress ", StringComparison.Ordinal) && line.Split(' ') is [_, _, _])
         {
             var parts = line.Split(' ');

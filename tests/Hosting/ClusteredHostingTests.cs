@@ -10,6 +10,7 @@ using Courier.Cluster.Hosting;
 using Courier.Hosting;
 using Courier.Requests;
 using Courier.Sandbox;
+using Courier.Tests.Support;
 using Courier.Transfers;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -25,7 +26,7 @@ namespace Courier.Tests.Hosting;
 /// </summary>
 public sealed class ClusteredHostingTests
 {
-    private static IHost BuildHost(SandboxServer server, Dictionary<string, string?> settings, string? systemName = null)
+    private static IHost BuildHost(SandboxServer server, Dictionary<string, string?> settings, string? systemName = null, bool optionsAtBuild = false)
     {
         var (access, refresh, _) = server.Auth.IssueTokens();
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
@@ -38,11 +39,14 @@ public sealed class ClusteredHostingTests
         });
         builder.Services.AddHttpRuntime(builder.Configuration.GetSection(HttpRuntimeOptions.SectionName));
         builder.Services.AddClusteredCredentials(builder.Configuration.GetSection(ClusteredCredentialsOptions.SectionName));
-        builder.Services.AddAkka(systemName ?? "clustered-" + Guid.NewGuid().ToString("N")[..8], akka => akka
-            .AddHocon($"akka.loglevel = WARNING\nakka.loggers = [\"{typeof(RecordingLogger).AssemblyQualifiedName}\"]", HoconAddMode.Prepend)
-            .WithRemoting(new RemoteOptions { HostName = "127.0.0.1", Port = 0 })
-            .WithClustering(new ClusterOptions())
-            .WithClusteredCredentials());
+        builder.Services.AddAkka(systemName ?? "clustered-" + Guid.NewGuid().ToString("N")[..8], (akka, services) =>
+        {
+            akka.AddHocon($"akka.loglevel = WARNING\nakka.loggers = [\"{typeof(RecordingLogger).AssemblyQualifiedName}\"]", HoconAddMode.Prepend)
+                .WithRemoting(new RemoteOptions { HostName = "127.0.0.1", Port = 0 })
+                .WithClustering(new ClusterOptions());
+            if (optionsAtBuild) akka.WithClusteredCredentials(services);
+            else akka.WithClusteredCredentials();
+        });
         return builder.Build();
     }
 
@@ -93,6 +97,58 @@ public sealed class ClusteredHostingTests
             Directory.Delete(folder, recursive: true);
         }
     }
+
+    // Issue 14: a hosted node joins through Cluster Bootstrap (Courier:Cluster:Bootstrap, config discovery) with no seed
+    // node and no Join call: the one contact point is its own endpoint, so it forms the cluster itself.
+    [Fact]
+    public async Task A_hosted_node_with_Courier_Cluster_Bootstrap_forms_its_cluster_through_config_discovery_and_serves_calls()
+    {
+        await using var server = await SandboxServer.StartAsync();
+        var port = LoopbackPorts.Free(1)[0];
+        using var host = BuildHost(server, BootstrapSettings(port), optionsAtBuild: true);
+        await host.StartAsync();
+        try
+        {
+            var system = host.Services.GetRequiredService<ActorSystem>();
+            var up = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            Akka.Cluster.Cluster.Get(system).RegisterOnMemberUp(() => up.TrySetResult());
+            await up.Task.WaitAsync(TimeSpan.FromSeconds(30));
+
+            server.Auth.ExpireAccessTokens();
+            var client = host.Services.GetRequiredService<IHttpRuntimeClient>();
+            using (var response = await client.SendAsync(new HttpRequestMessage(HttpMethod.Get, new Uri(server.BaseAddress, "/secure/bootstrapped")))
+                       .WaitAsync(TimeSpan.FromSeconds(30)))
+                Assert.Equal(System.Net.HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal(1, server.Auth.RefreshesPerformed);
+        }
+        finally
+        {
+            await host.StopAsync();
+        }
+    }
+
+    [Fact]
+    public async Task Courier_Cluster_Bootstrap_read_after_the_actor_system_exists_is_refused_with_the_call_to_use()
+    {
+        await using var server = await SandboxServer.StartAsync();
+        using var host = BuildHost(server, BootstrapSettings(LoopbackPorts.Free(1)[0]), optionsAtBuild: false);
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync());
+        var message = error.ToString();
+        Assert.Contains("Courier:Cluster:Bootstrap", message);
+        Assert.Contains("WithClusteredCredentials(services)", message);
+        await host.StopAsync();
+    }
+
+    private static Dictionary<string, string?> BootstrapSettings(int port) => new()
+    {
+        ["Courier:Cluster:Bootstrap:ContactPoints:0"] = $"127.0.0.1:{port}",
+        ["Courier:Cluster:Bootstrap:RequiredContactPoints"] = "1",
+        ["Courier:Cluster:Bootstrap:ManagementHostName"] = "127.0.0.1",
+        ["Courier:Cluster:Bootstrap:ManagementPort"] = port.ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["Courier:Cluster:Bootstrap:StableMargin"] = "00:00:00.500",
+        ["Courier:Cluster:Bootstrap:ProbeInterval"] = "00:00:00.500",
+    };
 
     /// <summary>An Akka logger that keeps every warning (with its source, which names the actor system).</summary>
     public sealed class RecordingLogger : ReceiveActor
