@@ -12,7 +12,7 @@ namespace Courier.Host.Cli;
 /// The runtime as the CLI runs it: configured from <c>appsettings.json</c>, then environment variables, then the command
 /// line (later sources win), on a plain <see cref="ActorSystem"/> with a minimal configuration. A command runs once and
 /// exits, so nothing of the .NET Generic Host is started (no dependency injection, no hosted services, no
-/// <see cref="IHttpClientFactory"/>): that was a third of a one-shot command's start-up (bench <c>startup</c>). What the
+/// <see cref="IHttpClientFactory"/>): that was about a fifth of the CPU of a one-shot <c>request</c> (bench/RESULTS.md, issue 13). What the
 /// hosted runtime gets from the host, the CLI sets up by hand, once, here: the options bound and validated
 /// (<see cref="HttpRuntimeOptions.Validate"/>), the named clients (<see cref="HttpRuntime.CreatePrimaryHandler"/>, a client
 /// of their own for token requests, no timeout of theirs), logs through an <see cref="ILoggerFactory"/> on stderr, and the
@@ -73,7 +73,7 @@ internal sealed class RuntimeHost : IAsyncDisposable
         }
 
         // Built on the first log line at or above the command's level: most commands log nothing, and building the console
-        // logger is a tenth of the start-up (bench startup).
+        // logger, with the options, took about a tenth of a request's start-up (bench/RESULTS.md, issue 13).
         var loggerFactory = new DeferredLoggerFactory(minimum, () => LoggerFactory.Create(logging =>
         {
             logging.AddConfiguration(configuration.GetSection("Logging"));
