@@ -22,6 +22,7 @@ internal static class Program
         new BatchScenario(),
         new PlainBatchWorker(),
         new RateLimitScenario(),
+        new StartupScenario(),
     ];
 
     private static async Task<int> Main(string[] args)

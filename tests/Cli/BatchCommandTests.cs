@@ -36,6 +36,17 @@ public sealed class BatchCommandTests : IAsyncLifetime
     private static List<JsonElement> ReadResults(string path) =>
         File.ReadLines(path).Select(l => JsonDocument.Parse(l).RootElement.Clone()).ToList();
 
+    // The key format is a promise across builds: a batch resumed by a later version must send the keys its first run sent
+    // (base64url, unpadded, of SHA-256(identity + "\n" + id); the values computed independently, with Python's hashlib).
+    [Fact]
+    public async Task The_idempotency_key_of_a_line_is_the_same_as_every_earlier_build_made_it()
+    {
+        await using var journal = await Courier.Host.Batch.BatchJournal.OpenAsync(PathOf("keys.jsonl"), continues: false, "batch-1", CancellationToken.None);
+        Assert.Equal("QPLON7YnDNI6WO4_60z8Gq4Bho5xI98m5FdXKe0dt5Y", journal.IdempotencyKey("line-7"));
+        Assert.Equal("qJCd5eN9Auiu2erOKgI2IW45nAYLKJRlYvGy8cWU0x0", journal.IdempotencyKey("zo\u00eb-\u6771\u4eac"));
+        Assert.Equal("TzBvbMPqG8xURyshTLP_zZ-BCCXIGxTXolbgi6HlfPU", journal.IdempotencyKey(new string('x', 2000))); // past the stack buffer
+    }
+
     [Fact]
     public async Task An_id_that_appears_twice_is_sent_and_answered_once_and_the_second_line_names_the_duplicate()
     {

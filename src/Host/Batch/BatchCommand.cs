@@ -2,8 +2,6 @@ using System.CommandLine;
 using System.Text.Json;
 using Courier.Host.Cli;
 using Courier.Requests.Hosts;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 using Spectre.Console;
 
 namespace Courier.Host.Batch;
@@ -73,7 +71,7 @@ internal static class BatchCommand
         // Failures are summarised at the end and detailed in the results file: no log line per failed call.
         await using var runtime = await RuntimeHost.StartAsync(configuration, verbose, cancellationToken: cancellationToken,
             quietLevel: Microsoft.Extensions.Logging.LogLevel.Critical);
-        var options = runtime.Services.GetRequiredService<IOptions<HttpRuntimeOptions>>().Value;
+        var options = runtime.Options;
         settings = settings with { Concurrency = options.MaxConcurrentCalls, BaseAddress = options.BaseAddress };
         var console = Consoles.StandardError(shared.IsInteractive(parse));
         var json = parse.GetValue(shared.Json);

@@ -93,8 +93,19 @@ internal sealed class BatchJournal : IAsyncDisposable
     }
 
     /// <summary>The stable key of line <paramref name="id"/>: base64url(SHA-256(identity + "\n" + id)).</summary>
-    public string IdempotencyKey(string id) =>
-        Convert.ToBase64String(SHA256.HashData(Encoding.UTF8.GetBytes(BatchId + "\n" + id))).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+    /// <remarks>Computed once per non-idempotent line, so without intermediate strings and arrays; the format must not change
+    /// (a batch resumed by a later build sends the keys its first run sent).</remarks>
+    public string IdempotencyKey(string id)
+    {
+        var max = Encoding.UTF8.GetMaxByteCount(BatchId.Length + 1 + id.Length);
+        Span<byte> input = max <= 1024 ? stackalloc byte[max] : new byte[max];
+        var length = Encoding.UTF8.GetBytes(BatchId, input);
+        input[length++] = (byte)'\n';
+        length += Encoding.UTF8.GetBytes(id, input[length..]);
+        Span<byte> hash = stackalloc byte[SHA256.HashSizeInBytes];
+        SHA256.HashData(input[..length], hash);
+        return System.Buffers.Text.Base64Url.EncodeToString(hash); // unpadded, '-' and '_'
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -63,7 +63,7 @@ internal sealed record BatchLine(string Id, long LineNumber, HttpCall Call)
             {
                 body = b.ValueKind == JsonValueKind.String
                     ? RequestBody.FromBytes(Encoding.UTF8.GetBytes(b.GetString()!), contentType ?? "text/plain; charset=utf-8")
-                    : RequestBody.FromBytes(Encoding.UTF8.GetBytes(b.GetRawText()), contentType ?? "application/json");
+                    : RequestBody.FromBytes(System.Runtime.InteropServices.JsonMarshal.GetRawUtf8Value(b).ToArray(), contentType ?? "application/json");
             }
             return new BatchLine(id, lineNumber, new HttpCall(httpMethod, url) { Headers = headers, Body = body });
         }

@@ -236,18 +236,29 @@ internal static class BatchResults
         }
     }
 
+    // One writer and buffer per thread, reused for every result line (Write is synchronous: no await between use and reuse).
+    [ThreadStatic] private static System.Buffers.ArrayBufferWriter<byte>? t_buffer;
+    [ThreadStatic] private static Utf8JsonWriter? t_writer;
+    private const int KeptBufferBytes = 64 * 1024; // a larger one (a large body) is dropped after use, not kept per thread
+
     private static byte[] Write(Action<Utf8JsonWriter> body)
     {
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer, WriterOptions))
-        {
-            writer.WriteStartObject();
-            body(writer);
-            writer.WriteEndObject();
-        }
+        var buffer = t_buffer ??= new System.Buffers.ArrayBufferWriter<byte>(1024);
+        buffer.ResetWrittenCount();
+        var writer = t_writer ??= new Utf8JsonWriter(buffer, WriterOptions);
+        writer.Reset(buffer); // also after a failed line: no state carried over
+        writer.WriteStartObject();
+        body(writer);
+        writer.WriteEndObject();
+        writer.Flush();
         var bytes = new byte[buffer.WrittenCount + 1];
         buffer.WrittenSpan.CopyTo(bytes);
         bytes[^1] = (byte)'\n';
+        if (buffer.Capacity > KeptBufferBytes)
+        {
+            t_buffer = null;
+            t_writer = null;
+        }
         return bytes;
     }
 }

@@ -1,6 +1,7 @@
 using Courier.Diagnostics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
@@ -9,28 +10,44 @@ namespace Courier.Host.Cli;
 
 /// <summary>
 /// Exports the runtime's traces and metrics over OTLP when <c>OTEL_EXPORTER_OTLP_ENDPOINT</c> is set (the standard variable;
-/// the exporter also reads <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>, <c>OTEL_EXPORTER_OTLP_HEADERS</c>, <c>OTEL_SERVICE_NAME</c>...).
-/// Without it nothing is registered: no listener, no exporter, nothing paid.
+/// the exporter also reads <c>OTEL_EXPORTER_OTLP_PROTOCOL</c>, <c>OTEL_EXPORTER_OTLP_HEADERS</c>, <c>OTEL_SERVICE_NAME</c>...,
+/// from the CLI's configuration: appsettings.json, then the environment). Without it nothing is created: no listener, no
+/// exporter, nothing paid.
 /// </summary>
 internal static class OtlpExport
 {
     public const string EndpointVariable = "OTEL_EXPORTER_OTLP_ENDPOINT";
 
-    public static bool AddIfConfigured(IServiceCollection services, IConfiguration configuration)
+    /// <summary>The tracer and meter providers, or null when no endpoint is configured; disposing them flushes both.</summary>
+    public static IDisposable? StartIfConfigured(IConfiguration configuration)
     {
-        if (string.IsNullOrWhiteSpace(configuration[EndpointVariable])) return false;
-        services.AddOpenTelemetry()
-            .ConfigureResource(resource =>
-            {
-                if (string.IsNullOrWhiteSpace(configuration["OTEL_SERVICE_NAME"])) resource.AddService(serviceName: "courier-cli");
-            })
-            .WithTracing(tracing => tracing
-                .AddSource(CourierActivities.SourceName)
-                .AddSource("System.Net.Http") // HttpClient's own span under each attempt
-                .AddOtlpExporter())
-            .WithMetrics(metrics => metrics
-                .AddMeter(HttpRuntimeMetrics.MeterName)
-                .AddOtlpExporter());
-        return true;
+        if (string.IsNullOrWhiteSpace(configuration[EndpointVariable])) return null;
+        void Resource(ResourceBuilder resource)
+        {
+            if (string.IsNullOrWhiteSpace(configuration["OTEL_SERVICE_NAME"])) resource.AddService(serviceName: "courier-cli");
+        }
+        var tracing = Sdk.CreateTracerProviderBuilder()
+            .ConfigureServices(services => services.AddSingleton(configuration))
+            .ConfigureResource(Resource)
+            .AddSource(CourierActivities.SourceName)
+            .AddSource("System.Net.Http") // HttpClient's own span under each attempt
+            .AddOtlpExporter()
+            .Build();
+        var metrics = Sdk.CreateMeterProviderBuilder()
+            .ConfigureServices(services => services.AddSingleton(configuration))
+            .ConfigureResource(Resource)
+            .AddMeter(HttpRuntimeMetrics.MeterName)
+            .AddOtlpExporter()
+            .Build();
+        return new Providers(tracing, metrics);
+    }
+
+    private sealed class Providers(TracerProvider tracing, MeterProvider metrics) : IDisposable
+    {
+        public void Dispose()
+        {
+            tracing.Dispose();
+            metrics.Dispose();
+        }
     }
 }

@@ -46,7 +46,8 @@ internal static class RuntimeEvents
     /// <param name="showTransfer">Which transfers' resumes to print (by transfer id); null for all.</param>
     public static IActorRef Print(ActorSystem system, IAnsiConsole console, Func<long, bool>? showRetry = null, Func<long, bool>? showTransfer = null)
     {
-        var printer = system.ActorOf(Props.Create(() => new RuntimeEventPrinter(console, showRetry ?? (_ => true), showTransfer ?? (_ => true))));
+        // From a delegate: Props.Create(() => ...) compiles an expression tree, which a one-shot command pays for at start.
+        var printer = system.ActorOf(Courier.Internal.FactoryProducer<RuntimeEventPrinter>.Props(() => new RuntimeEventPrinter(console, showRetry ?? (_ => true), showTransfer ?? (_ => true))));
         foreach (var type in new[] { typeof(RetryScheduled), typeof(TransferRetryScheduled), typeof(TransferResumed), typeof(TokenRefreshed), typeof(TokenRefreshFailed), typeof(AuthenticationFailed) })
             system.EventStream.Subscribe(printer, type);
         return printer;

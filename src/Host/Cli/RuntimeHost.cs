@@ -1,33 +1,46 @@
 using Akka.Actor;
-using Akka.Hosting;
-using Courier.Hosting;
+using Akka.Actor.Setup;
+using Akka.Hosting.Logging;
+using Courier.Diagnostics;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace Courier.Host.Cli;
 
 /// <summary>
-/// The runtime as the CLI runs it: the .NET Generic Host with Akka.Hosting and IHttpClientFactory, configured from
-/// <c>appsettings.json</c>, then environment variables, then the command line (later sources win).
+/// The runtime as the CLI runs it: configured from <c>appsettings.json</c>, then environment variables, then the command
+/// line (later sources win), on a plain <see cref="ActorSystem"/> with a minimal configuration. A command runs once and
+/// exits, so nothing of the .NET Generic Host is started (no dependency injection, no hosted services, no
+/// <see cref="IHttpClientFactory"/>): that was about a fifth of the CPU of a one-shot <c>request</c> (bench/RESULTS.md, issue 13). What the
+/// hosted runtime gets from the host, the CLI sets up by hand, once, here: the options bound and validated
+/// (<see cref="HttpRuntimeOptions.Validate"/>), the named clients (<see cref="HttpRuntime.CreatePrimaryHandler"/>, a client
+/// of their own for token requests, no timeout of theirs), logs through an <see cref="ILoggerFactory"/> on stderr, and the
+/// OTLP export when it is configured (<see cref="OtlpExport"/>).
 /// </summary>
 internal sealed class RuntimeHost : IAsyncDisposable
 {
-    private readonly IHost _host;
+    private readonly DeferredLoggerFactory _loggerFactory;
+    private readonly IDisposable? _export;
+    private readonly List<HttpClient> _clients;
 
-    private RuntimeHost(IHost host)
+    private RuntimeHost(ActorSystem system, IHttpRuntimeClient client, HttpRuntimeOptions options, DeferredLoggerFactory loggerFactory,
+        IDisposable? export, List<HttpClient> clients)
     {
-        _host = host;
-        Client = host.Services.GetRequiredService<IHttpRuntimeClient>();
-        System = host.Services.GetRequiredService<ActorSystem>();
+        System = system;
+        Client = client;
+        Options = options;
+        _loggerFactory = loggerFactory;
+        _export = export;
+        _clients = clients;
     }
 
     public IHttpRuntimeClient Client { get; }
 
     public ActorSystem System { get; }
 
-    public IServiceProvider Services => _host.Services;
+    /// <summary>The effective options (configuration, then the command's changes).</summary>
+    public HttpRuntimeOptions Options { get; }
 
     /// <param name="commandLine">The configuration keys the command line sets.</param>
     /// <param name="verbose">Log from Information up; otherwise from <paramref name="quietLevel"/> up.</param>
@@ -38,58 +51,103 @@ internal sealed class RuntimeHost : IAsyncDisposable
     public static async Task<RuntimeHost> StartAsync(IReadOnlyDictionary<string, string?> commandLine, bool verbose,
         Action<HttpRuntimeOptions>? configure = null, CancellationToken cancellationToken = default, LogLevel quietLevel = LogLevel.Warning)
     {
+        cancellationToken.ThrowIfCancellationRequested();
         var minimum = verbose ? LogLevel.Information : quietLevel;
-        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings
-        {
-            ContentRootPath = AppContext.BaseDirectory,
-        });
-        builder.Configuration
+        var configuration = new ConfigurationBuilder()
             .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
             .AddEnvironmentVariables()
-            .AddInMemoryCollection(commandLine);
-        builder.Logging.AddConfiguration(builder.Configuration.GetSection("Logging"));
-        builder.Logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
-        builder.Logging.AddFilter(l => l >= minimum);
-        // The runtime logs through ILoggerFactory (categories Courier.*), not through Akka's level below: the command's level
-        // applies to it too, over appsettings' "Courier" entry (as it applied through Akka's level before).
-        builder.Logging.AddFilter("Courier", minimum);
-        // Logs go to stderr: stdout carries the command's output (bodies, JSON).
-        builder.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+            .AddInMemoryCollection(commandLine)
+            .Build();
 
-        builder.Services.AddHttpRuntime(builder.Configuration.GetSection(HttpRuntimeOptions.SectionName), configure);
-        OtlpExport.AddIfConfigured(builder.Services, builder.Configuration);
-        builder.Services.AddAkka("courier", akka => akka
-            .ConfigureLoggers(loggers =>
-            {
-                loggers.LogLevel = minimum switch
-                {
-                    <= LogLevel.Debug => Akka.Event.LogLevel.DebugLevel,
-                    LogLevel.Information => Akka.Event.LogLevel.InfoLevel,
-                    LogLevel.Warning => Akka.Event.LogLevel.WarningLevel,
-                    _ => Akka.Event.LogLevel.ErrorLevel,
-                };
-                loggers.ClearLoggers();
-                loggers.AddLoggerFactory();
-            })
-            .AddHocon("akka.log-dead-letters = off\nakka.coordinated-shutdown.run-by-clr-shutdown-hook = off", HoconAddMode.Prepend)
-            .WithHttpRuntime());
-
-        var host = builder.Build();
+        var options = new HttpRuntimeOptions();
+        configuration.GetSection(HttpRuntimeOptions.SectionName).Bind(options);
+        configure?.Invoke(options);
         try
         {
-            await host.StartAsync(cancellationToken);
+            // Bad settings stop the command before anything starts, with a message naming the setting.
+            options.Validate();
         }
-        catch (Microsoft.Extensions.Options.OptionsValidationException ex)
+        catch (ArgumentException ex)
         {
-            host.Dispose();
-            throw new UsageException("Invalid configuration: " + string.Join("; ", ex.Failures));
+            throw new UsageException("Invalid configuration: " + ex.Message);
         }
-        return new RuntimeHost(host);
+
+        // Built on the first log line at or above the command's level: most commands log nothing, and building the console
+        // logger, with the options, took about a tenth of a request's start-up (bench/RESULTS.md, issue 13).
+        var loggerFactory = new DeferredLoggerFactory(minimum, () => LoggerFactory.Create(logging =>
+        {
+            logging.AddConfiguration(configuration.GetSection("Logging"));
+            // Logs go to stderr: stdout carries the command's output (bodies, JSON).
+            logging.AddSimpleConsole(o => { o.SingleLine = true; o.TimestampFormat = "HH:mm:ss.fff "; });
+            logging.Services.Configure<Microsoft.Extensions.Logging.Console.ConsoleLoggerOptions>(o => o.LogToStandardErrorThreshold = LogLevel.Trace);
+            logging.AddFilter(l => l >= minimum);
+            // The runtime logs through the logger factory (categories Courier.*), not through Akka's level below: the
+            // command's level applies to it too, over appsettings' "Courier" entry.
+            logging.AddFilter("Courier", minimum);
+        }));
+        var export = OtlpExport.StartIfConfigured(configuration);
+        var clients = new List<HttpClient>();
+        ActorSystem? system = null;
+        try
+        {
+            system = ActorSystem.Create("courier", ActorSystemSetup.Create(
+                BootstrapSetup.Create().WithConfig(AkkaConfig(minimum)),
+                new LoggerFactorySetup(loggerFactory)));
+            CourierTelemetry.Install(system, meterFactory: null, loggerFactory);
+
+            // As the hosted runtime's named clients: the runtime's primary handler, the actors own every timeout, and
+            // token requests have a client (and a connection pool) of their own, so a refresh never queues behind calls.
+            HttpClient NewClient()
+            {
+                var client = new HttpClient(HttpRuntime.CreatePrimaryHandler(options)) { Timeout = Timeout.InfiniteTimeSpan };
+                clients.Add(client);
+                return client;
+            }
+            var calls = NewClient();
+            var tokens = NewClient();
+            var named = options.Credentials.Keys.ToDictionary(name => name, _ => NewClient(), StringComparer.OrdinalIgnoreCase);
+            var actors = HttpRuntime.StartActors(system, options, () => calls, tokens, HttpRuntime.CoordinatorName, sharedLink: null,
+                namedTokenClient: name => named[name]);
+            return new RuntimeHost(system, new HttpRuntimeClient(actors, options), options, loggerFactory, export, clients);
+        }
+        catch
+        {
+            if (system is not null) await system.Terminate();
+            foreach (var client in clients) client.Dispose();
+            export?.Dispose();
+            loggerFactory.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Only what the CLI changes from Akka's defaults: no remoting or cluster is loaded, nothing else is started.</summary>
+    private static string AkkaConfig(LogLevel minimum)
+    {
+        var level = minimum switch
+        {
+            <= LogLevel.Debug => "DEBUG",
+            LogLevel.Information => "INFO",
+            LogLevel.Warning => "WARNING",
+            _ => "ERROR",
+        };
+        return $$"""
+            akka {
+              loglevel = {{level}}
+              stdout-loglevel = OFF
+              loggers = ["Akka.Hosting.Logging.LoggerFactoryLogger, Akka.Hosting"]
+              log-dead-letters = off
+              log-config-on-start = off
+              coordinated-shutdown.run-by-clr-shutdown-hook = off
+            }
+            """;
     }
 
     public async ValueTask DisposeAsync()
     {
-        await _host.StopAsync();
-        _host.Dispose();
+        // The coordinators answer what they still hold when the system stops; then the clients, the export (flushed), the logs.
+        await System.Terminate();
+        foreach (var client in _clients) client.Dispose();
+        _export?.Dispose();
+        _loggerFactory.Dispose();
     }
 }
