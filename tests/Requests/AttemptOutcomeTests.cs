@@ -85,7 +85,7 @@ public sealed class AttemptOutcomeTests : TestKit
     }
 
     [Fact]
-    public void A_successful_response_is_handed_back_with_its_body_unread()
+    public async Task A_successful_response_is_handed_back_with_its_body_unread()
     {
         _handler.Then(Status(HttpStatusCode.OK, "the whole body"));
         var coordinator = StartCoordinator(o => o.MaxErrorBodyBytes = 4);
@@ -93,7 +93,7 @@ public sealed class AttemptOutcomeTests : TestKit
 
         var ok = ExpectMsg<CallSucceeded>();
         Assert.Equal(1, ok.Attempts);
-        Assert.Equal("the whole body", ok.Response.Content.ReadAsStringAsync().GetAwaiter().GetResult());
+        Assert.Equal("the whole body", await ok.Response.Content.ReadAsStringAsync());
         ok.Response.Dispose();
     }
 
@@ -126,7 +126,7 @@ public sealed class AttemptOutcomeTests : TestKit
     }
 
     [Fact]
-    public void A_response_that_arrives_after_the_call_was_cancelled_is_disposed()
+    public async Task A_response_that_arrives_after_the_call_was_cancelled_is_disposed()
     {
         var arrived = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var content = new TrackedContent();
@@ -146,8 +146,8 @@ public sealed class AttemptOutcomeTests : TestKit
 
         coordinator.Tell(new CancelCall(call.Id));
         Assert.IsType<HttpCallCanceledException>(ExpectMsg<CallFailed>().Error);
-        Assert.True(arrived.Task.Wait(TimeSpan.FromSeconds(5)));
-        Assert.True(content.Disposed.Wait(TimeSpan.FromSeconds(5)), "the late response was never disposed (its connection stays taken)");
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(5));
+        Assert.True(await Task.WhenAny(content.Disposed, Task.Delay(TimeSpan.FromSeconds(5))) == content.Disposed, "the late response was never disposed (its connection stays taken)");
     }
 
     // ---- requests that cannot be built or sent -------------------------------------------------------------------

@@ -93,7 +93,7 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void Cancel_stops_within_one_chunk_keeps_the_part_and_never_creates_the_destination()
+    public async Task Cancel_stops_within_one_chunk_keeps_the_part_and_never_creates_the_destination()
     {
         var body = new GatedStream();
         ThenBody(HttpStatusCode.OK, body, 8 * Chunk);
@@ -108,7 +108,7 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
         transfers.Tell(new CancelTransfer(request.Id));
 
         var cancelled = ExpectMsg<TransferCancelled>();
-        Assert.True(body.ReadCancelled.Task.Wait(TimeSpan.FromSeconds(5)), "the pending read was not aborted");
+        Assert.True(await Task.WhenAny(body.ReadCancelled.Task, Task.Delay(TimeSpan.FromSeconds(5))) == body.ReadCancelled.Task, "the pending read was not aborted");
         Assert.Equal(destination + ".part", cancelled.PartialPath);
         Assert.Equal(Chunk, cancelled.BytesTransferred);
         Assert.False(File.Exists(destination));
