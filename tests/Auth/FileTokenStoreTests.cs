@@ -37,4 +37,24 @@ public sealed class FileTokenStoreTests : IDisposable
         var error = Assert.Throws<IOException>(() => FileTokenStore.FolderSync.Flush(Path.Combine(_folder, "missing")));
         Assert.Contains("could not be opened", error.Message);
     }
+
+    [Fact]
+    public void Flushing_the_folder_leaves_no_file_descriptor_open()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        int Open() => Directory.GetFiles("/proc/self/fd").Length;
+        var before = Open();
+        for (var i = 0; i < 200; i++) FileTokenStore.FolderSync.Flush(_folder);
+        Assert.InRange(Open(), 0, before + 20); // other threads may open a few; 200 leaked would show
+    }
+
+    [Fact]
+    public async Task A_blank_path_and_missing_credentials_are_refused_by_name()
+    {
+        Assert.ThrowsAny<ArgumentException>(() => new FileTokenStore("   "));
+        var store = new FileTokenStore(Path.Combine(_folder, "tokens.json"));
+        var error = await Assert.ThrowsAsync<ArgumentNullException>(() => store.SaveAsync(null!, CancellationToken.None));
+        Assert.Equal("credentials", error.ParamName);
+        Assert.Empty(Directory.GetFiles(_folder));
+    }
 }

@@ -76,6 +76,28 @@ public sealed class RefreshDecisionTests
         Assert.Equal(Now.AddSeconds(1), RefreshDecision.ExpiryOf(new TokenRefreshResult.Refreshed("t", null, TimeSpan.FromSeconds(1)), Now));
     }
 
+    [Fact]
+    public void A_jwt_that_expires_this_very_second_has_no_expiry()
+    {
+        Assert.Null(RefreshDecision.ExpiryOf(new TokenRefreshResult.Refreshed(Jwt(Now), null, null), Now));
+    }
+
+    [Fact]
+    public void A_jwt_whose_exp_is_decades_away_is_clamped_to_ten_years()
+    {
+        var far = Jwt(Now.AddYears(40));
+        Assert.Equal(Now + TimeSpan.FromDays(3650), RefreshDecision.ExpiryOf(new TokenRefreshResult.Refreshed(far, null, null), Now));
+        var withinTenYears = Jwt(Now.AddDays(3649));
+        Assert.Equal(Now.AddDays(3649), RefreshDecision.ExpiryOf(new TokenRefreshResult.Refreshed(withinTenYears, null, null), Now));
+    }
+
+    [Fact]
+    public void An_expires_in_wins_over_the_jwts_exp()
+    {
+        var jwt = Jwt(Now.AddSeconds(900));
+        Assert.Equal(Now.AddSeconds(60), RefreshDecision.ExpiryOf(new TokenRefreshResult.Refreshed(jwt, null, TimeSpan.FromSeconds(60)), Now));
+    }
+
     private static string Jwt(DateTimeOffset exp)
     {
         static string Part(string json) => Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(json)).TrimEnd('=').Replace('+', '-').Replace('/', '_');

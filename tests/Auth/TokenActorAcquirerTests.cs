@@ -79,6 +79,7 @@ public sealed class TokenActorAcquirerTests(ITestOutputHelper output) : TokenAct
         Scheduler.Advance(DelayBeforeRetry(0));
         AwaitCalls(2);
         Assert.False(Refresher.Requests[0].IsEnded);
+        Assert.NotNull(Refresher.Requests[0].CancelRequestedAt); // the timed-out request was told to stop all the same
 
         Refresher.Answer(2, ControlledRefresher.Refreshed("cc-2"));
         Assert.Equal("cc-2", ExpectMsg<TokenGranted>().AccessToken);

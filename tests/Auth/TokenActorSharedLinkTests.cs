@@ -59,6 +59,113 @@ public sealed class TokenActorSharedLinkTests(ITestOutputHelper output) : TokenA
         Assert.Equal(new SharedRefreshRequest(5, "proactive"), link.FishForMessage<SharedRefreshRequest>(_ => true));
     }
 
+    [Fact]
+    public void A_refused_call_asks_the_link_for_the_successor_and_continues_with_the_pair_the_link_adopts()
+    {
+        var link = CreateTestProbe();
+        var events = Events<TokenRefreshed>();
+        var tokens = StartShared(link, new HeldStore());
+        tokens.Tell(new SharedCredentials(3, new TokenPair("token-3", "refresh-3"), null, false, null, 0));
+
+        tokens.Tell(new TokenRejected(1, 3));
+        Assert.Equal(new SharedRefreshRequest(3, "rejected"), link.FishForMessage<SharedRefreshRequest>(_ => true));
+        Assert.Equal(("Refreshing", 1), (StatusOf(tokens).State, StatusOf(tokens).Waiting));
+        tokens.Tell(new SharedCredentials(3, new TokenPair("stale", "stale"), null, false, "rejected", 1)); // not newer: ignored
+        ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+
+        var expires = Scheduler.Now.AddMinutes(5);
+        tokens.Tell(new SharedCredentials(4, new TokenPair("token-4", "refresh-4", expires), null, false, "rejected", 2));
+        var granted = ExpectMsg<TokenGranted>();
+        Assert.Equal((1L, "token-4", 4L), (granted.CallId, granted.AccessToken, granted.Generation));
+        Assert.Equal(new TokenRefreshed(4, expires, "rejected", 2, 1), events.ExpectMsg<TokenRefreshed>());
+        var status = StatusOf(tokens);
+        Assert.Equal(("Ready", 4L, 1L, 0), (status.State, status.Generation, status.Refreshes, status.Waiting));
+    }
+
+    [Fact]
+    public void A_shared_refresh_that_failed_fails_the_waiting_calls_once_and_keeps_the_pair()
+    {
+        var link = CreateTestProbe();
+        var events = Events<TokenRefreshFailed>();
+        var tokens = StartShared(link, new HeldStore());
+        tokens.Tell(new SharedCredentials(2, new TokenPair("token-2", "refresh-2"), null, false, null, 0));
+        tokens.Tell(new TokenRejected(1, 2));
+        link.FishForMessage<SharedRefreshRequest>(_ => true);
+
+        tokens.Tell(new SharedRefreshFailed(1, "an older generation's failure", 1)); // not this refresh: ignored
+        tokens.Tell(new SharedRefreshFailed(2, "503 Service Unavailable", 4));
+        var failed = ExpectMsg<TokenUnavailable>();
+        Assert.Equal(1L, failed.CallId);
+        Assert.Contains("the token refresh failed 4 time(s): 503 Service Unavailable", failed.Error.Message);
+        Assert.Equal(new TokenRefreshFailed("503 Service Unavailable", 4, null), events.ExpectMsg<TokenRefreshFailed>());
+        events.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+
+        tokens.Tell(new GetToken(2)); // the pair stays: the next call gets it
+        var granted = ExpectMsg<TokenGranted>();
+        Assert.Equal(("token-2", 2L), (granted.AccessToken, granted.Generation));
+        Assert.Equal("Ready", StatusOf(tokens).State);
+    }
+
+    [Fact]
+    public void Shared_credentials_refused_elsewhere_sign_this_node_out_announce_it_and_clear_its_store()
+    {
+        var link = CreateTestProbe();
+        var events = Events<AuthenticationFailed>();
+        var store = new HeldStore();
+        var tokens = StartShared(link, store);
+        tokens.Tell(new SharedCredentials(2, new TokenPair("token-2", "refresh-2"), null, false, null, 0));
+        tokens.Tell(new TokenRejected(1, 2));
+        link.FishForMessage<SharedRefreshRequest>(_ => true);
+
+        tokens.Tell(new SharedCredentials(3, null, "invalid_grant", true, null, 1));
+        var failed = ExpectMsg<TokenUnavailable>();
+        Assert.Contains("the refresh token was refused (invalid_grant); sign in again", failed.Error.Message);
+        Assert.Contains("invalid_grant", events.ExpectMsg<AuthenticationFailed>().Reason);
+        AwaitAssert(() => Assert.Equal(1, store.Clears));
+        Assert.Null(store.Current);
+        Assert.Equal(("SignedOut", 3L), (StatusOf(tokens).State, StatusOf(tokens).Generation));
+        tokens.Tell(new GetToken(2));
+        Assert.Contains("sign in again", ExpectMsg<TokenUnavailable>().Error.Message);
+    }
+
+    [Fact]
+    public void A_sign_out_on_another_node_signs_this_one_out_quietly()
+    {
+        var link = CreateTestProbe();
+        var events = Events<AuthenticationFailed>();
+        var tokens = StartShared(link, new HeldStore());
+        tokens.Tell(new SharedCredentials(2, new TokenPair("token-2", "refresh-2"), null, false, null, 0));
+
+        tokens.Tell(new SharedCredentials(3, null, null, false, null, 0));
+        tokens.Tell(new GetToken(1));
+        Assert.Contains("signed out", ExpectMsg<TokenUnavailable>().Error.Message);
+        events.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+
+        // A pair signed in anywhere afterwards brings it back.
+        tokens.Tell(new SharedCredentials(4, new TokenPair("token-4", "refresh-4"), null, false, null, 0));
+        tokens.Tell(new GetToken(2));
+        Assert.Equal("token-4", ExpectMsg<TokenGranted>().AccessToken);
+    }
+
+    [Fact]
+    public void Sign_in_and_sign_out_go_to_the_link_which_answers_the_caller()
+    {
+        var link = CreateTestProbe();
+        var tokens = StartShared(link, new HeldStore());
+        tokens.Tell(new SharedCredentials(1, new TokenPair("token-1", "refresh-1"), null, false, null, 0));
+
+        var pair = new TokenPair("token-9", "refresh-9", Scheduler.Now.AddHours(1));
+        tokens.Tell(new SignIn(pair));
+        Assert.Equal(new SharedSignIn(pair), link.FishForMessage<SharedSignIn>(_ => true));
+        link.Reply(new SignedIn(2)); // forwarded: the link's answer reaches the one who signed in
+        Assert.Equal(new SignedIn(2), ExpectMsg<SignedIn>());
+
+        tokens.Tell(SignOut.Instance);
+        link.FishForMessage<SharedSignOut>(_ => true);
+        tokens.Tell(new GetToken(1));
+        Assert.Contains("signed out", ExpectMsg<TokenUnavailable>().Error.Message);
+    }
+
     private sealed class ForwardTo : ReceiveActor
     {
         public ForwardTo(IActorRef to) => ReceiveAny(m => to.Forward(m));

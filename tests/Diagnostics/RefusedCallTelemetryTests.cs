@@ -1,0 +1,164 @@
+using System.Net;
+using Akka.Actor;
+using Akka.Event;
+using Akka.TestKit;
+using Akka.TestKit.Xunit2;
+using Courier.Diagnostics;
+using Courier.Errors;
+using Courier.Requests;
+using Courier.Tests.Support;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Courier.Tests.Diagnostics;
+
+/// <summary>
+/// Calls the coordinator answers itself (never sent, or cut short by a stop or a crash) still show in the metrics: one
+/// failure and one call duration each, tagged with why (<c>courier.outcome</c>: invalid_request, queue_full, cancelled,
+/// deadline, runtime), so a dashboard counts refused calls as failures of the right kind.
+/// </summary>
+public sealed class RefusedCallTelemetryTests : TestKit
+{
+    private static readonly Uri Url = new("https://api.example.test/items/1");
+
+    private readonly TestProbe _seen;
+    private readonly ScriptedHandler _handler;
+    private readonly TelemetryCapture _capture = new();
+
+    public RefusedCallTelemetryTests(ITestOutputHelper output)
+        : base(@"akka.scheduler.implementation = ""Akka.TestKit.TestScheduler, Akka.TestKit""", output: output)
+    {
+        _seen = CreateTestProbe();
+        _handler = new ScriptedHandler(_seen.Ref, () => Scheduler.Now) { Default = (_, ct) => Hang(ct) };
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        base.Dispose(disposing);
+        if (disposing) _capture.Dispose();
+    }
+
+    private TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
+
+    private IActorRef StartCoordinator(Action<HttpRuntimeOptions>? configure = null, ILoggingAdapter? log = null)
+    {
+        // No logger factory: the request path logs through Akka's adapter (a throwing one, for the crash).
+        var telemetry = CourierTelemetry.Install(Sys, _capture.MeterFactory, loggerFactory: null);
+        var options = new HttpRuntimeOptions();
+        options.Retry.Jitter = JitterMode.None;
+        options.Retry.MaxRetries = 0;
+        configure?.Invoke(options);
+        var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+        return Sys.ActorOf(RequestCoordinator.Props(new RequestRuntime(options, () => client, log ?? Sys.Log) { Telemetry = telemetry }));
+    }
+
+    private static async Task<HttpResponseMessage> Hang(CancellationToken ct)
+    {
+        await Task.Delay(Timeout.Infinite, ct);
+        throw new InvalidOperationException("unreachable");
+    }
+
+    private List<string?> Outcomes(string instrument, string tag) =>
+        _capture.Measurements.Where(m => m.Instrument == instrument).Select(m => m.Tag(tag) as string).ToList();
+
+    /// <summary>The outcome of every call duration recorded, and the reason of every failure counted, in order.</summary>
+    private (List<string?> Durations, List<string?> Failures) Recorded() =>
+        (Outcomes("courier.http.call.duration", "courier.outcome"), Outcomes("courier.http.failures", "reason"));
+
+    [Fact]
+    public void Calls_refused_before_the_queue_are_counted_as_invalid_requests()
+    {
+        var coordinator = StartCoordinator();
+
+        coordinator.Tell(new ExecuteCall(new HttpCall(HttpMethod.Get, new Uri("ftp://files.example.test/a.txt"))));
+        Assert.IsType<InvalidHttpCallException>(ExpectMsg<CallFailed>().Error);
+        Assert.Equal(["invalid_request"], Recorded().Durations);
+        Assert.Equal(["invalid_request"], Recorded().Failures);
+
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url) with { Credential = "billing" }));
+        var failed = ExpectMsg<CallFailed>();
+        var error = Assert.IsType<InvalidHttpCallException>(failed.Error);
+        Assert.Contains("no credential named 'billing' is configured (Courier:Credentials:billing)", error.Message);
+        Assert.Equal(0, failed.Attempts);
+        Assert.Equal(["invalid_request", "invalid_request"], Recorded().Durations);
+        Assert.Equal(["invalid_request", "invalid_request"], Recorded().Failures);
+        Assert.Equal(0, _handler.Count);
+        Assert.Equal(2, _capture.Measurements.Count(m => m.Instrument == "courier.http.calls"));
+    }
+
+    [Fact]
+    public void A_duplicate_a_full_queue_a_cancel_and_a_deadline_in_the_queue_are_each_counted_with_their_reason()
+    {
+        var coordinator = StartCoordinator(o => { o.MaxConcurrentCalls = 1; o.MaxQueuedCalls = 1; o.CallDeadline = TimeSpan.FromSeconds(5); });
+        var running = HttpCall.Get(Url) with { Deadline = TimeSpan.FromMinutes(5) };
+        coordinator.Tell(new ExecuteCall(running));
+        _seen.ExpectMsg<SeenRequest>();
+
+        coordinator.Tell(new ExecuteCall(running)); // the same call object again, while it runs
+        Assert.IsType<InvalidHttpCallException>(ExpectMsg<CallFailed>().Error);
+        Assert.Equal("invalid_request", Recorded().Durations.Last());
+
+        var queued = HttpCall.Get(Url);
+        coordinator.Tell(new ExecuteCall(queued));
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
+        Assert.IsType<CallQueueFullException>(ExpectMsg<CallFailed>().Error);
+        Assert.Equal("queue_full", Recorded().Durations.Last());
+
+        coordinator.Tell(new CancelCall(queued.Id));
+        Assert.IsType<HttpCallCanceledException>(ExpectMsg<CallFailed>().Error);
+        Assert.Equal("cancelled", Recorded().Durations.Last());
+
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
+        coordinator.Tell(new Identify(null));
+        ExpectMsg<ActorIdentity>();
+        Scheduler.Advance(TimeSpan.FromSeconds(5));
+        Assert.IsType<HttpCallTimeoutException>(ExpectMsg<CallFailed>().Error);
+        Assert.Equal("deadline", Recorded().Durations.Last());
+
+        Assert.Equal(["invalid_request", "queue_full", "cancelled", "deadline"], Recorded().Durations);
+        Assert.Equal(["invalid_request", "queue_full", "cancelled", "deadline"], Recorded().Failures);
+    }
+
+    [Fact]
+    public async Task Calls_cut_short_by_a_stopping_runtime_are_counted_as_runtime_failures()
+    {
+        var coordinator = StartCoordinator(o => o.MaxConcurrentCalls = 1);
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
+        _seen.ExpectMsg<SeenRequest>();
+        coordinator.Tell(new Identify(null));
+        ExpectMsg<ActorIdentity>();
+
+        await coordinator.GracefulStop(TimeSpan.FromSeconds(5));
+        ExpectMsg<CallFailed>();
+        ExpectMsg<CallFailed>();
+
+        // The queued call's duration comes from the coordinator; the running one's from the coordinator too (its actor
+        // is stopped with it, mid-attempt).
+        Assert.Equal(2, Recorded().Durations.Count(o => o == "runtime"));
+    }
+
+    [Fact]
+    public void A_call_whose_actor_throws_is_counted_as_a_runtime_failure()
+    {
+        var coordinator = StartCoordinator(log: new ThrowingLog());
+        _handler.ThenStatus(HttpStatusCode.InternalServerError);
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
+        Assert.IsType<RuntimeUnavailableException>(ExpectMsg<CallFailed>().Error);
+
+        Assert.Equal(["runtime"], Recorded().Durations);
+        Assert.Equal(["runtime"], Recorded().Failures);
+    }
+
+    /// <summary>A logging adapter that throws when asked to log an error (the RequestActor logs a 5xx at error level).</summary>
+    private sealed class ThrowingLog() : LoggingAdapterBase(DefaultLogMessageFormatter.Instance)
+    {
+        public override bool IsDebugEnabled => false;
+        public override bool IsInfoEnabled => false;
+        public override bool IsWarningEnabled => false;
+        public override bool IsErrorEnabled => true;
+
+        protected override void NotifyLog(LogLevel logLevel, object message, Exception cause) =>
+            throw new InvalidOperationException("the logger failed");
+    }
+}
