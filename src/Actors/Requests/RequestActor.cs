@@ -27,7 +27,7 @@ namespace Courier.Requests;
 /// and a <see cref="ReceiveActor"/> builds its handler tables anew for every instance (about half of the runtime's
 /// allocations per call when measured, bench/RESULTS.md).
 /// </remarks>
-internal sealed class RequestActor : UntypedActor, IWithTimers
+internal sealed class RequestActor : ActorBase, IWithTimers
 {
     private const string RetryTimer = "retry";
 
@@ -60,8 +60,9 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     private bool _finished;
     private readonly CallTelemetry _telemetry;
 
-    public RequestActor(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt)
+    public RequestActor(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt, HostTicket? firstPermit = null)
     {
+        _ticket = firstPermit;
         _call = runtime.WithAutomaticIdempotencyKey(call);
         _runtime = runtime;
         _deadline = call.Deadline ?? runtime.CallDeadline;
@@ -78,16 +79,22 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         _awaitingPermit = AwaitingPermit;
     }
 
-    // The states, as delegates made once per actor (Become with a method group would allocate on every switch).
-    private readonly UntypedReceive _sending;
-    private readonly UntypedReceive _waitingToRetry;
-    private readonly UntypedReceive _awaitingToken;
-    private readonly UntypedReceive _awaitingPermit;
+    // The states, as delegates made once per actor (Become with a method group would allocate on every switch; and they
+    // are Receive delegates, not UntypedActor's UntypedReceive, which Akka wraps in a new closure on every Become).
+    private readonly Receive _sending;
+    private readonly Receive _waitingToRetry;
+    private readonly Receive _awaitingToken;
+    private readonly Receive _awaitingPermit;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt) =>
-        Internal.FactoryProducer<RequestActor>.Props(() => new RequestActor(call, runtime, submittedAt));
+    /// <param name="call">The call.</param>
+    /// <param name="runtime">The request path's settings.</param>
+    /// <param name="submittedAt">When the coordinator accepted it (the deadline counts from here).</param>
+    /// <param name="firstPermit">The host permit of the first attempt when the coordinator granted it with the call
+    /// (<see cref="HostGate.TryAdmitAtOnce"/>); null: the first attempt asks for one like every other.</param>
+    public static Props Props(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt, HostTicket? firstPermit = null) =>
+        Internal.FactoryProducer<RequestActor>.Props(() => new RequestActor(call, runtime, submittedAt, firstPermit));
 
     private DateTimeOffset Now => Context.System.Scheduler.Now;
 
@@ -118,26 +125,27 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     // ---- states -------------------------------------------------------------------------------------------
 
     /// <summary>The initial behaviour, before the first attempt: only what can arrive that early.</summary>
-    protected override void OnReceive(object message) => Common(message);
+    protected override bool Receive(object message) => Common(message);
 
-    private void Sending(object message)
+    private bool Sending(object message)
     {
         switch (message)
         {
-            case AttemptResponded m when m.Attempt == _inFlight: OnResponse(m); break;
-            case AttemptFaulted m when m.Attempt == _inFlight: OnFault(m); break;
-            case AttemptTimedOut m when m.Attempt == _inFlight: OnAttemptTimeout(m); break;
-            default: Common(message); break;
+            case AttemptResponded m when m.Attempt == _inFlight: OnResponse(m); return true;
+            case AttemptFaulted m when m.Attempt == _inFlight: OnFault(m); return true;
+            case AttemptTimedOut m when m.Attempt == _inFlight: OnAttemptTimeout(m); return true;
+            default: return Common(message);
         }
     }
 
-    private void WaitingToRetry(object message)
+    private bool WaitingToRetry(object message)
     {
-        if (message is RetryNow) BeginAttempt();
-        else Common(message);
+        if (message is not RetryNow) return Common(message);
+        BeginAttempt();
+        return true;
     }
 
-    private void AwaitingToken(object message)
+    private bool AwaitingToken(object message)
     {
         switch (message)
         {
@@ -149,21 +157,20 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
                     // The credentials have not moved since the server refused them: sending them again would loop.
                     Fail(new AuthenticationFailedException($"the server refused the access token with {_refusedStatus} again after a refresh",
                         _call.Method, _call.Uri, _attempts), "authentication");
-                    return;
+                    return true;
                 }
                 _tokenGeneration = m.Generation;
                 SendAttempt(m.AccessToken);
-                break;
+                return true;
             case TokenUnavailable m when m.CallId == _call.Id:
                 Fail(m.Error.ForCall(_call.Method, _call.Uri, _attempts), "authentication");
-                break;
+                return true;
             default:
-                Common(message);
-                break;
+                return Common(message);
         }
     }
 
-    private void AwaitingPermit(object message)
+    private bool AwaitingPermit(object message)
     {
         switch (message)
         {
@@ -173,19 +180,18 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
                 var token = _pendingToken;
                 _pendingToken = null;
                 Transmit(token);
-                break;
+                return true;
             case AttemptPermitRefused m:
                 CancelDeadlineTimer();
                 Fail(new CircuitOpenException(_method, _uri, _attempts, m.Host.ToString(), m.RetryAt), "circuit_open");
-                break;
+                return true;
             default:
-                Common(message);
-                break;
+                return Common(message);
         }
     }
 
     /// <summary>What every state handles the same way.</summary>
-    private void Common(object message)
+    private bool Common(object message)
     {
         switch (message)
         {
@@ -205,18 +211,32 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             case AttemptPermitGranted or AttemptPermitRefused:
                 break;
             default:
-                Unhandled(message);
-                break;
+                return false; // unhandled (ActorBase publishes it)
         }
+        return true;
     }
 
     // ---- attempts -----------------------------------------------------------------------------------------
 
-    /// <summary>Gets the access token at send time (never one captured earlier), then sends.</summary>
+    /// <summary>
+    /// Gets the access token at send time (never one captured earlier), then sends: the token the TokenActor has
+    /// published (<see cref="TokenSnapshot"/>) when there is one it would grant now, newer than one the server refused;
+    /// otherwise it asks the TokenActor, which may be refreshing, signed out or loading.
+    /// </summary>
     private void BeginAttempt()
     {
         if (_runtime.UsesToken(_call) && SameOrigin(_uri, _call.Uri))
         {
+            var route = _runtime.RouteFor(_call)!;
+            if (route.Snapshot?.TryGet(Now) is { } snapshot && snapshot.Generation > _refusedGeneration)
+            {
+                _tokenGeneration = snapshot.Generation;
+                SendAttempt(snapshot.AccessToken);
+                return;
+            }
+            // A permit the coordinator granted with the call is not held through a wait for a token (it would hold the
+            // host's window): it is given back, and the attempt asks for one when its token has come.
+            ReportAttempt(HostOutcome.Ignored);
             AwaitToken(new GetToken(_call.Id));
             return;
         }
@@ -252,6 +272,11 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     /// </summary>
     private void SendAttempt(string? accessToken)
     {
+        if (_ticket is not null)
+        {
+            Transmit(accessToken); // the first attempt's permit came with the call: no wait, no deadline timer
+            return;
+        }
         if (!ArmDeadlineTimer()) return;
         _pendingToken = accessToken;
         Context.Parent.Tell(new AttemptPermitRequest(_call.Id, HostKey.From(_uri)));

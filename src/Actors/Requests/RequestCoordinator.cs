@@ -84,8 +84,13 @@ public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, 
         _admission.Submit(call.Id, call, Sender);
     }
 
-    IActorRef IAdmissionHost<HttpCall, CallResult>.StartChild(long id, HttpCall call, DateTimeOffset submittedAt) =>
-        Context.ActorOf(RequestActor.Props(call, _runtime, submittedAt));
+    IActorRef IAdmissionHost<HttpCall, CallResult>.StartChild(long id, HttpCall call, DateTimeOffset submittedAt)
+    {
+        // The first attempt's permit comes with the call when its host admits it now and no token wait comes first
+        // (a permit is held only by an attempt about to be sent): no permit round trip on the common path.
+        var permit = _runtime.MaySendAtOnce(call, Context.System.Scheduler.Now) ? Hosts.TryAdmitAtOnce(call.Id, HostKey.From(call.Uri)) : null;
+        return Context.ActorOf(RequestActor.Props(call, _runtime, submittedAt, permit));
+    }
 
     TimeSpan? IAdmissionHost<HttpCall, CallResult>.QueueDeadline(HttpCall call) => call.Deadline ?? _runtime.CallDeadline;
 
