@@ -15,28 +15,34 @@ namespace Courier.Requests;
 /// <summary>
 /// Runs one call: sends attempts, schedules retries on its timers (never sleeping a thread), enforces the
 /// per-attempt timeout and the call's deadline, and reports exactly one <see cref="CallResult"/> to its parent.
-/// It stops itself when the call ends.
+/// When the call ends it stops, or, made by the coordinator (pooled), it waits in <c>Idle</c> for the coordinator's next
+/// call (<see cref="RunCall"/>), with every per-call field set afresh.
 /// </summary>
 /// <remarks>
 /// States: <c>AwaitingToken</c> (the TokenActor is asked), <c>AwaitingPermit</c> (the coordinator's per-host gate is
 /// asked: every attempt needs its host's permit, and reports its outcome to the gate when it ends), <c>Sending</c> (an
 /// attempt is in flight) and <c>WaitingToRetry</c> (a retry timer is pending).
-/// Every timer and every attempt result carries the attempt number, so a late answer from an abandoned attempt
-/// (timed out, or superseded) is recognised and dropped.
-/// It is an <see cref="UntypedActor"/> whose states are methods switched with <c>Become</c>: one actor runs per call,
-/// and a <see cref="ReceiveActor"/> builds its handler tables anew for every instance (about half of the runtime's
-/// allocations per call when measured, bench/RESULTS.md).
+/// Every timer and every attempt result carries the attempt's number (unique over all the calls the actor runs) or
+/// the call's id, so a late answer from an abandoned attempt (timed out, superseded, or of an earlier call) is
+/// recognised and dropped; what the coordinator sends about a call always arrives before the actor's next call.
+/// Its states are methods switched with <c>Become</c>, kept as <see cref="Receive"/> delegates made once per actor:
+/// a <see cref="ReceiveActor"/> builds its handler tables anew for every instance, and <see cref="UntypedActor"/> wraps
+/// its receive in a new closure on every <c>Become</c> (bench/RESULTS.md).
 /// </remarks>
 internal sealed class RequestActor : ActorBase, IWithTimers
 {
     private const string RetryTimer = "retry";
 
-    private readonly HttpCall _call;
     private readonly RequestRuntime _runtime;
-    private readonly DateTimeOffset _deadlineAt;
-    private readonly TimeSpan _deadline;
-    private readonly TimeSpan _attemptTimeout;
-    private readonly int _maxRetries;
+    private readonly bool _pooled;  // after a call it waits for the next one (RunCall) instead of stopping
+
+    // The call being run: set for each call (Run), every field below included.
+    private HttpCall _call;
+    private DateTimeOffset _deadlineAt;
+    private TimeSpan _deadline;
+    private TimeSpan _attemptTimeout;
+    private int _maxRetries;
+    private long _attemptSeq;       // numbers every attempt this actor ever sends: answers of an earlier call's attempts never match
 
     private int _attempts;          // requests sent so far (first attempts, retries, auth retries, redirects)
     private int _retries;           // retries after failures, bounded by MaxRetries
@@ -44,7 +50,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
     private HostTicket? _ticket;     // the host permit of the attempt in flight, null when none is held
     private string? _pendingToken;  // the access token of the attempt waiting for its permit
     private int _redirects;
-    private int _inFlight;          // the attempt whose answer we wait for, 0 when none
+    private long _inFlight;         // the attempt (its _attemptSeq) whose answer we wait for, 0 when none
     private Uri _uri;               // where the next request goes (changes when a redirect is followed)
     private HttpMethod _method;
     private bool _sendBody = true;
@@ -58,25 +64,48 @@ internal sealed class RequestActor : ActorBase, IWithTimers
     private ICancelable? _attemptTimer;   // weakly held by the scheduler: see WeakTimer
     private ICancelable? _deadlineTimer;  // armed only while waiting for a token
     private bool _finished;
-    private readonly CallTelemetry _telemetry;
+    private CallTelemetry _telemetry;
 
-    public RequestActor(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt, HostTicket? firstPermit = null)
+    public RequestActor(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt, HostTicket? firstPermit = null, bool pooled = false)
     {
-        _ticket = firstPermit;
-        _call = runtime.WithAutomaticIdempotencyKey(call);
         _runtime = runtime;
-        _deadline = call.Deadline ?? runtime.CallDeadline;
-        _deadlineAt = submittedAt + _deadline;
-        _attemptTimeout = call.AttemptTimeout ?? runtime.AttemptTimeout;
-        _maxRetries = call.MaxRetries ?? runtime.MaxRetries;
-        if (call.Body is { IsReplayable: false }) _maxRetries = 0; // a one-shot body is sent once (issue 11)
-        _telemetry = CallTelemetry.Start(_call, runtime, submittedAt, Context.System.Scheduler.Now, Self);
-        _uri = call.Uri;
-        _method = call.Method;
+        _pooled = pooled;
         _sending = Sending;
         _waitingToRetry = WaitingToRetry;
         _awaitingToken = AwaitingToken;
         _awaitingPermit = AwaitingPermit;
+        _idle = Idle;
+        Init(call, submittedAt, firstPermit);
+    }
+
+    /// <summary>Takes <paramref name="call"/> as the call to run, with every per-call field set afresh.</summary>
+    [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(_call), nameof(_telemetry), nameof(_uri), nameof(_method))]
+    private void Init(HttpCall call, DateTimeOffset submittedAt, HostTicket? firstPermit)
+    {
+        _ticket = firstPermit;
+        _call = _runtime.WithAutomaticIdempotencyKey(call);
+        _deadline = call.Deadline ?? _runtime.CallDeadline;
+        _deadlineAt = submittedAt + _deadline;
+        _attemptTimeout = call.AttemptTimeout ?? _runtime.AttemptTimeout;
+        _maxRetries = call.MaxRetries ?? _runtime.MaxRetries;
+        if (call.Body is { IsReplayable: false }) _maxRetries = 0; // a one-shot body is sent once (issue 11)
+        _telemetry = CallTelemetry.Start(_call, _runtime, submittedAt, Context.System.Scheduler.Now, Self);
+        _uri = call.Uri;
+        _method = call.Method;
+        _attempts = 0;
+        _retries = 0;
+        _throttles = 0;
+        _pendingToken = null;
+        _redirects = 0;
+        _inFlight = 0;
+        _sendBody = true;
+        _tokenGeneration = 0;
+        _refusedGeneration = 0;
+        _refusals = 0;
+        _refusedStatus = 0;
+        _lastRetryCost = 0;
+        _lastError = null;
+        _finished = false;
     }
 
     // The states, as delegates made once per actor (Become with a method group would allocate on every switch; and they
@@ -85,6 +114,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
     private readonly Receive _waitingToRetry;
     private readonly Receive _awaitingToken;
     private readonly Receive _awaitingPermit;
+    private readonly Receive _idle;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
@@ -93,12 +123,17 @@ internal sealed class RequestActor : ActorBase, IWithTimers
     /// <param name="submittedAt">When the coordinator accepted it (the deadline counts from here).</param>
     /// <param name="firstPermit">The host permit of the first attempt when the coordinator granted it with the call
     /// (<see cref="HostGate.TryAdmitAtOnce"/>); null: the first attempt asks for one like every other.</param>
-    public static Props Props(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt, HostTicket? firstPermit = null) =>
-        Internal.FactoryProducer<RequestActor>.Props(() => new RequestActor(call, runtime, submittedAt, firstPermit));
+    /// <param name="pooled">True (the coordinator's own actors): after the call the actor waits for the next one
+    /// (<see cref="RunCall"/>) instead of stopping.</param>
+    public static Props Props(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt, HostTicket? firstPermit = null, bool pooled = false) =>
+        Internal.FactoryProducer<RequestActor>.Props(() => new RequestActor(call, runtime, submittedAt, firstPermit, pooled));
 
     private DateTimeOffset Now => Context.System.Scheduler.Now;
 
-    protected override void PreStart()
+    protected override void PreStart() => Start();
+
+    /// <summary>Starts the call set by <see cref="Init"/>.</summary>
+    private void Start()
     {
         var remaining = _deadlineAt - Now;
         if (remaining <= TimeSpan.Zero)
@@ -136,6 +171,18 @@ internal sealed class RequestActor : ActorBase, IWithTimers
             case AttemptTimedOut m when m.Attempt == _inFlight: OnAttemptTimeout(m); return true;
             default: return Common(message);
         }
+    }
+
+    /// <summary>
+    /// A pooled actor between calls: it waits for the next <see cref="RunCall"/>. What is left of the last call (the
+    /// answer of an abandoned attempt, a late token or permit) is released or dropped, as in any state.
+    /// </summary>
+    private bool Idle(object message)
+    {
+        if (message is not RunCall run) return Common(message, idle: true);
+        Init(run.Call, run.SubmittedAt, run.FirstPermit);
+        Start();
+        return true;
     }
 
     private bool WaitingToRetry(object message)
@@ -190,17 +237,19 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         }
     }
 
-    /// <summary>What every state handles the same way.</summary>
-    private bool Common(object message)
+    /// <summary>What every state handles the same way (<paramref name="idle"/>: between two calls, nothing to cancel).</summary>
+    private bool Common(object message, bool idle = false)
     {
         switch (message)
         {
-            case CancelCall:
+            case CancelCall when !idle:
                 Fail(new HttpCallCanceledException(_call.Method, _call.Uri, _attempts), "cancelled");
                 break;
-            case DeadlineReached:
+            case DeadlineReached m when !idle && m.CallId == _call.Id:
                 FailDeadline();
                 break;
+            case CancelCall or DeadlineReached:
+                break; // of a call that has ended
             // Answers of abandoned attempts and stale timers: release what they hold, nothing else.
             case AttemptResponded m:
                 m.Response.Dispose();
@@ -262,7 +311,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
             FailDeadline();
             return false;
         }
-        _deadlineTimer = WeakTimer.ScheduleTellOnce(Context.System.Scheduler, remaining, Self, DeadlineReached.Instance);
+        _deadlineTimer = WeakTimer.ScheduleTellOnce(Context.System.Scheduler, remaining, Self, new DeadlineReached(_call.Id));
         return true;
     }
 
@@ -323,13 +372,13 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         }
 
         _attempts++;
-        _inFlight = _attempts;
+        _inFlight = ++_attemptSeq;
         _telemetry.AttemptStarted(_attempts, _method, _uri, Now);
         _attemptCancellation?.Dispose();
         _attemptCancellation = new CancellationTokenSource();
         var deadlineFirst = remaining < _attemptTimeout;
         _attemptTimer = WeakTimer.ScheduleTellOnce(Context.System.Scheduler, deadlineFirst ? remaining : _attemptTimeout, Self,
-            new AttemptTimedOut(_attempts, deadlineFirst));
+            new AttemptTimedOut(_inFlight, deadlineFirst));
         Become(_sending);
 
         HttpClient client;
@@ -345,7 +394,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         }
 
         using (_telemetry.AttemptScope())
-            RunAttemptAsync(client, request, _call.Completion, _attempts, _runtime.MaxErrorBodyBytes, _attemptCancellation.Token).PipeTo(Self);
+            RunAttemptAsync(client, request, _call.Completion, _inFlight, _runtime.MaxErrorBodyBytes, _attemptCancellation.Token).PipeTo(Self);
     }
 
     private HttpRequestMessage BuildRequest(string? accessToken)
@@ -381,7 +430,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
 
     /// <summary>Runs outside the actor: it touches no actor state and turns every outcome into a message.</summary>
     private static async Task<object> RunAttemptAsync(HttpClient client, HttpRequestMessage request, HttpCompletionOption completion,
-        int attempt, int maxErrorBody, CancellationToken cancellationToken)
+        long attempt, int maxErrorBody, CancellationToken cancellationToken)
     {
         try
         {
@@ -746,34 +795,50 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         ReportAttempt(HostOutcome.Ignored); // an attempt cut off by the call's end (cancelled, deadline) frees its host slot
         _telemetry.Ended(result, Now);
         Context.Parent.Tell(new RequestFinished(result));
-        Context.Stop(Self);
+        if (!_pooled)
+        {
+            Context.Stop(Self);
+            return;
+        }
+        // Between calls nothing of this one stays armed; answers still on their way are dropped by their numbers.
+        _attemptTimer = null;
+        CancelDeadlineTimer();
+        Timers.CancelAll();
+        _attemptCancellation?.Dispose();
+        _attemptCancellation = null;
+        _telemetry.Stopped();
+        Become(_idle);
     }
 
     // ---- private protocol ---------------------------------------------------------------------------------
 
-    private sealed record AttemptResponded(int Attempt, HttpResponseMessage Response, string? ErrorBody)
+    private sealed record AttemptResponded(long Attempt, HttpResponseMessage Response, string? ErrorBody)
     {
         public override string ToString() => $"AttemptResponded({Attempt}, {(int)Response.StatusCode})";
     }
 
-    private sealed record AttemptFaulted(int Attempt, Exception Error)
+    private sealed record AttemptFaulted(long Attempt, Exception Error)
     {
         public override string ToString() => $"AttemptFaulted({Attempt}, {Error.GetType().Name})";
     }
 
     /// <summary>The attempt's timer fired; <paramref name="DeadlineFirst"/>: it was set to the call's deadline, which came first.</summary>
-    private sealed record AttemptTimedOut(int Attempt, bool DeadlineFirst);
+    private sealed record AttemptTimedOut(long Attempt, bool DeadlineFirst);
 
     private sealed record RetryNow
     {
         public static readonly RetryNow Instance = new();
     }
 
-    private sealed record DeadlineReached
-    {
-        public static readonly DeadlineReached Instance = new();
-    }
+    /// <summary>The deadline timer of call <paramref name="CallId"/> (a pooled actor tells its calls' timers apart).</summary>
+    private sealed record DeadlineReached(long CallId);
 }
 
-/// <summary>A RequestActor's one report to the coordinator.</summary>
+/// <summary>A RequestActor's one report per call to the coordinator.</summary>
 internal sealed record RequestFinished(CallResult Result);
+
+/// <summary>
+/// The coordinator gives a pooled RequestActor, idle since its last call ended, its next call (the first permit as in
+/// <see cref="RequestActor.Props"/>).
+/// </summary>
+internal sealed record RunCall(HttpCall Call, DateTimeOffset SubmittedAt, HostTicket? FirstPermit);
