@@ -33,6 +33,9 @@ internal sealed class RequestActor : ActorBase, IWithTimers
 {
     private const string RetryTimer = "retry";
 
+    /// <summary>What an idle pooled actor holds instead of its last call, so that call (its body) is not kept alive.</summary>
+    private static readonly HttpCall NoCall = new(HttpMethod.Get, new Uri("http://idle.invalid/"));
+
     private readonly RequestRuntime _runtime;
     private readonly bool _pooled;  // after a call it waits for the next one (RunCall) instead of stopping
 
@@ -154,7 +157,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         // Aborts an attempt still in flight when the call ends early (cancelled, deadline, shutdown).
         _attemptCancellation?.Cancel();
         _attemptCancellation?.Dispose();
-        _telemetry.Stopped();
+        _telemetry?.Stopped(); // null in an idle pooled actor: its last call was stopped when it ended
     }
 
     // ---- states -------------------------------------------------------------------------------------------
@@ -807,6 +810,11 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         _attemptCancellation?.Dispose();
         _attemptCancellation = null;
         _telemetry.Stopped();
+        // Nothing of the ended call is kept while idle: its request (and body), its last error, its telemetry.
+        _telemetry = null!;
+        _call = NoCall;
+        _lastError = null;
+        _pendingToken = null;
         Become(_idle);
     }
 
