@@ -10,7 +10,8 @@ namespace Courier.Requests;
 /// The entry point of the request path. It caps the calls in flight (<see cref="HttpRuntimeOptions.MaxConcurrentCalls"/>),
 /// keeps a bounded queue behind the cap (<see cref="HttpRuntimeOptions.MaxQueuedCalls"/>: past it a call is refused at once,
 /// never parked in an unbounded mailbox), answers a queued call at its deadline, runs each call in a <c>RequestActor</c>
-/// of its own (one call at a time per actor; an actor whose call ended is reused for a later call) and answers each <see cref="ExecuteCall"/> sender with exactly one <see cref="CallResult"/>, also when it stops.
+/// of its own (one call at a time per actor; an actor whose call ended is reused for a later call) and answers each
+/// <see cref="ExecuteCall"/> sender with exactly one <see cref="CallResult"/>, also when it stops.
 /// Behind the cap, a per-host gate (<see cref="HostGate"/>, settings <c>Courier:Hosts</c>) admits each attempt of a
 /// running call: a host's pause, window, rate and circuit breaker hold or fail its calls, never another host's.
 /// </summary>
