@@ -87,8 +87,10 @@ public static class HttpRuntime
             var acquirer = sharedLink is not null ? null : auth.Acquirer ?? (auth.RefreshEndpoint is null || !auth.Acquires ? null : auth.CreateAcquirer(TokenClient()));
             var settings = TokenSettings.From(auth, refresher, runtime.DelayBeforeRetry, acquirer);
             if (sharedLink is not null) settings = settings.WithSharedLink(sharedLink, store ?? settings.Store, waitForOwner);
+            settings = settings with { Snapshot = new TokenSnapshotCell() };
             tokens = system.ActorOf(TokenActor.Props(settings), name + "-tokens");
             runtime.Tokens = tokens;
+            runtime.TokenSnapshot = settings.Snapshot;
         }
         IActorRef? credentials = null;
         if (options.Credentials.Count > 0)
@@ -100,10 +102,11 @@ public static class HttpRuntime
                     ?? throw new ArgumentNullException(nameof(tokenClient), $"Courier:Credentials:{credential} names a token endpoint: give the client for token requests.");
                 var refresher = credentialOptions.Refresher ?? (credentialOptions.RefreshEndpoint is null || credentialOptions.Acquires ? null : credentialOptions.CreateRefresher(NamedClient()));
                 var acquirer = credentialOptions.Acquirer ?? (credentialOptions.RefreshEndpoint is null || !credentialOptions.Acquires ? null : credentialOptions.CreateAcquirer(NamedClient()));
-                named[credential] = TokenSettings.From(credentialOptions, refresher, runtime.DelayBeforeRetry, acquirer, credential);
+                named[credential] = TokenSettings.From(credentialOptions, refresher, runtime.DelayBeforeRetry, acquirer, credential) with { Snapshot = new TokenSnapshotCell() };
             }
             credentials = system.ActorOf(CredentialsSupervisor.Props(named), name + "-credentials");
-            foreach (var (credential, credentialOptions) in options.Credentials) runtime.AddCredential(credential, credentialOptions, credentials);
+            foreach (var (credential, credentialOptions) in options.Credentials)
+                runtime.AddCredential(credential, credentialOptions, credentials, named[credential].Snapshot);
         }
         var requests = system.ActorOf(RequestCoordinator.Props(runtime), name);
         var transfers = system.ActorOf(Transfers.TransferCoordinator.Props(new Transfers.TransferRuntime(options.Transfers, runtime, requests)), name + "-transfers");

@@ -169,13 +169,17 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
         if (watch.Stopped)
             return new CallFailed(call.Id, new RuntimeUnavailableException(call.Method, call.Uri, 0, "the runtime has stopped (the actor system is shutting down)"), 0);
 
-        var (method, uri, id) = (call.Method, call.Uri, call.Id);
         var reply = new ReplyRef<CallResult>(watch.Provider, watch.Path,
-            stopped: () => new CallFailed(id, new RuntimeUnavailableException(method, uri, 0, "the runtime stopped (the actor system is shutting down)"), 0),
+            stopped: static state => state is HttpCall c
+                ? new CallFailed(c.Id, new RuntimeUnavailableException(c.Method, c.Uri, 0, "the runtime stopped (the actor system is shutting down)"), 0)
+                : throw new InvalidOperationException("not a call"),
+            stoppedState: call,
             late: static late => (late as CallSucceeded)?.Response.Dispose());
         // Tracked before the Tell: a call the stopped coordinator never reads (it went to dead letters) is answered by the watch.
         using var tracked = watch.Track(reply);
         coordinator.Tell(new ExecuteCall(call), reply);
+        if (!cancellationToken.CanBeCanceled) return await reply.Task.ConfigureAwait(false); // nothing to register
+        var (method, uri, id) = (call.Method, call.Uri, call.Id);
         // Registered after the Tell, so a CancelCall can never overtake its call. Cancellation tells the coordinator
         // (which aborts the attempt and answers), and also completes the caller's task here, so a caller never waits
         // on a runtime that stopped in the meantime; whichever answer comes first wins, a late response is disposed.

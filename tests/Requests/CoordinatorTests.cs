@@ -50,6 +50,70 @@ public sealed class CoordinatorTests : TestKit
         throw new InvalidOperationException("unreachable");
     }
 
+    // Issue 13: the coordinator reuses the actor of an ended call for the next one. With attempts numbered per call, the
+    // late answer of the cancelled call's attempt 1 matched the next call's attempt 1 and ended it (checked).
+    [Fact]
+    public void A_late_answer_of_an_earlier_call_is_never_taken_for_the_next_call_run_by_the_same_actor()
+    {
+        var releaseFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var releaseSecond = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        _handler
+            .Then(async (_, _) =>
+            {
+                await releaseFirst.Task; // a server that answers late, whatever the cancellation
+                return ScriptedHandler.Ok("first");
+            })
+            .Then(async (_, _) =>
+            {
+                await releaseSecond.Task;
+                return ScriptedHandler.Ok("second");
+            });
+        var coordinator = StartCoordinator(o => o.MaxConcurrentCalls = 1);
+        var first = HttpCall.Get(Url);
+        coordinator.Tell(new ExecuteCall(first));
+        _seen.ExpectMsg<SeenRequest>();
+        coordinator.Tell(new CancelCall(first.Id));
+        Assert.Equal(first.Id, ExpectMsg<CallFailed>().CallId);
+
+        var second = HttpCall.Get(Url);
+        coordinator.Tell(new ExecuteCall(second));
+        _seen.ExpectMsg<SeenRequest>();
+        releaseFirst.SetResult(); // the first call's answer reaches the actor now running the second
+        ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        releaseSecond.SetResult();
+        var ok = ExpectMsg<CallSucceeded>();
+        Assert.Equal(second.Id, ok.CallId);
+        Assert.Equal(1, ok.Attempts);
+        Assert.Equal("second", ok.Response.Content.ReadAsStringAsync().GetAwaiter().GetResult());
+        ok.Response.Dispose();
+    }
+
+    [Fact]
+    public void A_call_run_by_a_reused_actor_starts_afresh()
+    {
+        _handler.ThenStatus(HttpStatusCode.ServiceUnavailable);
+        var coordinator = StartCoordinator(o => o.MaxConcurrentCalls = 1);
+        var retried = Sys.EventStream;
+        var events = CreateTestProbe();
+        retried.Subscribe(events.Ref, typeof(RetryScheduled));
+        var first = HttpCall.Get(Url);
+        coordinator.Tell(new ExecuteCall(first));
+        var retry = events.ExpectMsg<RetryScheduled>();
+        Scheduler.Advance(retry.Delay);
+        var firstOk = ExpectMsg<CallSucceeded>();
+        Assert.Equal(2, firstOk.Attempts);
+        firstOk.Response.Dispose();
+
+        var second = HttpCall.Get(Url);
+        coordinator.Tell(new ExecuteCall(second));
+        var secondOk = ExpectMsg<CallSucceeded>();
+        Assert.Equal(second.Id, secondOk.CallId);
+        Assert.Equal(1, secondOk.Attempts);
+        secondOk.Response.Dispose();
+        Assert.Equal(3, _handler.Count);
+    }
+
     // Regression (issue 9, item 7): the queued call waited until a slot freed, far past its deadline.
     [Fact]
     public void A_queued_call_is_answered_at_its_deadline_while_the_cap_is_full()

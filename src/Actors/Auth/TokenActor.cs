@@ -59,6 +59,7 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     internal TokenActor(TokenSettings settings)
     {
         _settings = settings;
+        _settings.Snapshot?.Publish(null); // a restarted actor starts over in Loading: nothing to read until it is Ready
         Loading();
     }
 
@@ -106,8 +107,21 @@ public sealed class TokenActor : ReceiveActor, IWithTimers, IWithUnboundedStash
     /// <inheritdoc />
     protected override void PostStop()
     {
+        _settings.Snapshot?.Publish(null);
         _core?.Stop();
         _refreshTelemetry.Ended("stopped", Now);
+    }
+
+    /// <summary>
+    /// Every state change goes through here: in <c>Ready</c> with a token, that token is published for calls to read
+    /// (<see cref="TokenSnapshot"/>); in any other state the snapshot is withdrawn, so calls ask the actor and wait, or
+    /// fail, exactly as before. The actor would grant the published token to a <see cref="GetToken"/> right now.
+    /// </summary>
+    private new void Become(Action state)
+    {
+        base.Become(state);
+        if (_settings.Snapshot is not { } cell) return;
+        cell.Publish(state == (Action)Ready && _credentials is { AccessToken.Length: > 0 } c ? new TokenSnapshot(c.AccessToken, _generation, c.ExpiresAt) : null);
     }
 
     // ---- Loading --------------------------------------------------------------------------------------------
@@ -645,6 +659,12 @@ internal sealed record TokenSettings
 
     /// <summary>The shared refresh step (a child the TokenActor starts), or null when the TokenActor refreshes itself.</summary>
     public Props? SharedLink { get; init; }
+
+    /// <summary>
+    /// Where the actor publishes the token it would hand out now, for calls to read at send time (one cell per TokenActor,
+    /// made by the runtime that starts it); null: calls always ask the actor.
+    /// </summary>
+    public TokenSnapshotCell? Snapshot { get; init; }
 
     public static TokenSettings From(TokenOptions options, ITokenRefresher? refresher, Func<int, TimeSpan> delayBeforeRetry,
         ITokenAcquirer? acquirer = null, string? credential = null) => new()

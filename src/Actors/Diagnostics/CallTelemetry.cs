@@ -14,10 +14,16 @@ internal sealed class CallTelemetry
     private readonly CourierTelemetry _telemetry;
     private readonly DateTimeOffset _submittedAt;
     private readonly Activity? _span;
-    private readonly TagList _callTags;
+    // The metric tags are kept as their values and built when recorded: a TagList field is about 140 bytes inline, and
+    // this object is made for every call (bench/RESULTS.md, issue 13).
+    private readonly string _methodTag;
+    private readonly string _serverAddress;
     private Activity? _attempt;
     private DateTimeOffset _attemptStartedAt;
-    private TagList _attemptTags;
+    private string _attemptMethodTag = "";
+    private Uri? _attemptUri;
+    private int _attemptStatus;        // 0: no status (yet)
+    private string? _attemptErrorType;
     private string? _failure;
     private string _tokenRequest = "get";
     private DateTimeOffset _tokenAskedAt;
@@ -29,11 +35,12 @@ internal sealed class CallTelemetry
         _call = call;
         _telemetry = telemetry;
         _submittedAt = submittedAt;
-        _callTags = new TagList { { Tags.Method, Spans.MethodTag(call.Method) }, { Tags.ServerAddress, ServerAddress(call.Uri) } };
+        _methodTag = Spans.MethodTag(call.Method);
+        _serverAddress = ServerAddress(call.Uri);
         var queued = now - submittedAt;
         if (queued < TimeSpan.Zero) queued = TimeSpan.Zero;
-        telemetry.Metrics.QueueWait.Record(queued.TotalSeconds, _callTags);
-        telemetry.Metrics.ActiveCalls.Add(1, _callTags);
+        telemetry.Metrics.QueueWait.Record(queued.TotalSeconds, CallTags);
+        telemetry.Metrics.ActiveCalls.Add(1, CallTags);
 
         // The span covers the queueing too: it starts when the coordinator accepted the call.
         _span = Spans.Start(CourierActivities.CallOperation, "call " + Spans.MethodTag(call.Method), ActivityKind.Client, call.TraceParent,
@@ -103,11 +110,10 @@ internal sealed class CallTelemetry
     {
         _telemetry.Metrics.Attempts.Add(1);
         _attemptStartedAt = now;
-        _attemptTags = new TagList
-        {
-            { Tags.Method, Spans.MethodTag(method) }, { Tags.ServerAddress, ServerAddress(uri) }, { Tags.ServerPort, uri.IsAbsoluteUri ? uri.Port : 0 },
-            { Tags.UrlScheme, uri.IsAbsoluteUri ? uri.Scheme : "" },
-        };
+        _attemptMethodTag = Spans.MethodTag(method);
+        _attemptUri = uri;
+        _attemptStatus = 0;
+        _attemptErrorType = null;
         var parent = _span?.Context ?? _call.TraceParent;
         _attempt = Spans.Start(CourierActivities.AttemptOperation, Spans.MethodTag(method), ActivityKind.Client, parent);
         if (_attempt is null && parent != default)
@@ -141,8 +147,8 @@ internal sealed class CallTelemetry
     public void AttemptEnded(HttpResponseMessage response, DateTimeOffset now)
     {
         var status = (int)response.StatusCode;
-        _attemptTags.Add(Tags.StatusCode, status);
-        if (status >= 400) _attemptTags.Add(Tags.ErrorType, status.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        _attemptStatus = status;
+        if (status >= 400) _attemptErrorType = status.ToString(System.Globalization.CultureInfo.InvariantCulture);
         if (_attempt is { IsAllDataRequested: true } span)
         {
             span.SetTag(Tags.StatusCode, status);
@@ -161,7 +167,7 @@ internal sealed class CallTelemetry
     private void AttemptFailed(string errorType, DateTimeOffset now)
     {
         if (_attempt is null && _attemptStartedAt == default) return;
-        _attemptTags.Add(Tags.ErrorType, errorType);
+        _attemptErrorType = errorType;
         if (_attempt is { IsAllDataRequested: true } span) span.SetTag(Tags.ErrorType, errorType);
         _attempt?.SetStatus(ActivityStatusCode.Error, errorType);
         EndAttempt(now);
@@ -171,7 +177,7 @@ internal sealed class CallTelemetry
     {
         if (_attemptStartedAt == default) return;
         var elapsed = now - _attemptStartedAt;
-        _telemetry.Metrics.AttemptDuration.Record(Math.Max(0, elapsed.TotalSeconds), _attemptTags);
+        _telemetry.Metrics.AttemptDuration.Record(Math.Max(0, elapsed.TotalSeconds), AttemptTags());
         _attemptStartedAt = default;
         Spans.Stop(_attempt);
         _attempt = null;
@@ -253,7 +259,7 @@ internal sealed class CallTelemetry
         };
         if (_attempt is not null) AttemptFailed(outcome, now); // the call ended under a running attempt (cancelled, deadline)
 
-        var tags = _callTags;
+        var tags = CallTags;
         tags.Add(Tags.Outcome, outcome);
         if (status is { } s) tags.Add(Tags.StatusClass, Spans.StatusClass(s));
         var metrics = _telemetry.Metrics;
@@ -278,7 +284,7 @@ internal sealed class CallTelemetry
     {
         if (_stopped) return;
         _stopped = true;
-        _telemetry.Metrics.ActiveCalls.Add(-1, _callTags);
+        _telemetry.Metrics.ActiveCalls.Add(-1, CallTags);
         if (_ended) return;
         _ended = true;
         Spans.Stop(_attempt);
@@ -289,6 +295,22 @@ internal sealed class CallTelemetry
     }
 
     // ---- helpers -------------------------------------------------------------------------------------------------------
+
+    private TagList CallTags => new() { { Tags.Method, _methodTag }, { Tags.ServerAddress, _serverAddress } };
+
+    /// <summary>The attempt's tags: method, server address, port and scheme, then the status and the error type if any.</summary>
+    private TagList AttemptTags()
+    {
+        var uri = _attemptUri!;
+        var tags = new TagList
+        {
+            { Tags.Method, _attemptMethodTag }, { Tags.ServerAddress, ServerAddress(uri) }, { Tags.ServerPort, uri.IsAbsoluteUri ? uri.Port : 0 },
+            { Tags.UrlScheme, uri.IsAbsoluteUri ? uri.Scheme : "" },
+        };
+        if (_attemptStatus != 0) tags.Add(Tags.StatusCode, _attemptStatus);
+        if (_attemptErrorType is not null) tags.Add(Tags.ErrorType, _attemptErrorType);
+        return tags;
+    }
 
     private static TagList Tagged(HttpCall call) =>
         new() { { Tags.Method, Spans.MethodTag(call.Method) }, { Tags.ServerAddress, ServerAddress(call.Uri) } };

@@ -12,19 +12,29 @@ namespace Courier.Internal;
 internal sealed class ReplyRef<TResult> : MinimalActorRef, CoordinatorWatch.IPending where TResult : class
 {
     private readonly TaskCompletionSource<TResult> _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly Func<TResult> _stopped;
+    private readonly Func<object, TResult> _stopped;
+    private readonly object _stoppedState;
     private readonly Action<TResult>? _late;
 
     /// <param name="provider">The actor system's provider.</param>
     /// <param name="path">A path for log lines only: it is never looked up.</param>
-    /// <param name="stopped">The answer when the coordinator stopped without answering.</param>
+    /// <param name="stopped">The answer when the coordinator stopped without answering, made from <paramref name="stoppedState"/>
+    /// (a static delegate and a state: no closure per call).</param>
+    /// <param name="stoppedState">What <paramref name="stopped"/> is given.</param>
     /// <param name="late">Releases an answer that came after the task was completed.</param>
-    public ReplyRef(IActorRefProvider provider, ActorPath path, Func<TResult> stopped, Action<TResult>? late = null)
+    public ReplyRef(IActorRefProvider provider, ActorPath path, Func<object, TResult> stopped, object stoppedState, Action<TResult>? late = null)
     {
         Provider = provider;
         Path = path;
         _stopped = stopped;
+        _stoppedState = stoppedState;
         _late = late;
+    }
+
+    /// <summary>A reply whose answer when the coordinator stopped is made by <paramref name="stopped"/>.</summary>
+    public ReplyRef(IActorRefProvider provider, ActorPath path, Func<TResult> stopped, Action<TResult>? late = null)
+        : this(provider, path, static state => ((Func<TResult>)state)(), stopped, late)
+    {
     }
 
     public Task<TResult> Task => _completion.Task;
@@ -46,6 +56,6 @@ internal sealed class ReplyRef<TResult> : MinimalActorRef, CoordinatorWatch.IPen
 
     void CoordinatorWatch.IPending.CoordinatorStopped()
     {
-        if (!_completion.Task.IsCompleted) TryComplete(_stopped());
+        if (!_completion.Task.IsCompleted) TryComplete(_stopped(_stoppedState));
     }
 }

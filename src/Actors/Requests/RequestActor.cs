@@ -15,28 +15,37 @@ namespace Courier.Requests;
 /// <summary>
 /// Runs one call: sends attempts, schedules retries on its timers (never sleeping a thread), enforces the
 /// per-attempt timeout and the call's deadline, and reports exactly one <see cref="CallResult"/> to its parent.
-/// It stops itself when the call ends.
+/// When the call ends it stops, or, made by the coordinator (pooled), it waits in <c>Idle</c> for the coordinator's next
+/// call (<see cref="RunCall"/>), with every per-call field set afresh.
 /// </summary>
 /// <remarks>
 /// States: <c>AwaitingToken</c> (the TokenActor is asked), <c>AwaitingPermit</c> (the coordinator's per-host gate is
 /// asked: every attempt needs its host's permit, and reports its outcome to the gate when it ends), <c>Sending</c> (an
 /// attempt is in flight) and <c>WaitingToRetry</c> (a retry timer is pending).
-/// Every timer and every attempt result carries the attempt number, so a late answer from an abandoned attempt
-/// (timed out, or superseded) is recognised and dropped.
-/// It is an <see cref="UntypedActor"/> whose states are methods switched with <c>Become</c>: one actor runs per call,
-/// and a <see cref="ReceiveActor"/> builds its handler tables anew for every instance (about half of the runtime's
-/// allocations per call when measured, bench/RESULTS.md).
+/// Every timer and every attempt result carries the attempt's number (unique over all the calls the actor runs) or
+/// the call's id, so a late answer from an abandoned attempt (timed out, superseded, or of an earlier call) is
+/// recognised and dropped; what the coordinator sends about a call always arrives before the actor's next call.
+/// Its states are methods switched with <c>Become</c>, kept as <see cref="Receive"/> delegates made once per actor:
+/// a <see cref="ReceiveActor"/> builds its handler tables anew for every instance, and <see cref="UntypedActor"/> wraps
+/// its receive in a new closure on every <c>Become</c> (bench/RESULTS.md).
 /// </remarks>
-internal sealed class RequestActor : UntypedActor, IWithTimers
+internal sealed class RequestActor : ActorBase, IWithTimers
 {
     private const string RetryTimer = "retry";
 
-    private readonly HttpCall _call;
+    /// <summary>What an idle pooled actor holds instead of its last call, so that call (its body) is not kept alive.</summary>
+    private static readonly HttpCall NoCall = new(HttpMethod.Get, new Uri("http://idle.invalid/"));
+
     private readonly RequestRuntime _runtime;
-    private readonly DateTimeOffset _deadlineAt;
-    private readonly TimeSpan _deadline;
-    private readonly TimeSpan _attemptTimeout;
-    private readonly int _maxRetries;
+    private readonly bool _pooled;  // after a call it waits for the next one (RunCall) instead of stopping
+
+    // The call being run: set for each call (Run), every field below included.
+    private HttpCall _call;
+    private DateTimeOffset _deadlineAt;
+    private TimeSpan _deadline;
+    private TimeSpan _attemptTimeout;
+    private int _maxRetries;
+    private long _attemptSeq;       // numbers every attempt this actor ever sends: answers of an earlier call's attempts never match
 
     private int _attempts;          // requests sent so far (first attempts, retries, auth retries, redirects)
     private int _retries;           // retries after failures, bounded by MaxRetries
@@ -44,7 +53,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     private HostTicket? _ticket;     // the host permit of the attempt in flight, null when none is held
     private string? _pendingToken;  // the access token of the attempt waiting for its permit
     private int _redirects;
-    private int _inFlight;          // the attempt whose answer we wait for, 0 when none
+    private long _inFlight;         // the attempt (its _attemptSeq) whose answer we wait for, 0 when none
     private Uri _uri;               // where the next request goes (changes when a redirect is followed)
     private HttpMethod _method;
     private bool _sendBody = true;
@@ -58,40 +67,76 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     private ICancelable? _attemptTimer;   // weakly held by the scheduler: see WeakTimer
     private ICancelable? _deadlineTimer;  // armed only while waiting for a token
     private bool _finished;
-    private readonly CallTelemetry _telemetry;
+    private CallTelemetry _telemetry;
 
-    public RequestActor(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt)
+    public RequestActor(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt, HostTicket? firstPermit = null, bool pooled = false)
     {
-        _call = runtime.WithAutomaticIdempotencyKey(call);
         _runtime = runtime;
-        _deadline = call.Deadline ?? runtime.CallDeadline;
-        _deadlineAt = submittedAt + _deadline;
-        _attemptTimeout = call.AttemptTimeout ?? runtime.AttemptTimeout;
-        _maxRetries = call.MaxRetries ?? runtime.MaxRetries;
-        if (call.Body is { IsReplayable: false }) _maxRetries = 0; // a one-shot body is sent once (issue 11)
-        _telemetry = CallTelemetry.Start(_call, runtime, submittedAt, Context.System.Scheduler.Now, Self);
-        _uri = call.Uri;
-        _method = call.Method;
+        _pooled = pooled;
         _sending = Sending;
         _waitingToRetry = WaitingToRetry;
         _awaitingToken = AwaitingToken;
         _awaitingPermit = AwaitingPermit;
+        _idle = Idle;
+        Init(call, submittedAt, firstPermit);
     }
 
-    // The states, as delegates made once per actor (Become with a method group would allocate on every switch).
-    private readonly UntypedReceive _sending;
-    private readonly UntypedReceive _waitingToRetry;
-    private readonly UntypedReceive _awaitingToken;
-    private readonly UntypedReceive _awaitingPermit;
+    /// <summary>Takes <paramref name="call"/> as the call to run, with every per-call field set afresh.</summary>
+    [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(_call), nameof(_telemetry), nameof(_uri), nameof(_method))]
+    private void Init(HttpCall call, DateTimeOffset submittedAt, HostTicket? firstPermit)
+    {
+        _ticket = firstPermit;
+        _call = _runtime.WithAutomaticIdempotencyKey(call);
+        _deadline = call.Deadline ?? _runtime.CallDeadline;
+        _deadlineAt = submittedAt + _deadline;
+        _attemptTimeout = call.AttemptTimeout ?? _runtime.AttemptTimeout;
+        _maxRetries = call.MaxRetries ?? _runtime.MaxRetries;
+        if (call.Body is { IsReplayable: false }) _maxRetries = 0; // a one-shot body is sent once (issue 11)
+        _telemetry = CallTelemetry.Start(_call, _runtime, submittedAt, Context.System.Scheduler.Now, Self);
+        _uri = call.Uri;
+        _method = call.Method;
+        _attempts = 0;
+        _retries = 0;
+        _throttles = 0;
+        _pendingToken = null;
+        _redirects = 0;
+        _inFlight = 0;
+        _sendBody = true;
+        _tokenGeneration = 0;
+        _refusedGeneration = 0;
+        _refusals = 0;
+        _refusedStatus = 0;
+        _lastRetryCost = 0;
+        _lastError = null;
+        _finished = false;
+    }
+
+    // The states, as delegates made once per actor (Become with a method group would allocate on every switch; and they
+    // are Receive delegates, not UntypedActor's UntypedReceive, which Akka wraps in a new closure on every Become).
+    private readonly Receive _sending;
+    private readonly Receive _waitingToRetry;
+    private readonly Receive _awaitingToken;
+    private readonly Receive _awaitingPermit;
+    private readonly Receive _idle;
 
     public ITimerScheduler Timers { get; set; } = null!;
 
-    public static Props Props(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt) =>
-        Internal.FactoryProducer<RequestActor>.Props(() => new RequestActor(call, runtime, submittedAt));
+    /// <param name="call">The call.</param>
+    /// <param name="runtime">The request path's settings.</param>
+    /// <param name="submittedAt">When the coordinator accepted it (the deadline counts from here).</param>
+    /// <param name="firstPermit">The host permit of the first attempt when the coordinator granted it with the call
+    /// (<see cref="HostGate.TryAdmitAtOnce"/>); null: the first attempt asks for one like every other.</param>
+    /// <param name="pooled">True (the coordinator's own actors): after the call the actor waits for the next one
+    /// (<see cref="RunCall"/>) instead of stopping.</param>
+    public static Props Props(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt, HostTicket? firstPermit = null, bool pooled = false) =>
+        Internal.FactoryProducer<RequestActor>.Props(() => new RequestActor(call, runtime, submittedAt, firstPermit, pooled));
 
     private DateTimeOffset Now => Context.System.Scheduler.Now;
 
-    protected override void PreStart()
+    protected override void PreStart() => Start();
+
+    /// <summary>Starts the call set by <see cref="Init"/>.</summary>
+    private void Start()
     {
         var remaining = _deadlineAt - Now;
         if (remaining <= TimeSpan.Zero)
@@ -112,32 +157,45 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         // Aborts an attempt still in flight when the call ends early (cancelled, deadline, shutdown).
         _attemptCancellation?.Cancel();
         _attemptCancellation?.Dispose();
-        _telemetry.Stopped();
+        _telemetry?.Stopped(); // null in an idle pooled actor: its last call was stopped when it ended
     }
 
     // ---- states -------------------------------------------------------------------------------------------
 
     /// <summary>The initial behaviour, before the first attempt: only what can arrive that early.</summary>
-    protected override void OnReceive(object message) => Common(message);
+    protected override bool Receive(object message) => Common(message);
 
-    private void Sending(object message)
+    private bool Sending(object message)
     {
         switch (message)
         {
-            case AttemptResponded m when m.Attempt == _inFlight: OnResponse(m); break;
-            case AttemptFaulted m when m.Attempt == _inFlight: OnFault(m); break;
-            case AttemptTimedOut m when m.Attempt == _inFlight: OnAttemptTimeout(m); break;
-            default: Common(message); break;
+            case AttemptResponded m when m.Attempt == _inFlight: OnResponse(m); return true;
+            case AttemptFaulted m when m.Attempt == _inFlight: OnFault(m); return true;
+            case AttemptTimedOut m when m.Attempt == _inFlight: OnAttemptTimeout(m); return true;
+            default: return Common(message);
         }
     }
 
-    private void WaitingToRetry(object message)
+    /// <summary>
+    /// A pooled actor between calls: it waits for the next <see cref="RunCall"/>. What is left of the last call (the
+    /// answer of an abandoned attempt, a late token or permit) is released or dropped, as in any state.
+    /// </summary>
+    private bool Idle(object message)
     {
-        if (message is RetryNow) BeginAttempt();
-        else Common(message);
+        if (message is not RunCall run) return Common(message, idle: true);
+        Init(run.Call, run.SubmittedAt, run.FirstPermit);
+        Start();
+        return true;
     }
 
-    private void AwaitingToken(object message)
+    private bool WaitingToRetry(object message)
+    {
+        if (message is not RetryNow) return Common(message);
+        BeginAttempt();
+        return true;
+    }
+
+    private bool AwaitingToken(object message)
     {
         switch (message)
         {
@@ -149,21 +207,20 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
                     // The credentials have not moved since the server refused them: sending them again would loop.
                     Fail(new AuthenticationFailedException($"the server refused the access token with {_refusedStatus} again after a refresh",
                         _call.Method, _call.Uri, _attempts), "authentication");
-                    return;
+                    return true;
                 }
                 _tokenGeneration = m.Generation;
                 SendAttempt(m.AccessToken);
-                break;
+                return true;
             case TokenUnavailable m when m.CallId == _call.Id:
                 Fail(m.Error.ForCall(_call.Method, _call.Uri, _attempts), "authentication");
-                break;
+                return true;
             default:
-                Common(message);
-                break;
+                return Common(message);
         }
     }
 
-    private void AwaitingPermit(object message)
+    private bool AwaitingPermit(object message)
     {
         switch (message)
         {
@@ -173,28 +230,29 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
                 var token = _pendingToken;
                 _pendingToken = null;
                 Transmit(token);
-                break;
+                return true;
             case AttemptPermitRefused m:
                 CancelDeadlineTimer();
                 Fail(new CircuitOpenException(_method, _uri, _attempts, m.Host.ToString(), m.RetryAt), "circuit_open");
-                break;
+                return true;
             default:
-                Common(message);
-                break;
+                return Common(message);
         }
     }
 
-    /// <summary>What every state handles the same way.</summary>
-    private void Common(object message)
+    /// <summary>What every state handles the same way (<paramref name="idle"/>: between two calls, nothing to cancel).</summary>
+    private bool Common(object message, bool idle = false)
     {
         switch (message)
         {
-            case CancelCall:
+            case CancelCall when !idle:
                 Fail(new HttpCallCanceledException(_call.Method, _call.Uri, _attempts), "cancelled");
                 break;
-            case DeadlineReached:
+            case DeadlineReached m when !idle && m.CallId == _call.Id:
                 FailDeadline();
                 break;
+            case CancelCall or DeadlineReached:
+                break; // of a call that has ended
             // Answers of abandoned attempts and stale timers: release what they hold, nothing else.
             case AttemptResponded m:
                 m.Response.Dispose();
@@ -205,18 +263,32 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             case AttemptPermitGranted or AttemptPermitRefused:
                 break;
             default:
-                Unhandled(message);
-                break;
+                return false; // unhandled (ActorBase publishes it)
         }
+        return true;
     }
 
     // ---- attempts -----------------------------------------------------------------------------------------
 
-    /// <summary>Gets the access token at send time (never one captured earlier), then sends.</summary>
+    /// <summary>
+    /// Gets the access token at send time (never one captured earlier), then sends: the token the TokenActor has
+    /// published (<see cref="TokenSnapshot"/>) when there is one it would grant now, newer than one the server refused;
+    /// otherwise it asks the TokenActor, which may be refreshing, signed out or loading.
+    /// </summary>
     private void BeginAttempt()
     {
         if (_runtime.UsesToken(_call) && SameOrigin(_uri, _call.Uri))
         {
+            var route = _runtime.RouteFor(_call)!;
+            if (route.Snapshot?.TryGet(Now) is { } snapshot && snapshot.Generation > _refusedGeneration)
+            {
+                _tokenGeneration = snapshot.Generation;
+                SendAttempt(snapshot.AccessToken);
+                return;
+            }
+            // A permit the coordinator granted with the call is not held through a wait for a token (it would hold the
+            // host's window): it is given back, and the attempt asks for one when its token has come.
+            ReportAttempt(HostOutcome.Ignored);
             AwaitToken(new GetToken(_call.Id));
             return;
         }
@@ -242,7 +314,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
             FailDeadline();
             return false;
         }
-        _deadlineTimer = WeakTimer.ScheduleTellOnce(Context.System.Scheduler, remaining, Self, DeadlineReached.Instance);
+        _deadlineTimer = WeakTimer.ScheduleTellOnce(Context.System.Scheduler, remaining, Self, new DeadlineReached(_call.Id));
         return true;
     }
 
@@ -252,6 +324,11 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
     /// </summary>
     private void SendAttempt(string? accessToken)
     {
+        if (_ticket is not null)
+        {
+            Transmit(accessToken); // the first attempt's permit came with the call: no wait, no deadline timer
+            return;
+        }
         if (!ArmDeadlineTimer()) return;
         _pendingToken = accessToken;
         Context.Parent.Tell(new AttemptPermitRequest(_call.Id, HostKey.From(_uri)));
@@ -298,13 +375,13 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         }
 
         _attempts++;
-        _inFlight = _attempts;
+        _inFlight = ++_attemptSeq;
         _telemetry.AttemptStarted(_attempts, _method, _uri, Now);
         _attemptCancellation?.Dispose();
         _attemptCancellation = new CancellationTokenSource();
         var deadlineFirst = remaining < _attemptTimeout;
         _attemptTimer = WeakTimer.ScheduleTellOnce(Context.System.Scheduler, deadlineFirst ? remaining : _attemptTimeout, Self,
-            new AttemptTimedOut(_attempts, deadlineFirst));
+            new AttemptTimedOut(_inFlight, deadlineFirst));
         Become(_sending);
 
         HttpClient client;
@@ -320,7 +397,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         }
 
         using (_telemetry.AttemptScope())
-            RunAttemptAsync(client, request, _call.Completion, _attempts, _runtime.MaxErrorBodyBytes, _attemptCancellation.Token).PipeTo(Self);
+            RunAttemptAsync(client, request, _call.Completion, _inFlight, _runtime.MaxErrorBodyBytes, _attemptCancellation.Token).PipeTo(Self);
     }
 
     private HttpRequestMessage BuildRequest(string? accessToken)
@@ -356,7 +433,7 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
 
     /// <summary>Runs outside the actor: it touches no actor state and turns every outcome into a message.</summary>
     private static async Task<object> RunAttemptAsync(HttpClient client, HttpRequestMessage request, HttpCompletionOption completion,
-        int attempt, int maxErrorBody, CancellationToken cancellationToken)
+        long attempt, int maxErrorBody, CancellationToken cancellationToken)
     {
         try
         {
@@ -721,34 +798,55 @@ internal sealed class RequestActor : UntypedActor, IWithTimers
         ReportAttempt(HostOutcome.Ignored); // an attempt cut off by the call's end (cancelled, deadline) frees its host slot
         _telemetry.Ended(result, Now);
         Context.Parent.Tell(new RequestFinished(result));
-        Context.Stop(Self);
+        if (!_pooled)
+        {
+            Context.Stop(Self);
+            return;
+        }
+        // Between calls nothing of this one stays armed; answers still on their way are dropped by their numbers.
+        _attemptTimer = null;
+        CancelDeadlineTimer();
+        Timers.CancelAll();
+        _attemptCancellation?.Dispose();
+        _attemptCancellation = null;
+        _telemetry.Stopped();
+        // Nothing of the ended call is kept while idle: its request (and body), its last error, its telemetry.
+        _telemetry = null!;
+        _call = NoCall;
+        _lastError = null;
+        _pendingToken = null;
+        Become(_idle);
     }
 
     // ---- private protocol ---------------------------------------------------------------------------------
 
-    private sealed record AttemptResponded(int Attempt, HttpResponseMessage Response, string? ErrorBody)
+    private sealed record AttemptResponded(long Attempt, HttpResponseMessage Response, string? ErrorBody)
     {
         public override string ToString() => $"AttemptResponded({Attempt}, {(int)Response.StatusCode})";
     }
 
-    private sealed record AttemptFaulted(int Attempt, Exception Error)
+    private sealed record AttemptFaulted(long Attempt, Exception Error)
     {
         public override string ToString() => $"AttemptFaulted({Attempt}, {Error.GetType().Name})";
     }
 
     /// <summary>The attempt's timer fired; <paramref name="DeadlineFirst"/>: it was set to the call's deadline, which came first.</summary>
-    private sealed record AttemptTimedOut(int Attempt, bool DeadlineFirst);
+    private sealed record AttemptTimedOut(long Attempt, bool DeadlineFirst);
 
     private sealed record RetryNow
     {
         public static readonly RetryNow Instance = new();
     }
 
-    private sealed record DeadlineReached
-    {
-        public static readonly DeadlineReached Instance = new();
-    }
+    /// <summary>The deadline timer of call <paramref name="CallId"/> (a pooled actor tells its calls' timers apart).</summary>
+    private sealed record DeadlineReached(long CallId);
 }
 
-/// <summary>A RequestActor's one report to the coordinator.</summary>
+/// <summary>A RequestActor's one report per call to the coordinator.</summary>
 internal sealed record RequestFinished(CallResult Result);
+
+/// <summary>
+/// The coordinator gives a pooled RequestActor, idle since its last call ended, its next call (the first permit as in
+/// <see cref="RequestActor.Props"/>).
+/// </summary>
+internal sealed record RunCall(HttpCall Call, DateTimeOffset SubmittedAt, HostTicket? FirstPermit);

@@ -9,8 +9,9 @@ namespace Courier.Requests;
 /// <summary>
 /// The entry point of the request path. It caps the calls in flight (<see cref="HttpRuntimeOptions.MaxConcurrentCalls"/>),
 /// keeps a bounded queue behind the cap (<see cref="HttpRuntimeOptions.MaxQueuedCalls"/>: past it a call is refused at once,
-/// never parked in an unbounded mailbox), answers a queued call at its deadline, spawns one <c>RequestActor</c> per call
-/// and answers each <see cref="ExecuteCall"/> sender with exactly one <see cref="CallResult"/>, also when it stops.
+/// never parked in an unbounded mailbox), answers a queued call at its deadline, runs each call in a <c>RequestActor</c>
+/// of its own (one call at a time per actor; an actor whose call ended is reused for a later call) and answers each
+/// <see cref="ExecuteCall"/> sender with exactly one <see cref="CallResult"/>, also when it stops.
 /// Behind the cap, a per-host gate (<see cref="HostGate"/>, settings <c>Courier:Hosts</c>) admits each attempt of a
 /// running call: a host's pause, window, rate and circuit breaker hold or fail its calls, never another host's.
 /// </summary>
@@ -23,6 +24,12 @@ public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, 
     private readonly RequestRuntime _runtime;
     private readonly Admission<HttpCall, CallResult> _admission;
     private HostGate? _hosts;
+
+    // RequestActors whose call ended, waiting for the next one: a call runs in its own actor, one at a time, but the
+    // actor is made once and reused (creating and stopping one per call was half of the runtime's allocations and a good
+    // part of its CPU per call, bench/RESULTS.md). At most MaxConcurrentCalls exist; the idle ones are kept up to IdleCap.
+    private readonly Stack<IActorRef> _idle = new();
+    private const int IdleCap = 1024;
 
     /// <summary>The coordinator's timers (one per host that waits for a time); set by Akka.</summary>
     ITimerScheduler IWithTimers.Timers { get; set; } = null!;
@@ -37,6 +44,9 @@ public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, 
         Receive<RequestFinished>(m =>
         {
             Hosts.CallEnded(m.Result.CallId);
+            // Idle before the admission moves on, so that a queued call it starts now reuses this actor.
+            if (_idle.Count < IdleCap) _idle.Push(Sender);
+            else Context.Stop(Sender);
             _admission.Finished(m.Result.CallId, m.Result);
         });
         Receive<CancelCall>(m => _admission.Cancel(m.CallId, m));
@@ -84,8 +94,18 @@ public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, 
         _admission.Submit(call.Id, call, Sender);
     }
 
-    IActorRef IAdmissionHost<HttpCall, CallResult>.StartChild(long id, HttpCall call, DateTimeOffset submittedAt) =>
-        Context.ActorOf(RequestActor.Props(call, _runtime, submittedAt));
+    IActorRef IAdmissionHost<HttpCall, CallResult>.StartChild(long id, HttpCall call, DateTimeOffset submittedAt)
+    {
+        // The first attempt's permit comes with the call when its host admits it now and no token wait comes first
+        // (a permit is held only by an attempt about to be sent): no permit round trip on the common path.
+        var permit = _runtime.MaySendAtOnce(call, Context.System.Scheduler.Now) ? Hosts.TryAdmitAtOnce(call.Id, HostKey.From(call.Uri)) : null;
+        if (_idle.TryPop(out var idle))
+        {
+            idle.Tell(new RunCall(call, submittedAt, permit));
+            return idle;
+        }
+        return Context.ActorOf(RequestActor.Props(call, _runtime, submittedAt, permit, pooled: true));
+    }
 
     TimeSpan? IAdmissionHost<HttpCall, CallResult>.QueueDeadline(HttpCall call) => call.Deadline ?? _runtime.CallDeadline;
 

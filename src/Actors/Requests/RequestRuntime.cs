@@ -110,6 +110,9 @@ internal sealed class RequestRuntime
     /// <summary>The credential owner (a TokenActor), or null when calls go out without tokens.</summary>
     public IActorRef? Tokens { get; set; }
 
+    /// <summary>Where the default credential's TokenActor publishes its current token (<see cref="Auth.TokenSnapshot"/>).</summary>
+    public Auth.TokenSnapshotCell? TokenSnapshot { get; set; }
+
     /// <summary>The header the access token goes in.</summary>
     public string TokenHeader { get; } = "Authorization";
 
@@ -123,9 +126,9 @@ internal sealed class RequestRuntime
     private CredentialRoute? _default;
 
     /// <summary>Adds the route of the named credential <paramref name="name"/>, whose TokenActor is a child of <paramref name="supervisor"/>.</summary>
-    public void AddCredential(string name, Auth.TokenOptions options, IActorRef supervisor) =>
+    public void AddCredential(string name, Auth.TokenOptions options, IActorRef supervisor, Auth.TokenSnapshotCell? snapshot = null) =>
         _named[name] = new CredentialRoute(name, supervisor, options.HeaderName,
-            string.IsNullOrWhiteSpace(options.Scheme) ? null : options.Scheme.Trim(), options.EffectiveTriggerStatusCodes.ToFrozenSet());
+            string.IsNullOrWhiteSpace(options.Scheme) ? null : options.Scheme.Trim(), options.EffectiveTriggerStatusCodes.ToFrozenSet()) { Snapshot = snapshot };
 
     /// <summary>Is <see cref="HttpCall.Credential"/> of this call one this runtime has (null, the default, always is)?</summary>
     public bool KnowsCredential(HttpCall call) => call.Credential is null || _named.ContainsKey(call.Credential);
@@ -135,8 +138,15 @@ internal sealed class RequestRuntime
     {
         if (call.Credential is { } name) return _named.GetValueOrDefault(name);
         if (Tokens is null) return null;
-        return _default ??= new CredentialRoute(null, Tokens, TokenHeader, TokenScheme, TriggerStatusCodes);
+        return _default ??= new CredentialRoute(null, Tokens, TokenHeader, TokenScheme, TriggerStatusCodes) { Snapshot = TokenSnapshot };
     }
+
+    /// <summary>
+    /// May the call's first attempt be sent as soon as it starts, without waiting for another actor first? True when it
+    /// carries no token, or its credential's published token may be sent at <paramref name="now"/>.
+    /// </summary>
+    public bool MaySendAtOnce(HttpCall call, DateTimeOffset now) =>
+        !UsesToken(call) || RouteFor(call)?.Snapshot?.TryGet(now) is not null;
 
     /// <summary>Does this call carry an access token (of its credential)?</summary>
     public bool UsesToken(HttpCall call)
@@ -175,6 +185,9 @@ internal sealed class RequestRuntime
 /// </summary>
 internal sealed record CredentialRoute(string? Name, IActorRef Actor, string Header, string? Scheme, FrozenSet<int> TriggerStatusCodes)
 {
+    /// <summary>The credential's published token, read at send time; null or empty: ask <see cref="Actor"/>.</summary>
+    public Auth.TokenSnapshotCell? Snapshot { get; init; }
+
     /// <summary>Sends a TokenActor message (GetToken, TokenRejected) for this credential.</summary>
     public void Tell(object message, IActorRef sender) => Actor.Tell(Name is null ? message : new Auth.ForCredential(Name, message), sender);
 

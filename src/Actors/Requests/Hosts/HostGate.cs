@@ -43,6 +43,21 @@ internal sealed class HostGate
         Drain(request.Host);
     }
 
+    /// <summary>
+    /// The permit of a call's first attempt, granted as the call starts when nobody waits for its host and the host's
+    /// policies admit it now; null otherwise (the call then asks with <see cref="AttemptPermitRequest"/>, as every later
+    /// attempt does). It spares the common call a round trip to the coordinator and a timer (bench/RESULTS.md); the
+    /// permit is the same as one granted by <see cref="Request"/>: exactly one outcome comes back for it.
+    /// </summary>
+    public HostTicket? TryAdmitAtOnce(long callId, HostKey host)
+    {
+        if (_waiting.ContainsKey(host)) return null; // others wait for this host: first come, first served
+        var decision = _policies.TryAdmit(host, Now);
+        if (decision.Kind != HostAdmissionKind.Admitted) return null;
+        _admittedByCall[callId] = decision.Ticket;
+        return decision.Ticket;
+    }
+
     /// <summary>An admitted attempt ended: its outcome goes to the host's policies, and the host's queue moves on.</summary>
     public void Ended(AttemptEnded ended)
     {
