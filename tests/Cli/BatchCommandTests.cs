@@ -126,6 +126,29 @@ public sealed class BatchCommandTests : IAsyncLifetime
         Assert.Equal("GET", decoded.GetProperty("method").GetString());
     }
 
+    // Issue 10: --verbose shows every retry with its reason as it happens, and the failure summary still comes once, at
+    // the end, after all of them (the printer is an actor: the summary waits for it).
+    [Fact]
+    public async Task Verbose_shows_every_retry_and_the_failure_summary_comes_after_them()
+    {
+        var input = PathOf("in.jsonl");
+        var twice503 = new Dictionary<string, string> { [SandboxHeaders.FailFirst] = "2", [SandboxHeaders.FaultStatus] = "503" };
+        var always503 = new Dictionary<string, string> { [SandboxHeaders.FailFirst] = "9", [SandboxHeaders.FaultStatus] = "503" };
+        await File.WriteAllLinesAsync(input, [Line("ok", "vb-ok"), Line("r2", "vb-r2", headers: twice503), Line("f", "vb-f", headers: always503)]);
+
+        var run = await ConsoleCapture.RunAsync(["batch", input, "--out", PathOf("out.jsonl"), "--retries", "2", "--verbose"]);
+
+        Assert.Equal(ExitCodes.SomeFailed, run.Code);
+        var lines = run.Error.Split('\n');
+        var retries = lines.Select((l, i) => (l, i)).Where(x => x.l.Contains("retry ", StringComparison.Ordinal) && x.l.Contains("/2)", StringComparison.Ordinal)).ToList();
+        Assert.Equal(4, retries.Count); // r2: retries 1 and 2 (then it succeeds); f: retries 1 and 2 (then it fails)
+        Assert.All(retries, r => Assert.Contains("503", r.l));
+        var summary = Array.FindIndex(lines, l => l.Contains("failures by reason", StringComparison.Ordinal));
+        Assert.True(summary > retries.Max(r => r.i), run.Error);
+        Assert.Contains("status 503  1", run.Error);
+        Assert.Single(lines, l => l.Contains("failures by reason", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task Failures_are_summarised_by_reason_and_retry_failed_reruns_only_them_appending_the_latest_result()
     {

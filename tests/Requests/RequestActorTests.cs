@@ -141,6 +141,10 @@ public sealed class RequestActorTests : TestKit
         var delay = _retries.ExpectMsg<RetryScheduled>().Delay;
         Assert.Equal(rounded - first.At, delay);
         Assert.InRange(delay, TimeSpan.FromSeconds(4), TimeSpan.FromSeconds(5));
+        // The retry waits for its host's pause, a timer of the coordinator: let the coordinator read the report and the
+        // permit request (both sent before RetryScheduled) before time moves, or its timer is set after the Advance.
+        runtime.Tell(new Identify(null));
+        ExpectMsg<ActorIdentity>();
         Scheduler.Advance(delay);
         ExpectRequest(2);
         ExpectMsg<CallSucceeded>().Response.Dispose();

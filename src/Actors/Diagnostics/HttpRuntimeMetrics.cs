@@ -65,6 +65,7 @@ internal sealed class CourierMetrics
         TransferBytes = meter.CreateCounter<long>("courier.transfer.bytes", "By", "Bytes moved by uploads and downloads");
         TransferDuration = meter.CreateHistogram<double>("courier.transfer.duration", "s", "Duration of a transfer, resumes included",
             advice: new() { HistogramBucketBoundaries = DurationBuckets });
+        Hosts = new HostTelemetry(meter);
     }
 
     public Meter Meter { get; }
@@ -81,6 +82,7 @@ internal sealed class CourierMetrics
     public Histogram<double> RefreshDuration { get; }
     public Counter<long> TransferBytes { get; }
     public Histogram<double> TransferDuration { get; }
+    public HostTelemetry Hosts { get; }
 
     public void Failed(string reason) => Failures.Add(1, new KeyValuePair<string, object?>("reason", reason));
 

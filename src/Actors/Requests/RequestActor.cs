@@ -569,8 +569,10 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         _telemetry.RetryScheduled(_throttles, _maxRetries, wait, retryAfter, reason + ", throttled", "status", _runtime.Logger);
         if (pausedByHost)
         {
-            Context.System.EventStream.Publish(new RetryScheduled(_call.Id, _call, _throttles, _maxRetries, wait, reason + " (throttled: waits for its host)"));
             BeginAttempt();
+            // Published after the permit is asked for: whoever reacts to it (a test advancing virtual time, after a round
+            // trip to the coordinator) finds the host's wait already set up.
+            if (!_finished) Context.System.EventStream.Publish(new RetryScheduled(_call.Id, _call, _throttles, _maxRetries, wait, reason + " (throttled: waits for its host)"));
             return;
         }
         Timers.StartSingleTimer(RetryTimer, RetryNow.Instance, wait);

@@ -34,7 +34,7 @@ public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, 
     /// <summary>The coordinator's timers (one per host that waits for a time); set by Akka.</summary>
     ITimerScheduler IWithTimers.Timers { get; set; } = null!;
 
-    private HostGate Hosts => _hosts ??= new HostGate(_runtime.Hosts, Context, ((IWithTimers)this).Timers);
+    private HostGate Hosts => _hosts ??= new HostGate(_runtime.Hosts, _runtime.Telemetry.Metrics.Hosts, Context, ((IWithTimers)this).Timers);
 
     internal RequestCoordinator(RequestRuntime runtime)
     {

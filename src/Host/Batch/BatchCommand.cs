@@ -75,7 +75,7 @@ internal static class BatchCommand
         settings = settings with { Concurrency = options.MaxConcurrentCalls, BaseAddress = options.BaseAddress };
         var console = Consoles.StandardError(shared.IsInteractive(parse));
         var json = parse.GetValue(shared.Json);
-        if (verbose) RuntimeEvents.Print(runtime.System, console); // every attempt
+        var printer = verbose ? RuntimeEvents.Print(runtime.System, console) : null; // every retry, with its reason
 
         BatchSummary summary;
         if (shared.IsInteractive(parse))
@@ -98,6 +98,10 @@ internal static class BatchCommand
                 }
             }, cancellationToken);
         }
+
+        // The printer is an actor: let it print every event published before the last answer, so that the summary
+        // comes after the attempts it sums up, not among them.
+        if (printer is not null) await Akka.Actor.Futures.Ask<Akka.Actor.ActorIdentity>(printer, new Akka.Actor.Identify(null), TimeSpan.FromSeconds(5));
 
         if (json)
         {

@@ -4,7 +4,9 @@ using System.Net.Http.Headers;
 using Akka.Actor;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2;
+using Courier.Diagnostics;
 using Courier.Errors;
+using Courier.Tests.Diagnostics;
 using Courier.Requests;
 using Courier.Requests.Hosts;
 using Courier.Tests.Support;
@@ -35,13 +37,13 @@ public sealed class HostGateTests : TestKit
 
     private TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
 
-    private (IActorRef Coordinator, RequestRuntime Runtime) Start(Action<HttpRuntimeOptions>? configure = null)
+    private (IActorRef Coordinator, RequestRuntime Runtime) Start(Action<HttpRuntimeOptions>? configure = null, CourierTelemetry? telemetry = null)
     {
         var options = new HttpRuntimeOptions();
         options.Retry.Jitter = JitterMode.None;
         configure?.Invoke(options);
         var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        var runtime = new RequestRuntime(options, () => client, Sys.Log);
+        var runtime = new RequestRuntime(options, () => client, Sys.Log) { Telemetry = telemetry ?? CourierTelemetry.Default };
         return (Sys.ActorOf(RequestCoordinator.Props(runtime)), runtime);
     }
 
@@ -49,6 +51,14 @@ public sealed class HostGateTests : TestKit
     {
         actor.Tell(new Identify(null));
         ExpectMsg<ActorIdentity>();
+    }
+
+    /// <summary>Waits until the coordinator's <paramref name="count"/> call actors have started (their PreStart has run).</summary>
+    private void SyncChildren(IActorRef coordinator, int count)
+    {
+        Sync(coordinator); // it has spawned them
+        Sys.ActorSelection(coordinator.Path / "*").Tell(new Identify(null), TestActor);
+        for (var i = 0; i < count; i++) Assert.NotNull(ExpectMsg<ActorIdentity>().Subject);
     }
 
     private static void TooMany(HttpResponseMessage response) => response.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromSeconds(2));
@@ -289,7 +299,9 @@ public sealed class HostGateTests : TestKit
 
         var waiting = HttpCall.Get(new Uri(A, "/2")) with { Deadline = TimeSpan.FromSeconds(3) };
         coordinator.Tell(new ExecuteCall(waiting));
-        Sync(coordinator);
+        // The waiting call's deadline is a timer its own actor sets as it starts: wait for both calls' actors to have
+        // started (an Identify is read after PreStart) before time moves, or the timer is set after the Advance.
+        SyncChildren(coordinator, 2);
         Scheduler.Advance(TimeSpan.FromSeconds(3));
         var failed = ExpectMsg<CallFailed>();
         Assert.Equal(waiting.Id, failed.CallId);
@@ -302,6 +314,59 @@ public sealed class HostGateTests : TestKit
         Sync(coordinator);
         Assert.Equal(0, runtime.Hosts.Snapshot(HostKey.From(A))!.InFlight);
     }
+
+    // Issue 10: the host's state as metrics, one series per host (server.address, server.port), nothing per call.
+    [Fact]
+    public void Host_state_is_measured_per_host_pauses_paused_time_window_waiting_calls_and_circuit_transitions()
+    {
+        using var capture = new TelemetryCapture();
+        Sys.EventStream.Subscribe(TestActor, typeof(RetryScheduled));
+        var (coordinator, _) = Start(o =>
+        {
+            o.Retry.MaxRetries = 0;
+            o.Hosts.AdaptiveConcurrency = true;
+            o.Hosts.CircuitBreakerFailures = 1;
+            o.Hosts.CircuitBreakDuration = TimeSpan.FromSeconds(5);
+        }, CourierTelemetry.Install(Sys, capture.MeterFactory, null));
+
+        // A 429 with Retry-After: 2 s pauses A (one pause, 2 s) and cuts its window; a second call waits for A meanwhile.
+        _handler.ThenStatus(HttpStatusCode.TooManyRequests, TooMany);
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(A, "/1"))));
+        ExpectRequest(A);
+        ExpectMsg<RetryScheduled>();
+        Sync(coordinator);
+        var tagsOfA = new[] { new KeyValuePair<string, object?>("server.address", "a.example.test"), new KeyValuePair<string, object?>("server.port", 443) };
+        Assert.Equal(1, Sum(capture, "courier.host.pauses"));
+        Assert.Equal(2.0, Sum(capture, "courier.host.paused_time"), precision: 3);
+        Assert.Equal(1, Sum(capture, "courier.host.waiting_calls")); // the throttled call, back in A's queue
+        var limit = Assert.Single(capture.Measurements, m => m.Instrument == "courier.host.limit");
+        Assert.Equal(Math.Floor(new HttpRuntimeOptions().MaxConcurrentCalls * 0.9), limit.Value); // the cap, cut by BackoffRatio
+        Assert.All(capture.Measurements.Where(m => m.Instrument.StartsWith("courier.host.", StringComparison.Ordinal)),
+            m => Assert.Equal(tagsOfA, m.Tags.Where(t => t.Key.StartsWith("server.", StringComparison.Ordinal)).OrderBy(t => t.Key)));
+
+        Scheduler.Advance(TimeSpan.FromSeconds(2));
+        ExpectRequest(A);
+        ExpectMsg<CallSucceeded>();
+        Sync(coordinator);
+        Assert.Equal(0, Sum(capture, "courier.host.waiting_calls"));
+
+        // A failure opens A's circuit; after the break a probe goes (half-open) and its success closes it.
+        _handler.ThenStatus(HttpStatusCode.InternalServerError);
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(A, "/fail"))));
+        ExpectRequest(A);
+        ExpectMsg<CallFailed>();
+        Scheduler.Advance(TimeSpan.FromSeconds(5));
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(A, "/probe"))));
+        ExpectRequest(A);
+        ExpectMsg<CallSucceeded>();
+        Sync(coordinator);
+        var transitions = capture.Measurements.Where(m => m.Instrument == "courier.host.circuit.transitions")
+            .Select(m => (string)m.Tag("courier.circuit.state")!).ToList();
+        Assert.Equal(["open", "half_open", "closed"], transitions);
+    }
+
+    private static double Sum(TelemetryCapture capture, string name) =>
+        capture.Measurements.Where(m => m.Instrument == name).Sum(m => m.Value);
 
     [Fact]
     public void AddIdempotencyKeys_gives_a_POST_one_key_for_all_its_attempts_and_lets_it_be_retried()

@@ -15,8 +15,11 @@ public sealed class HostPoliciesSimulationTests(ITestOutputHelper output)
     private static readonly DateTimeOffset T0 = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
     private static readonly HostKey Api = HostKey.From(new Uri("https://api.example.com/"));
 
-    /// <summary>A token bucket server: <paramref name="rate"/>/s, burst rate/10, 429 + Retry-After: 1 s beyond it.</summary>
-    private sealed class LimitedServer(int rate)
+    /// <summary>
+    /// A token bucket server: <paramref name="rate"/>/s, burst rate/10, 429 + Retry-After: 1 s beyond it. With
+    /// <paramref name="tick"/>, the bucket is refilled only at whole ticks (as the Sandbox's, by a 10 ms timer).
+    /// </summary>
+    private sealed class LimitedServer(int rate, TimeSpan? tick = null)
     {
         private readonly double _burst = Math.Max(1, rate / 10);
         private double _tokens = Math.Max(1, rate / 10);
@@ -27,18 +30,30 @@ public sealed class HostPoliciesSimulationTests(ITestOutputHelper output)
 
         public bool TryAdmit(DateTimeOffset now)
         {
-            _tokens = Math.Min(_burst, _tokens + (now - _last).TotalSeconds * rate);
-            _last = now;
+            var refillTo = tick is { } t ? T0 + TimeSpan.FromTicks((now - T0).Ticks / t.Ticks * t.Ticks) : now;
+            if (refillTo > _last)
+            {
+                _tokens = Math.Min(_burst, _tokens + (refillTo - _last).TotalSeconds * rate);
+                _last = refillTo;
+            }
             if (_tokens >= 1) { _tokens--; Admitted++; return true; }
             Throttled++;
             return false;
         }
     }
 
-    private (TimeSpan Wall, LimitedServer Server) Simulate(HostPolicyOptions options, int calls, int serverRate, TimeSpan latency)
+    /// <summary>
+    /// What a real client adds: the first <c>warmUpCalls</c> requests reach the server spread over <c>warmUp</c>
+    /// (connections opening, code compiled), each request's latency varies, and timers fire late.
+    /// </summary>
+    private sealed record Noise(Random Random, int WarmUpCalls, TimeSpan WarmUp, TimeSpan Jitter, TimeSpan TimerLateness);
+
+    private (TimeSpan Wall, LimitedServer Server) Simulate(HostPolicyOptions options, int calls, int serverRate, TimeSpan latency, Noise? noise = null)
     {
         var table = new HostPolicies(options, maxConcurrentCalls: 256, maxRetryAfter: TimeSpan.FromSeconds(30));
-        var server = new LimitedServer(serverRate);
+        var server = new LimitedServer(serverRate, noise is null ? null : TimeSpan.FromMilliseconds(10));
+        var sent = 0;
+        var arrivals = new PriorityQueue<HostTicket, DateTimeOffset>(); // requests on their way to the server (noise only)
         var waiting = calls;
         var done = 0;
         var events = new PriorityQueue<(HostTicket? Ticket, bool Ok), DateTimeOffset>(); // completions, and wake-ups (no ticket)
@@ -53,23 +68,41 @@ public sealed class HostPoliciesSimulationTests(ITestOutputHelper output)
                 if (admission.Kind == HostAdmissionKind.Admitted)
                 {
                     waiting--;
-                    events.Enqueue((admission.Ticket, server.TryAdmit(now)), now + latency);
+                    if (noise is null)
+                    {
+                        events.Enqueue((admission.Ticket, server.TryAdmit(now)), now + latency);
+                        continue;
+                    }
+                    // The server decides when the request arrives; the answer comes back after the rest of the latency.
+                    var delay = latency / 2 + noise.Jitter * noise.Random.NextDouble();
+                    if (sent++ < noise.WarmUpCalls) delay += noise.WarmUp * noise.Random.NextDouble();
+                    arrivals.Enqueue(admission.Ticket, now + delay);
+                    events.Enqueue((null, false), now + delay); // a wake-up to deliver it
                     continue;
                 }
                 if (admission.Kind == HostAdmissionKind.WaitUntil && (wakeUp is null || admission.At < wakeUp))
                 {
                     wakeUp = admission.At;
-                    events.Enqueue((null, false), admission.At);
+                    var late = noise is null ? TimeSpan.Zero : noise.TimerLateness * noise.Random.NextDouble();
+                    events.Enqueue((null, false), admission.At + late);
+                    wakeUp = admission.At + late;
                 }
                 return; // WaitForSlot: the next completion pumps again
             }
         }
 
+        double? lastRate = null;
+        var lastPrinted = T0 - TimeSpan.FromSeconds(1);
         Pump();
         while (done < calls && events.TryDequeue(out var e, out var at))
         {
             now = at;
             if (e.Ticket is null && wakeUp == at) wakeUp = null;
+            while (arrivals.TryPeek(out var arriving, out var arrivesAt) && arrivesAt <= now)
+            {
+                arrivals.Dequeue();
+                events.Enqueue((arriving, server.TryAdmit(arrivesAt)), arrivesAt + latency / 2 + noise!.Jitter * noise.Random.NextDouble());
+            }
             if (e.Ticket is { } ticket)
             {
                 if (e.Ok)
@@ -79,9 +112,16 @@ public sealed class HostPoliciesSimulationTests(ITestOutputHelper output)
                 }
                 else
                 {
+                    var before = table.Snapshot(Api)?.PausedUntil;
                     table.OnOutcome(ticket, HostOutcomes.FromStatus(HttpStatusCode.TooManyRequests, TimeSpan.FromSeconds(1)), now, TimeSpan.FromSeconds(1));
+                    if (before is null || before < now) output.WriteLine($"  {(now - T0).TotalSeconds:0.000} s: paused after {done} done; learned {table.Snapshot(Api)?.LearnedRate:0.#}/s");
                     waiting++; // requeued: a throttled call waits for the host, it does not spend the retry budget
                 }
+            }
+            if (e.Ticket is null && lastRate != table.Snapshot(Api)?.LearnedRate && table.Snapshot(Api)?.PausedUntil <= now)
+            {
+                lastRate = table.Snapshot(Api)?.LearnedRate;
+                if (now - lastPrinted > TimeSpan.FromMilliseconds(500)) { lastPrinted = now; output.WriteLine($"  {(now - T0).TotalSeconds:0.000} s: rate {lastRate:0.#}/s, {done} done"); }
             }
             Pump();
         }
@@ -108,6 +148,30 @@ public sealed class HostPoliciesSimulationTests(ITestOutputHelper output)
         var (wall, server) = Simulate(new HostPolicyOptions { AdaptiveConcurrency = true, AdaptiveRate = true }, 5000, 500, TimeSpan.FromMilliseconds(5));
 
         Assert.True(wall <= TimeSpan.FromSeconds(10 * 2), $"wall {wall}");
+        Assert.True(server.Throttled <= 0.10 * (server.Admitted + server.Throttled), $"{server.Throttled} 429s of {server.Admitted + server.Throttled}");
+    }
+
+    // The scenario as a real client meets it: the first 256 requests reach the server over 400 ms (connections
+    // opening, JIT), latencies vary, timers fire up to 20 ms late, the server's bucket is refilled every 10 ms. This law
+    // takes 1.47-1.52 x the ideal here (two or three pauses: the first, then the slow start's overshoot). Tried and
+    // dropped: reading the rate from the drain after the first 429 (the successes among the answers still in flight)
+    // gave 1.1 x in this simulation, but against the real Sandbox the coordinator receives the drain in one clump
+    // (73 successes within 44 ms: "1,650/s" for a server at 500/s), and the successes before the first 429 are the
+    // server's burst plus the client's warm-up (55-105 of 256: "100-200/s"). See the report in bench/RESULTS.md.
+    [Theory]
+    [InlineData(500, 1)]
+    [InlineData(500, 2)]
+    [InlineData(500, 3)]
+    [InlineData(500, 4)]
+    [InlineData(500, 5)]
+    [InlineData(200, 6)]
+    public void With_the_adaptive_rate_a_noisy_client_finishes_within_1_6_times_the_ideal_with_few_429s(int serverRate, int seed)
+    {
+        var noise = new Noise(new Random(seed), WarmUpCalls: 256, WarmUp: TimeSpan.FromMilliseconds(400), Jitter: TimeSpan.FromMilliseconds(4), TimerLateness: TimeSpan.FromMilliseconds(20));
+        var calls = serverRate * 10;
+        var (wall, server) = Simulate(new HostPolicyOptions { AdaptiveConcurrency = true, AdaptiveRate = true }, calls, serverRate, TimeSpan.FromMilliseconds(5), noise);
+
+        Assert.True(wall <= TimeSpan.FromSeconds(10 * 1.6), $"wall {wall}");
         Assert.True(server.Throttled <= 0.10 * (server.Admitted + server.Throttled), $"{server.Throttled} 429s of {server.Admitted + server.Throttled}");
     }
 

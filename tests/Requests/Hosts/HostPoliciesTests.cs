@@ -238,6 +238,27 @@ public sealed class HostPoliciesTests
         Assert.True(rate.TryAcquire(next));
     }
 
+    // Regression: a later 429 of the same window (an attempt still in flight at the first) moves the end of the pause,
+    // but the learned rate kept counting from the first end: the host resumed with a burst of permits (and, in slow
+    // start, a rate already grown for the time it was still paused) straight into a server that had just refused.
+    [Fact]
+    public void A_throttle_that_extends_the_pause_also_delays_the_learned_rates_permits_and_growth()
+    {
+        var rate = new AdaptiveRate();
+        Assert.True(rate.TryAcquire(T0));
+        for (var i = 0; i < 10; i++) rate.OnSuccess(T0 + TimeSpan.FromMilliseconds(100 + i * 10)); // few successes: slow start
+        var at = T0 + TimeSpan.FromSeconds(1);
+        Assert.True(rate.OnThrottled(at, admittedSequence: 5, nextSequence: 10, resumesAt: at + TimeSpan.FromSeconds(1)));
+        var learned = rate.Rate!.Value;
+
+        // 300 ms later a straggler's 429 names another second: the pause now ends at 2.3 s.
+        var resumes = at + TimeSpan.FromSeconds(1.3);
+        Assert.False(rate.OnThrottled(at + TimeSpan.FromSeconds(0.3), admittedSequence: 9, nextSequence: 10, resumesAt: resumes));
+
+        Assert.False(rate.TryAcquire(resumes)); // no permits banked during the extension
+        Assert.Equal(learned, rate.Rate!.Value, precision: 3); // and no growth
+    }
+
     [Fact]
     public void Idle_hosts_are_forgotten_past_MaxTrackedHosts_but_a_paused_one_is_kept()
     {

@@ -82,7 +82,14 @@ internal sealed class AdaptiveRate
     /// </summary>
     public bool OnThrottled(DateTimeOffset now, long admittedSequence, long nextSequence, DateTimeOffset resumesAt)
     {
-        if (admittedSequence <= _lastCutSequence) return false;
+        if (admittedSequence <= _lastCutSequence)
+        {
+            // A throttle of the same window (an attempt still in flight at the cut) says nothing new about the rate, but its
+            // Retry-After may have moved the end of the pause: nothing accrues before that either, or the host resumes
+            // with a burst of permits and a slow start already grown for the time it was still paused.
+            if (resumesAt > _activeFrom && Rate is not null) _activeFrom = _tokensAt = _grownAt = resumesAt;
+            return false;
+        }
         _lastCutSequence = nextSequence - 1;
         Slide(now);
 

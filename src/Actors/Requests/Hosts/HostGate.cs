@@ -1,4 +1,5 @@
 using Akka.Actor;
+using Courier.Diagnostics;
 
 namespace Courier.Requests.Hosts;
 
@@ -17,6 +18,7 @@ namespace Courier.Requests.Hosts;
 internal sealed class HostGate
 {
     private readonly HostPolicies _policies;
+    private readonly HostTelemetry _telemetry;
     private readonly IActorContext _context;
     private readonly ITimerScheduler _timers;
     private readonly Dictionary<HostKey, Queue<Waiter>> _waiting = [];
@@ -24,9 +26,10 @@ internal sealed class HostGate
     private readonly Dictionary<long, HostTicket> _admittedByCall = [];
     private readonly Dictionary<HostKey, DateTimeOffset> _timerAt = [];
 
-    public HostGate(HostPolicies policies, IActorContext context, ITimerScheduler timers)
+    public HostGate(HostPolicies policies, HostTelemetry telemetry, IActorContext context, ITimerScheduler timers)
     {
         _policies = policies;
+        _telemetry = telemetry;
         _context = context;
         _timers = timers;
     }
@@ -36,11 +39,17 @@ internal sealed class HostGate
     /// <summary>A RequestActor asks to send an attempt: it joins its host's queue, and is answered when the host lets it go.</summary>
     public void Request(AttemptPermitRequest request, IActorRef requester)
     {
-        var waiter = new Waiter(request.CallId, requester);
+        var waiter = new Waiter(request.CallId, request.Host, requester);
+        if (_waiterByCall.Remove(request.CallId, out var older)) StopWaiting(older);
         _waiterByCall[request.CallId] = waiter; // a newer request of the call replaces an older one (lazily dropped)
         if (!_waiting.TryGetValue(request.Host, out var queue)) _waiting[request.Host] = queue = new Queue<Waiter>();
         queue.Enqueue(waiter);
         Drain(request.Host);
+        if (_waiterByCall.TryGetValue(request.CallId, out var current) && ReferenceEquals(current, waiter))
+        {
+            waiter.Counted = true; // not let through at once: it waits for its host
+            _telemetry.Waiting(request.Host, 1);
+        }
     }
 
     /// <summary>
@@ -67,7 +76,9 @@ internal sealed class HostGate
         // virtual clock the two can differ by a whole Advance, and a pause counted from the later time outlives the retry.
         var retryAfter = ended.RetryAfter is { } named ? named - (Now - ended.At) : (TimeSpan?)null;
         if (retryAfter < TimeSpan.Zero) retryAfter = TimeSpan.Zero;
+        var before = _policies.Gauges(ticket.Host);
         _policies.OnOutcome(ticket, ended.Outcome, Now, retryAfter);
+        _telemetry.Changed(ticket.Host, before, _policies.Gauges(ticket.Host), Now);
         Drain(ticket.Host);
     }
 
@@ -77,9 +88,11 @@ internal sealed class HostGate
     /// </summary>
     public void CallEnded(long callId)
     {
-        _waiterByCall.Remove(callId);
+        if (_waiterByCall.Remove(callId, out var waiter)) StopWaiting(waiter);
         if (!_admittedByCall.Remove(callId, out var ticket)) return;
+        var before = _policies.Gauges(ticket.Host);
         _policies.OnOutcome(ticket, HostOutcome.Ignored, Now);
+        _telemetry.Changed(ticket.Host, before, _policies.Gauges(ticket.Host), Now);
         Drain(ticket.Host);
     }
 
@@ -108,12 +121,15 @@ internal sealed class HostGate
                 case HostAdmissionKind.Admitted:
                     queue.Dequeue();
                     _waiterByCall.Remove(waiter.CallId);
+                    StopWaiting(waiter);
+                    if (decision.Ticket.IsProbe) _telemetry.ProbeAdmitted(host);
                     _admittedByCall[waiter.CallId] = decision.Ticket;
                     waiter.Actor.Tell(new AttemptPermitGranted(decision.Ticket), _context.Self);
                     continue;
                 case HostAdmissionKind.CircuitOpen:
                     queue.Dequeue();
                     _waiterByCall.Remove(waiter.CallId);
+                    StopWaiting(waiter);
                     waiter.Actor.Tell(new AttemptPermitRefused(host, decision.At), _context.Self);
                     continue;
                 case HostAdmissionKind.WaitUntil:
@@ -134,7 +150,21 @@ internal sealed class HostGate
         _timers.StartSingleTimer(new HostTimerKey(host), new HostReady(host), delay > TimeSpan.Zero ? delay : TimeSpan.Zero);
     }
 
-    private sealed record Waiter(long CallId, IActorRef Actor);
+    private void StopWaiting(Waiter waiter)
+    {
+        if (!waiter.Counted) return;
+        waiter.Counted = false;
+        _telemetry.Waiting(waiter.Host, -1);
+    }
+
+    /// <summary>A call's place in its host's queue; <see cref="Counted"/>: it is in the waiting-calls metric.</summary>
+    private sealed class Waiter(long callId, HostKey host, IActorRef actor)
+    {
+        public long CallId { get; } = callId;
+        public HostKey Host { get; } = host;
+        public IActorRef Actor { get; } = actor;
+        public bool Counted { get; set; }
+    }
 
     private sealed record HostTimerKey(HostKey Host);
 }

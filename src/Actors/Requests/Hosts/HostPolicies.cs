@@ -135,6 +135,11 @@ internal sealed class HostPolicies
         ? new HostSnapshot(s.Limit, s.InFlight, s.PausedUntil, s.Breaker?.State ?? CircuitState.Closed, s.Learned?.Rate)
         : null;
 
+    /// <summary>The values the host metrics follow, without an allocation (default for an unknown host).</summary>
+    public HostGauges Gauges(HostKey host) => _hosts.TryGetValue(host, out var s)
+        ? new HostGauges(s.Limit, s.PausedUntil, s.Breaker?.State ?? CircuitState.Closed, s.Learned?.Rate)
+        : new HostGauges(_cap, DateTimeOffset.MinValue, CircuitState.Closed, null);
+
     /// <summary>How many hosts have state.</summary>
     public int Count => _hosts.Count;
 
@@ -202,6 +207,9 @@ internal readonly record struct HostAdmission(HostAdmissionKind Kind, HostTicket
     public static readonly HostAdmission WaitForSlot = new(HostAdmissionKind.WaitForSlot, default, default);
     public static HostAdmission CircuitOpen(DateTimeOffset retryAt) => new(HostAdmissionKind.CircuitOpen, default, retryAt);
 }
+
+/// <summary>What the host metrics follow: the window, the end of the pause, the circuit, the learned rate (calls/s, null while unlimited).</summary>
+internal readonly record struct HostGauges(int Limit, DateTimeOffset PausedUntil, CircuitState Circuit, double? LearnedRate);
 
 /// <summary>One host's state, for metrics and tests; <paramref name="LearnedRate"/> is the adaptive rate (calls/s), null while unlimited.</summary>
 internal sealed record HostSnapshot(int Limit, int InFlight, DateTimeOffset PausedUntil, CircuitState Circuit, double? LearnedRate = null);
