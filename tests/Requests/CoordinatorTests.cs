@@ -53,7 +53,7 @@ public sealed class CoordinatorTests : TestKit
     // Issue 13: the coordinator reuses the actor of an ended call for the next one. With attempts numbered per call, the
     // late answer of the cancelled call's attempt 1 matched the next call's attempt 1 and ended it (checked).
     [Fact]
-    public void A_late_answer_of_an_earlier_call_is_never_taken_for_the_next_call_run_by_the_same_actor()
+    public async Task A_late_answer_of_an_earlier_call_is_never_taken_for_the_next_call_run_by_the_same_actor()
     {
         var releaseFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var releaseSecond = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -85,7 +85,7 @@ public sealed class CoordinatorTests : TestKit
         var ok = ExpectMsg<CallSucceeded>();
         Assert.Equal(second.Id, ok.CallId);
         Assert.Equal(1, ok.Attempts);
-        Assert.Equal("second", ok.Response.Content.ReadAsStringAsync().GetAwaiter().GetResult());
+        Assert.Equal("second", await ok.Response.Content.ReadAsStringAsync());
         ok.Response.Dispose();
     }
 
