@@ -63,8 +63,15 @@ internal sealed class HostGate
         if (_waiting.ContainsKey(host)) return null; // others wait for this host: first come, first served
         var decision = _policies.TryAdmit(host, Now);
         if (decision.Kind != HostAdmissionKind.Admitted) return null;
-        _admittedByCall[callId] = decision.Ticket;
+        Admitted(callId, host, decision.Ticket);
         return decision.Ticket;
+    }
+
+    /// <summary>Records a granted permit (both ways of granting one come through here, so a probe is always measured).</summary>
+    private void Admitted(long callId, HostKey host, HostTicket ticket)
+    {
+        if (ticket.IsProbe) _telemetry.ProbeAdmitted(host);
+        _admittedByCall[callId] = ticket;
     }
 
     /// <summary>An admitted attempt ended: its outcome goes to the host's policies, and the host's queue moves on.</summary>
@@ -122,8 +129,7 @@ internal sealed class HostGate
                     queue.Dequeue();
                     _waiterByCall.Remove(waiter.CallId);
                     StopWaiting(waiter);
-                    if (decision.Ticket.IsProbe) _telemetry.ProbeAdmitted(host);
-                    _admittedByCall[waiter.CallId] = decision.Ticket;
+                    Admitted(waiter.CallId, host, decision.Ticket);
                     waiter.Actor.Tell(new AttemptPermitGranted(decision.Ticket), _context.Self);
                     continue;
                 case HostAdmissionKind.CircuitOpen:
