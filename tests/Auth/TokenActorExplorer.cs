@@ -95,6 +95,8 @@ internal sealed class TokenActorExplorer
             ProactiveRefresh = _settings.ProactiveRefresh,
             DelayBeforeRetry = _settings.DelayBeforeRetry,
         };
+        // The snapshot calls read at send time (issue 13): checked after every step against what the actor would do.
+        _settings = _settings with { Snapshot = _snapshot };
         Trace($"seed {seed}: acquirer {_acquire}, cancellation honoured {honour}, refresh timeout {_settings.RefreshTimeout.TotalSeconds} s, " +
               $"attempt {_settings.RefreshAttemptTimeout.TotalSeconds} s, store bound {_settings.StoreWriteTimeout.TotalSeconds} s, retries {_settings.RefreshMaxRetries}, proactive {_settings.ProactiveRefresh}");
     }
@@ -169,6 +171,8 @@ internal sealed class TokenActorExplorer
         }
         var after = Status();
         Check(after.Generation >= _lastGeneration, $"the generation went back from {_lastGeneration} to {after.Generation}");
+        CheckReplies();
+        CheckSnapshot(after);
         _lastGeneration = after.Generation;
         if (advanced && before.State is "Ready" or "SignedOut")
         {
@@ -195,6 +199,22 @@ internal sealed class TokenActorExplorer
     }
 
     private readonly Dictionary<long, bool> _callsSentWhileSignedOut = [];
+    private readonly TokenSnapshotCell _snapshot = new();
+
+    /// <summary>
+    /// A published snapshot is a token the actor would grant right now: only in Ready, never after a sign-out, of the
+    /// current generation, never older than a token already granted, and (as read) never one known to have expired.
+    /// </summary>
+    private void CheckSnapshot(TokenStatus status)
+    {
+        if (_snapshot.Current is not { } published) return;
+        Check(status.State == "Ready", $"a token snapshot was published in state {status.State}");
+        Check(!_userSignedOut, "a token snapshot was still published after a sign-out");
+        Check(published.Generation == status.Generation, $"the snapshot has generation {published.Generation}, the actor {status.Generation}");
+        Check(published.Generation >= _lastGranted, $"the snapshot has generation {published.Generation} after {_lastGranted} was granted");
+        if (_snapshot.TryGet(_scheduler.Now) is { } readable && _expiry.TryGetValue(readable.AccessToken, out var expiry))
+            Check(expiry > _scheduler.Now, "a call reading the snapshot would send an access token known to have expired");
+    }
     private readonly List<object> _held = [];
     private string? _violation;
     private readonly Dictionary<string, DateTimeOffset> _expiry = [];
