@@ -34,7 +34,7 @@ public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, 
     /// <summary>The coordinator's timers (one per host that waits for a time); set by Akka.</summary>
     ITimerScheduler IWithTimers.Timers { get; set; } = null!;
 
-    private HostGate Hosts => _hosts ??= new HostGate(_runtime.Hosts, _runtime.Telemetry.Metrics.Hosts, Context, ((IWithTimers)this).Timers);
+    private HostGate Hosts => _hosts ??= new HostGate(_runtime.Hosts, _runtime.Telemetry.Metrics.Hosts, Context, ((IWithTimers)this).Timers, _admission);
 
     internal RequestCoordinator(RequestRuntime runtime)
     {
@@ -110,6 +110,8 @@ public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, 
     TimeSpan? IAdmissionHost<HttpCall, CallResult>.QueueDeadline(HttpCall call) => call.Deadline ?? _runtime.CallDeadline;
 
     void IAdmissionHost<HttpCall, CallResult>.Reply(IActorRef replyTo, CallResult result) => replyTo.Tell(result);
+
+    void IAdmissionHost<HttpCall, CallResult>.SlotsFreed() => Hosts.SlotsFreed();
 
     void IAdmissionHost<HttpCall, CallResult>.Queued(HttpCall call) => CallTelemetry.Queued(_runtime, call);
 
