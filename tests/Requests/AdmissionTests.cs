@@ -192,7 +192,7 @@ public sealed class AdmissionTests : TestKit
         // Waiting without a slot, queued or parked, is bounded by maxQueued (1 parked + 3 queued = 2; 4 is refused).
         host.Tell(new Submit(3, null));
         host.Tell(new Submit(4, null));
-        ExpectMsg("QueueFull:4 (2 running, 1 queued)");
+        ExpectMsg("QueueFull:4 (1 running, 2 queued)"); // the parked item counts as waiting, not running
 
         // 2 ends: the freed slot goes to the parked item first, and 3 stays queued until 1 ends.
         host.Tell(new Finish(2, "done:2"));

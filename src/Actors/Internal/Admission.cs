@@ -150,7 +150,8 @@ internal sealed class Admission<TItem, TResult> : IParkingSlots
         }
         if (_queue.Count + _parked.Count >= _maxQueued)
         {
-            _host.Reply(replyTo, _host.Answer(id, item, AdmissionEnd.QueueFull, _running.Count, _queue.Count, submittedAt));
+            // Counted as the bounds count them: parked items wait without a slot, as queued ones do.
+            _host.Reply(replyTo, _host.Answer(id, item, AdmissionEnd.QueueFull, ActiveCount, _queue.Count + _parked.Count, submittedAt));
             return;
         }
         ICancelable? timer = null;
