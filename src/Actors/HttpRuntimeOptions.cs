@@ -16,11 +16,14 @@ public sealed class HttpRuntimeOptions
     /// <value>The default value is <see langword="null"/>: only absolute URLs are accepted.</value>
     public Uri? BaseAddress { get; set; }
 
-    /// <summary>The most calls in flight at once; more wait in a queue.</summary>
+    /// <summary>The most calls in flight (sending) at once; more wait in a queue. A call waiting for its host (a pause, a full window, a rate) does not count.</summary>
     /// <value>The default value is 256.</value>
     public int MaxConcurrentCalls { get; set; } = 256;
 
-    /// <summary>The most calls waiting behind <see cref="MaxConcurrentCalls"/>; past it a call fails at once with a queue-full error.</summary>
+    /// <summary>
+    /// The most calls waiting without a slot: behind <see cref="MaxConcurrentCalls"/>, or for their host after giving their
+    /// slot up; past it a new call fails at once with a queue-full error (and a call waiting for its host keeps its slot).
+    /// </summary>
     /// <value>The default value is 10,000.</value>
     public int MaxQueuedCalls { get; set; } = 10_000;
 

@@ -170,6 +170,59 @@ public sealed class AdmissionTests : TestKit
         ExpectNoMsg(TimeSpan.FromMilliseconds(50));
     }
 
+    [Fact]
+    public void A_parked_item_frees_its_slot_and_takes_one_again_before_queued_items_start()
+    {
+        var host = StartHost(maxRunning: 1, maxQueued: 2);
+        host.Tell(new Submit(1, null));
+        host.Tell(new Submit(2, null));
+        ExpectStarted(1);
+        Sync(host);
+
+        // 1 waits for something else: it no longer counts against the cap, and 2 starts.
+        host.Tell(new Park(1));
+        ExpectMsg("parked:1");
+        ExpectStarted(2);
+
+        // 1 wants its slot back while 2 runs: it waits for it.
+        host.Tell(new Unpark(1));
+        Sync(host);
+        _children.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+
+        // Waiting without a slot, queued or parked, is bounded by maxQueued (1 parked + 3 queued = 2; 4 is refused).
+        host.Tell(new Submit(3, null));
+        host.Tell(new Submit(4, null));
+        ExpectMsg("QueueFull:4 (1 running, 2 queued)"); // the parked item counts as waiting, not running
+
+        // 2 ends: the freed slot goes to the parked item first, and 3 stays queued until 1 ends.
+        host.Tell(new Finish(2, "done:2"));
+        ExpectMsg("done:2");
+        _children.ExpectMsg("unparked:1");
+        Sync(host);
+        _children.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+        host.Tell(new Finish(1, "done:1"));
+        ExpectMsg("done:1");
+        ExpectStarted(3);
+    }
+
+    [Fact]
+    public void An_item_is_not_parked_when_there_is_no_room_to_wait_without_a_slot()
+    {
+        var host = StartHost(maxRunning: 1, maxQueued: 1);
+        host.Tell(new Submit(1, null));
+        host.Tell(new Submit(2, null));
+        ExpectStarted(1);
+        host.Tell(new Park(1));
+        ExpectMsg("kept:1"); // 2 waits in the queue: 1 keeps its slot
+        host.Tell(new Finish(1, "done:1"));
+        ExpectMsg("done:1");
+        ExpectStarted(2);
+    }
+
+    private sealed record Park(long Id);
+
+    private sealed record Unpark(long Id);
+
     private sealed record Submit(long Id, TimeSpan? Deadline);
 
     private sealed record Finish(long Id, string Result);
@@ -182,6 +235,7 @@ public sealed class AdmissionTests : TestKit
     {
         private readonly IActorRef _children;
         private readonly Admission<Submit, string> _admission;
+        private readonly Queue<long> _wantSlot = new();
 
         public Host(IActorRef children, int maxRunning, int maxQueued)
         {
@@ -192,6 +246,23 @@ public sealed class AdmissionTests : TestKit
             Receive<Cancel>(m => _admission.Cancel(m.Id, m));
             Receive<QueueDeadlineReached>(_admission.DeadlineReached);
             Receive<Terminated>(m => _admission.ChildTerminated(m.ActorRef));
+            Receive<Park>(m =>
+            {
+                var parked = _admission.TryPark(m.Id);
+                Sender.Tell((parked ? "parked:" : "kept:") + m.Id);
+                if (parked) _admission.SlotsChanged();
+            });
+            Receive<Unpark>(m =>
+            {
+                _wantSlot.Enqueue(m.Id);
+                SlotsFreed();
+            });
+        }
+
+        public void SlotsFreed()
+        {
+            while (_admission.HasFreeSlot && _wantSlot.TryDequeue(out var id))
+                if (_admission.TryUnpark(id)) _children.Tell("unparked:" + id);
         }
 
         protected override void PostStop() => _admission.Stop();

@@ -20,7 +20,10 @@ namespace Courier.Tests.Requests;
 /// (401), and other nodes refresh now and then (the generation moves). After every step it checks:
 /// <list type="bullet">
 /// <item>the cap is never exceeded: requests the runtime still considers live (sent, not answered, not cancelled) never
-/// outnumber <c>MaxConcurrentCalls</c>;</item>
+/// outnumber <c>MaxConcurrentCalls</c> (a call waiting for its host gives its slot up, so only calls sending count);</item>
+/// <item>the calls waiting stay bounded: calls the runtime holds (submitted, not answered) never outnumber
+/// <c>MaxConcurrentCalls + MaxQueuedCalls</c> (the calls waiting without a slot, queued or for their host, are at most
+/// <c>MaxQueuedCalls</c>);</item>
 /// <item>nothing is sent for a call after it was answered (cancelled, timed out, ended);</item>
 /// <item>no call is answered twice; and once the coordinator has stopped, every call has been answered;</item>
 /// <item>a call never sends a token generation the server already refused for it, and never more than
@@ -128,6 +131,9 @@ akka.log-dead-letters = off", output: null)
             }
             await SettleAsync(coordinator, stopped, handler, answers, tokens);
             if ((handler.Broken ?? answers.Broken) is { } broken) return $"step {step}: {broken}";
+            var held = calls.Count(c => !answers.IsAnswered(c.Id));
+            if (held > options.MaxConcurrentCalls + options.MaxQueuedCalls)
+                return $"step {step}: {held} calls held at once with MaxConcurrentCalls {options.MaxConcurrentCalls} and MaxQueuedCalls {options.MaxQueuedCalls}";
         }
 
         if (!stopped) await coordinator.GracefulStop(TimeSpan.FromSeconds(10));

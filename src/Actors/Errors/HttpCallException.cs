@@ -142,7 +142,7 @@ public sealed class CallQueueFullException : HttpCallException
     /// <summary>Creates the error.</summary>
     public CallQueueFullException(HttpMethod method, Uri? url, int inFlight, int queued)
         : base(HttpCallFailure.QueueFull, method, url, 0,
-            $"{Describe(method, url)} was refused: {inFlight} calls in flight and {queued} queued, the configured maximum (MaxConcurrentCalls, MaxQueuedCalls).")
+            $"{Describe(method, url)} was refused: {inFlight} calls in flight and {queued} waiting (queued, or for their host without a slot), the configured maximum (MaxConcurrentCalls, MaxQueuedCalls).")
     {
     }
 }

@@ -49,8 +49,38 @@ internal interface IAdmissionHost<in TItem, TResult>
     {
     }
 
+    /// <summary>
+    /// A slot may be free (an item ended, or was parked): called before queued items start, so that parked items waiting
+    /// for a slot (<see cref="Admission{TItem, TResult}.TryUnpark"/>) are served before new ones (nothing by default).
+    /// </summary>
+    void SlotsFreed()
+    {
+    }
+
     /// <summary>Sends a result to the item's reply address (and publishes it, where the coordinator does).</summary>
     void Reply(IActorRef replyTo, TResult result);
+}
+
+/// <summary>
+/// The slots of a cap, seen by an item that waits for something else while it runs (a call waiting for its host): it
+/// gives its slot up while it waits and takes one again before it goes on. <see cref="Admission{TItem, TResult}"/> implements it.
+/// </summary>
+internal interface IParkingSlots
+{
+    /// <summary>A parked item could take a slot now.</summary>
+    bool HasFreeSlot { get; }
+
+    /// <summary>The running item stops counting against the cap; false (it keeps its slot) when there is no room to wait.</summary>
+    bool TryPark(long id);
+
+    /// <summary>True when the item is parked.</summary>
+    bool IsParked(long id);
+
+    /// <summary>The parked item takes a slot again; false when the cap is full.</summary>
+    bool TryUnpark(long id);
+
+    /// <summary>Slots may have been freed by <see cref="TryPark"/>: waiting items take them.</summary>
+    void SlotsChanged();
 }
 
 /// <summary>The timer message of a queued item's deadline (the ticket tells a stale timer from the current one).</summary>
@@ -61,12 +91,16 @@ internal sealed record QueueDeadlineReached(long Id, long Ticket);
 /// first-in-first-out queue behind it, a deadline timer for each queued item that has one, cancellation of queued and
 /// running items, refusal of a second item with an id already in flight, and <see cref="Stop"/>, which answers every
 /// item it knows. Every item submitted gets exactly one answer through <see cref="IAdmissionHost{TItem, TResult}.Reply"/>.
+/// A running item may be parked while it waits for something else (<see cref="TryPark"/>: a call waiting for its host):
+/// it stays running but does not count against the cap, so the next queued item may start; it takes a slot again with
+/// <see cref="TryUnpark"/> before it goes on. The items that wait without a slot, queued or parked, are at most
+/// <c>maxQueued</c>.
 /// </summary>
 /// <remarks>
 /// Not an actor: it lives inside its coordinator and is called from the coordinator's receive only (not thread-safe).
 /// The coordinator keeps what differs: validation of the item, the child actor, the messages of its protocol.
 /// </remarks>
-internal sealed class Admission<TItem, TResult>
+internal sealed class Admission<TItem, TResult> : IParkingSlots
 {
     private readonly IAdmissionHost<TItem, TResult> _host;
     private readonly IActorContext _context;
@@ -75,6 +109,7 @@ internal sealed class Admission<TItem, TResult>
     private readonly Dictionary<long, Running> _running = new();
     private readonly Dictionary<IActorRef, long> _idByChild = new();
     private readonly IndexedQueue<Queued> _queue = new();
+    private readonly HashSet<long> _parked = [];
     private long _tickets;
 
     public Admission(IAdmissionHost<TItem, TResult> host, IActorContext context, int maxRunning, int maxQueued)
@@ -86,6 +121,15 @@ internal sealed class Admission<TItem, TResult>
     }
 
     public int RunningCount => _running.Count;
+
+    /// <summary>The running items that count against the cap (not parked).</summary>
+    public int ActiveCount => _running.Count - _parked.Count;
+
+    /// <summary>The running items parked: they wait without a slot.</summary>
+    public int ParkedCount => _parked.Count;
+
+    /// <summary>A parked item could take a slot now.</summary>
+    public bool HasFreeSlot => ActiveCount < _maxRunning;
 
     public int QueuedCount => _queue.Count;
 
@@ -99,14 +143,15 @@ internal sealed class Admission<TItem, TResult>
             return;
         }
         var submittedAt = _context.System.Scheduler.Now;
-        if (_running.Count < _maxRunning)
+        if (ActiveCount < _maxRunning)
         {
             Start(new Queued(id, item, replyTo, submittedAt, 0, null));
             return;
         }
-        if (_queue.Count >= _maxQueued)
+        if (_queue.Count + _parked.Count >= _maxQueued)
         {
-            _host.Reply(replyTo, _host.Answer(id, item, AdmissionEnd.QueueFull, _running.Count, _queue.Count, submittedAt));
+            // Counted as the bounds count them: parked items wait without a slot, as queued ones do.
+            _host.Reply(replyTo, _host.Answer(id, item, AdmissionEnd.QueueFull, ActiveCount, _queue.Count + _parked.Count, submittedAt));
             return;
         }
         ICancelable? timer = null;
@@ -121,6 +166,7 @@ internal sealed class Admission<TItem, TResult>
     public bool Finished(long id, TResult result)
     {
         if (!_running.Remove(id, out var running)) return false;
+        _parked.Remove(id);
         _idByChild.Remove(running.Child);
         _context.Unwatch(running.Child);
         _host.Reply(running.ReplyTo, result);
@@ -133,6 +179,7 @@ internal sealed class Admission<TItem, TResult>
     public long? ChildTerminated(IActorRef child)
     {
         if (!_idByChild.Remove(child, out var id)) return null;
+        _parked.Remove(id);
         if (_running.Remove(id, out var running))
             _host.Reply(running.ReplyTo, _host.Answer(id, running.Item, AdmissionEnd.Crashed, _running.Count, _queue.Count, running.SubmittedAt));
         StartNextQueued();
@@ -176,9 +223,36 @@ internal sealed class Admission<TItem, TResult>
             _host.Reply(queued.ReplyTo, _host.Answer(queued.Id, queued.Item, AdmissionEnd.StoppedInQueue, 0, 0, queued.SubmittedAt));
         }
         _running.Clear();
+        _parked.Clear();
         _idByChild.Clear();
         _queue.Clear();
     }
+
+    /// <summary>
+    /// The running item waits for something other than a slot: it stops counting against the cap, and queued items may
+    /// start (call <see cref="SlotsChanged"/> after). False when it is unknown, already parked, or there is no room to wait
+    /// without a slot (queued and parked items are at most <c>maxQueued</c>): it then keeps its slot.
+    /// </summary>
+    public bool TryPark(long id)
+    {
+        if (!_running.ContainsKey(id) || _parked.Contains(id) || _queue.Count + _parked.Count >= _maxQueued) return false;
+        _parked.Add(id);
+        return true;
+    }
+
+    /// <summary>True when the item is parked (it must take a slot with <see cref="TryUnpark"/> before it goes on).</summary>
+    public bool IsParked(long id) => _parked.Contains(id);
+
+    /// <summary>The parked item takes a slot again; false (it stays parked) when the cap is full.</summary>
+    public bool TryUnpark(long id)
+    {
+        if (!_parked.Contains(id) || !HasFreeSlot) return false;
+        _parked.Remove(id);
+        return true;
+    }
+
+    /// <summary>Slots may have been freed (an item was parked): parked items waiting for one, then queued items, take them.</summary>
+    public void SlotsChanged() => StartNextQueued();
 
     private void Start(Queued item)
     {
@@ -190,7 +264,8 @@ internal sealed class Admission<TItem, TResult>
 
     private void StartNextQueued()
     {
-        while (_running.Count < _maxRunning && _queue.TryDequeue(q => q.Id, out var next))
+        if (HasFreeSlot) _host.SlotsFreed();
+        while (HasFreeSlot && _queue.TryDequeue(q => q.Id, out var next))
         {
             next.Timer?.Cancel();
             _host.Dequeued(next.Item);

@@ -13,7 +13,9 @@ namespace Courier.Requests;
 /// of its own (one call at a time per actor; an actor whose call ended is reused for a later call) and answers each
 /// <see cref="ExecuteCall"/> sender with exactly one <see cref="CallResult"/>, also when it stops.
 /// Behind the cap, a per-host gate (<see cref="HostGate"/>, settings <c>Courier:Hosts</c>) admits each attempt of a
-/// running call: a host's pause, window, rate and circuit breaker hold or fail its calls, never another host's.
+/// running call: a host's pause, window, rate and circuit breaker hold or fail its calls, never another host's. A call
+/// waiting for its host gives its slot under the cap up and takes one again before it is sent, so the cap bounds the
+/// calls sending and calls waiting for a paused host never hold up calls to another.
 /// </summary>
 /// <remarks>
 /// This type is also the key of the coordinator in Akka.Hosting's <c>ActorRegistry</c>:
@@ -34,7 +36,7 @@ public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, 
     /// <summary>The coordinator's timers (one per host that waits for a time); set by Akka.</summary>
     ITimerScheduler IWithTimers.Timers { get; set; } = null!;
 
-    private HostGate Hosts => _hosts ??= new HostGate(_runtime.Hosts, _runtime.Telemetry.Metrics.Hosts, Context, ((IWithTimers)this).Timers);
+    private HostGate Hosts => _hosts ??= new HostGate(_runtime.Hosts, _runtime.Telemetry.Metrics.Hosts, Context, ((IWithTimers)this).Timers, _admission);
 
     internal RequestCoordinator(RequestRuntime runtime)
     {
@@ -110,6 +112,8 @@ public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, 
     TimeSpan? IAdmissionHost<HttpCall, CallResult>.QueueDeadline(HttpCall call) => call.Deadline ?? _runtime.CallDeadline;
 
     void IAdmissionHost<HttpCall, CallResult>.Reply(IActorRef replyTo, CallResult result) => replyTo.Tell(result);
+
+    void IAdmissionHost<HttpCall, CallResult>.SlotsFreed() => Hosts.SlotsFreed();
 
     void IAdmissionHost<HttpCall, CallResult>.Queued(HttpCall call) => CallTelemetry.Queued(_runtime, call);
 

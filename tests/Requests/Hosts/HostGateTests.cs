@@ -115,6 +115,72 @@ public sealed class HostGateTests : TestKit
     }
 
     [Fact]
+    public void Calls_waiting_for_a_paused_host_give_their_global_slot_up_and_take_one_again_before_they_are_sent()
+    {
+        // Issue 10: with MaxConcurrentCalls = 2, two calls waiting for a paused host A held both slots, so a call to B
+        // waited for A's pause. A call waiting in its host's queue does not count against the cap; it is sent only when
+        // it has a slot again, so never more than 2 calls are sending.
+        Sys.EventStream.Subscribe(TestActor, typeof(RetryScheduled));
+        var (coordinator, _) = Start(o => o.MaxConcurrentCalls = 2);
+        HoldListedPaths();
+        _handler.ThenStatus(HttpStatusCode.TooManyRequests, TooMany);
+        var first = Held(A, "/1");
+        coordinator.Tell(new ExecuteCall(first));
+        Assert.Equal("/1", ExpectRequest(A).Uri.AbsolutePath);
+        ExpectMsg<RetryScheduled>(); // A is paused for 2 s; the first call waits in A's queue
+        var second = Held(A, "/2");
+        coordinator.Tell(new ExecuteCall(second));
+        Sync(coordinator);
+
+        // Both slots' calls wait for A: a call to B is sent at once.
+        var other = Held(B, "/b");
+        coordinator.Tell(new ExecuteCall(other));
+        Assert.Equal("/b", ExpectRequest(B).Uri.AbsolutePath);
+
+        // A's pause ends while B's call is still sending: one slot is free, so one call to A goes, not two.
+        Scheduler.Advance(TimeSpan.FromSeconds(2));
+        var sentFirst = ExpectRequest(A).Uri.AbsolutePath;
+        Sync(coordinator);
+        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+
+        // B's call ends: its slot goes to the other call waiting for A.
+        Answer("/b", HttpStatusCode.OK);
+        Assert.Equal(other.Id, ExpectMsg<CallSucceeded>().CallId);
+        var sentSecond = ExpectRequest(A).Uri.AbsolutePath;
+        Assert.Equal(["/1", "/2"], new[] { sentFirst, sentSecond }.OrderBy(p => p));
+        Answer("/1", HttpStatusCode.OK);
+        Answer("/2", HttpStatusCode.OK);
+        var results = new[] { ExpectMsg<CallSucceeded>(), ExpectMsg<CallSucceeded>() }.ToDictionary(r => r.CallId, r => r.Attempts);
+        Assert.Equal(2, results[first.Id]);
+        Assert.Equal(1, results[second.Id]);
+    }
+
+    [Fact]
+    public void Calls_waiting_for_their_host_without_a_slot_are_bounded_by_MaxQueuedCalls()
+    {
+        // With no room to wait without a slot (MaxQueuedCalls = 0), a call waiting for its host keeps its slot, as before.
+        Sys.EventStream.Subscribe(TestActor, typeof(RetryScheduled));
+        var (coordinator, _) = Start(o =>
+        {
+            o.MaxConcurrentCalls = 1;
+            o.MaxQueuedCalls = 0;
+        });
+        _handler.ThenStatus(HttpStatusCode.TooManyRequests, TooMany);
+        var first = HttpCall.Get(new Uri(A, "/1"));
+        coordinator.Tell(new ExecuteCall(first));
+        ExpectRequest(A);
+        ExpectMsg<RetryScheduled>();
+        var other = HttpCall.Get(new Uri(B, "/b"));
+        coordinator.Tell(new ExecuteCall(other));
+        var refused = ExpectMsg<CallFailed>();
+        Assert.Equal(other.Id, refused.CallId);
+        Assert.IsType<CallQueueFullException>(refused.Error);
+        Scheduler.Advance(TimeSpan.FromSeconds(2));
+        ExpectRequest(A);
+        Assert.Equal(first.Id, ExpectMsg<CallSucceeded>().CallId);
+    }
+
+    [Fact]
     public void Throttled_retries_spend_neither_the_retry_budget_nor_MaxRetries_and_are_bounded_by_the_deadline()
     {
         Sys.EventStream.Subscribe(TestActor, typeof(RetryScheduled));

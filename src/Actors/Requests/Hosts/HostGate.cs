@@ -1,5 +1,6 @@
 using Akka.Actor;
 using Courier.Diagnostics;
+using Courier.Internal;
 
 namespace Courier.Requests.Hosts;
 
@@ -12,8 +13,12 @@ namespace Courier.Requests.Hosts;
 /// </summary>
 /// <remarks>
 /// Not an actor: it lives inside the coordinator and is called from its receive only (not thread-safe), as
-/// <c>Admission</c> is. A waiting call is a running RequestActor, so the waiting calls of all hosts are bounded by
-/// <c>MaxConcurrentCalls</c>; the wait of each is bounded by its call's deadline (the RequestActor's timer).
+/// <c>Admission</c> is. A call that waits for its host gives its global slot up (<see cref="IParkingSlots.TryPark"/>),
+/// so calls waiting for a paused host never hold up calls to another; it takes a slot again before its host lets it go
+/// (hosts whose next call waits for a slot are served first come, first served, before new calls start), so the calls
+/// sending never exceed <c>MaxConcurrentCalls</c>. The calls waiting without a slot, for their host or in the
+/// coordinator's queue, are at most <c>MaxQueuedCalls</c> (past it a waiting call keeps its slot); the wait of each is
+/// bounded by its call's deadline (the RequestActor's timer).
 /// </remarks>
 internal sealed class HostGate
 {
@@ -25,9 +30,13 @@ internal sealed class HostGate
     private readonly Dictionary<long, Waiter> _waiterByCall = [];
     private readonly Dictionary<long, HostTicket> _admittedByCall = [];
     private readonly Dictionary<HostKey, DateTimeOffset> _timerAt = [];
+    private readonly IParkingSlots _slots;
+    private readonly Queue<HostKey> _waitingForSlot = new();
+    private readonly HashSet<HostKey> _inSlotQueue = [];
 
-    public HostGate(HostPolicies policies, HostTelemetry telemetry, IActorContext context, ITimerScheduler timers)
+    public HostGate(HostPolicies policies, HostTelemetry telemetry, IActorContext context, ITimerScheduler timers, IParkingSlots slots)
     {
+        _slots = slots;
         _policies = policies;
         _telemetry = telemetry;
         _context = context;
@@ -49,6 +58,18 @@ internal sealed class HostGate
         {
             waiter.Counted = true; // not let through at once: it waits for its host
             _telemetry.Waiting(request.Host, 1);
+            // ... without its global slot, so that calls to other hosts may go meanwhile.
+            if (_slots.TryPark(request.CallId)) _slots.SlotsChanged();
+        }
+    }
+
+    /// <summary>Global slots were freed: hosts whose next call waits for one are drained, first come, first served.</summary>
+    public void SlotsFreed()
+    {
+        for (var n = _waitingForSlot.Count; n > 0 && _slots.HasFreeSlot && _waitingForSlot.TryDequeue(out var host); n--)
+        {
+            _inSlotQueue.Remove(host);
+            Drain(host);
         }
     }
 
@@ -121,11 +142,18 @@ internal sealed class HostGate
                 queue.Dequeue(); // its call ended, or asked again later
                 continue;
             }
+            if (_slots.IsParked(waiter.CallId) && !_slots.HasFreeSlot)
+            {
+                // It gave its global slot up while it waited: it needs one again before its host may let it go.
+                if (_inSlotQueue.Add(host)) _waitingForSlot.Enqueue(host);
+                return;
+            }
             var now = Now;
             var decision = _policies.TryAdmit(host, now);
             switch (decision.Kind)
             {
                 case HostAdmissionKind.Admitted:
+                    _slots.TryUnpark(waiter.CallId); // a slot is free (checked above), or it never gave its own up
                     queue.Dequeue();
                     _waiterByCall.Remove(waiter.CallId);
                     StopWaiting(waiter);
