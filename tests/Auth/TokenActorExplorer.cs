@@ -84,17 +84,7 @@ internal sealed class TokenActorExplorer
             DelayBeforeRetry = TokenActorTestKit.DelayBeforeRetry,
         };
         _acquire = _random.Next(4) == 0;
-        if (_acquire) _settings = new TokenSettings
-        {
-            Acquirer = _refresher,
-            Store = _settings.Store,
-            RefreshTimeout = _settings.RefreshTimeout,
-            RefreshAttemptTimeout = _settings.RefreshAttemptTimeout,
-            StoreWriteTimeout = _settings.StoreWriteTimeout,
-            RefreshMaxRetries = _settings.RefreshMaxRetries,
-            ProactiveRefresh = _settings.ProactiveRefresh,
-            DelayBeforeRetry = _settings.DelayBeforeRetry,
-        };
+        if (_acquire) _settings = _settings with { Refresher = null, Acquirer = _refresher }; // client credentials: no refresh token
         // The snapshot calls read at send time (issue 13): checked after every step against what the actor would do.
         _settings = _settings with { Snapshot = _snapshot };
         Trace($"seed {seed}: acquirer {_acquire}, cancellation honoured {honour}, refresh timeout {_settings.RefreshTimeout.TotalSeconds} s, " +

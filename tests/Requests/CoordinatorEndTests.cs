@@ -16,43 +16,17 @@ namespace Courier.Tests.Requests;
 /// stops with calls running or queued, a queued call reaches its own deadline. Each caller gets exactly one typed
 /// answer that says which of these happened, and a call that crashed does not keep its host's slot.
 /// </summary>
-public sealed class CoordinatorEndTests : TestKit
+public sealed class CoordinatorEndTests : CoordinatorTestKit
 {
     private static readonly Uri Url = new("https://api.example.test/items/1");
 
-    private readonly TestProbe _seen;
-    private readonly ScriptedHandler _handler;
-
-    public CoordinatorEndTests(ITestOutputHelper output)
-        : base(@"akka.scheduler.implementation = ""Akka.TestKit.TestScheduler, Akka.TestKit""", output: output)
+    public CoordinatorEndTests(ITestOutputHelper output) : base(output)
     {
-        _seen = CreateTestProbe();
-        _handler = new ScriptedHandler(_seen.Ref, () => Scheduler.Now) { Default = (_, ct) => Hang(ct) };
+        Handler.Default = (_, ct) => Hang(ct);
     }
 
-    private TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
-
-    private IActorRef StartCoordinator(Action<HttpRuntimeOptions>? configure = null, ILoggingAdapter? log = null)
-    {
-        var options = new HttpRuntimeOptions();
-        options.Retry.Jitter = JitterMode.None;
-        options.Retry.MaxRetries = 0;
-        configure?.Invoke(options);
-        var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        return Sys.ActorOf(RequestCoordinator.Props(new RequestRuntime(options, () => client, log ?? Sys.Log)));
-    }
-
-    private void Sync(IActorRef actor)
-    {
-        actor.Tell(new Identify(null));
-        ExpectMsg<ActorIdentity>();
-    }
-
-    private static async Task<HttpResponseMessage> Hang(CancellationToken ct)
-    {
-        await Task.Delay(Timeout.Infinite, ct);
-        throw new InvalidOperationException("unreachable");
-    }
+    private new IActorRef StartCoordinator(Action<HttpRuntimeOptions>? configure = null, ILoggingAdapter? log = null) =>
+        base.StartCoordinator(o => { o.Retry.MaxRetries = 0; configure?.Invoke(o); }, log);
 
     [Fact]
     public void A_call_whose_actor_throws_is_answered_as_crashed_and_its_host_slot_is_freed()
@@ -60,12 +34,12 @@ public sealed class CoordinatorEndTests : TestKit
         // The actor running a call that failed with a 500 logs it at error level; a logger that throws there makes
         // the RequestActor throw inside its receive (the way any unexpected bug would).
         var coordinator = StartCoordinator(o => o.Hosts.MaxConcurrencyPerHost = 1, new ThrowingLog(LogLevel.ErrorLevel));
-        _handler.ThenStatus(HttpStatusCode.InternalServerError);
-        _handler.Then((_, _) => Task.FromResult(ScriptedHandler.Ok()));
+        Handler.ThenStatus(HttpStatusCode.InternalServerError);
+        Handler.Then((_, _) => Task.FromResult(ScriptedHandler.Ok()));
         var crashing = HttpCall.Get(Url);
         coordinator.Tell(new ExecuteCall(crashing));
 
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         var failed = ExpectMsg<CallFailed>();
         Assert.Equal(crashing.Id, failed.CallId);
         var error = Assert.IsType<RuntimeUnavailableException>(failed.Error);
@@ -74,7 +48,7 @@ public sealed class CoordinatorEndTests : TestKit
         // One call per host at a time: the next call to the same host is sent only if the crashed one gave its slot back.
         var next = HttpCall.Get(Url);
         coordinator.Tell(new ExecuteCall(next));
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         var succeeded = ExpectMsg<CallSucceeded>();
         Assert.Equal(next.Id, succeeded.CallId);
         succeeded.Response.Dispose();
@@ -88,7 +62,7 @@ public sealed class CoordinatorEndTests : TestKit
         var queued = HttpCall.Get(Url);
         coordinator.Tell(new ExecuteCall(running));
         coordinator.Tell(new ExecuteCall(queued));
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         Sync(coordinator);
 
         await coordinator.GracefulStop(TimeSpan.FromSeconds(5));
@@ -99,7 +73,7 @@ public sealed class CoordinatorEndTests : TestKit
         var queuedError = Assert.IsType<RuntimeUnavailableException>(answers[queued.Id].Error);
         Assert.Contains("the runtime stopped before the call was sent", queuedError.Message);
         Assert.Equal(0, answers[queued.Id].Attempts);
-        Assert.Equal(1, _handler.Count);
+        Assert.Equal(1, Handler.Count);
     }
 
     [Fact]
@@ -110,7 +84,7 @@ public sealed class CoordinatorEndTests : TestKit
         var queued = HttpCall.Get(Url) with { Deadline = TimeSpan.FromSeconds(2) };
         coordinator.Tell(new ExecuteCall(running));
         coordinator.Tell(new ExecuteCall(queued));
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         Sync(coordinator);
 
         Scheduler.Advance(TimeSpan.FromSeconds(2));
@@ -130,7 +104,7 @@ public sealed class CoordinatorEndTests : TestKit
         coordinator.Tell(new ExecuteCall(HttpCall.Get(Url) with { Deadline = TimeSpan.FromMinutes(5) }));
         var queued = HttpCall.Get(Url);
         coordinator.Tell(new ExecuteCall(queued));
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         Sync(coordinator);
 
         Scheduler.Advance(TimeSpan.FromSeconds(3));

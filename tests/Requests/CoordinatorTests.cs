@@ -11,43 +11,12 @@ using Xunit.Abstractions;
 namespace Courier.Tests.Requests;
 
 /// <summary>The request coordinator's promises at the edges: queue deadlines, the cap while calls end early.</summary>
-public sealed class CoordinatorTests : TestKit
+public sealed class CoordinatorTests : CoordinatorTestKit
 {
     private static readonly Uri Url = new("https://api.example.test/items/1");
 
-    private readonly TestProbe _seen;
-    private readonly ScriptedHandler _handler;
-
-    public CoordinatorTests(ITestOutputHelper output)
-        : base(@"akka.scheduler.implementation = ""Akka.TestKit.TestScheduler, Akka.TestKit""", output: output)
+    public CoordinatorTests(ITestOutputHelper output) : base(output)
     {
-        _seen = CreateTestProbe();
-        _handler = new ScriptedHandler(_seen.Ref, () => Scheduler.Now);
-    }
-
-    private TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
-
-    private RequestRuntime Runtime(Action<HttpRuntimeOptions>? configure = null)
-    {
-        var options = new HttpRuntimeOptions();
-        options.Retry.Jitter = JitterMode.None;
-        configure?.Invoke(options);
-        var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        return new RequestRuntime(options, () => client, Sys.Log);
-    }
-
-    private IActorRef StartCoordinator(Action<HttpRuntimeOptions>? configure = null) => Sys.ActorOf(RequestCoordinator.Props(Runtime(configure)));
-
-    private void Sync(IActorRef actor)
-    {
-        actor.Tell(new Identify(null));
-        ExpectMsg<ActorIdentity>();
-    }
-
-    private static async Task<HttpResponseMessage> Hang(CancellationToken ct)
-    {
-        await Task.Delay(Timeout.Infinite, ct);
-        throw new InvalidOperationException("unreachable");
     }
 
     // Issue 13: the coordinator reuses the actor of an ended call for the next one. With attempts numbered per call, the
@@ -57,7 +26,7 @@ public sealed class CoordinatorTests : TestKit
     {
         var releaseFirst = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var releaseSecond = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _handler
+        Handler
             .Then(async (_, _) =>
             {
                 await releaseFirst.Task; // a server that answers late, whatever the cancellation
@@ -71,13 +40,13 @@ public sealed class CoordinatorTests : TestKit
         var coordinator = StartCoordinator(o => o.MaxConcurrentCalls = 1);
         var first = HttpCall.Get(Url);
         coordinator.Tell(new ExecuteCall(first));
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         coordinator.Tell(new CancelCall(first.Id));
         Assert.Equal(first.Id, ExpectMsg<CallFailed>().CallId);
 
         var second = HttpCall.Get(Url);
         coordinator.Tell(new ExecuteCall(second));
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         releaseFirst.SetResult(); // the first call's answer reaches the actor now running the second
         ExpectNoMsg(TimeSpan.FromMilliseconds(200));
 
@@ -92,7 +61,7 @@ public sealed class CoordinatorTests : TestKit
     [Fact]
     public void A_call_run_by_a_reused_actor_starts_afresh()
     {
-        _handler.ThenStatus(HttpStatusCode.ServiceUnavailable);
+        Handler.ThenStatus(HttpStatusCode.ServiceUnavailable);
         var coordinator = StartCoordinator(o => o.MaxConcurrentCalls = 1);
         var retried = Sys.EventStream;
         var events = CreateTestProbe();
@@ -111,20 +80,20 @@ public sealed class CoordinatorTests : TestKit
         Assert.Equal(second.Id, secondOk.CallId);
         Assert.Equal(1, secondOk.Attempts);
         secondOk.Response.Dispose();
-        Assert.Equal(3, _handler.Count);
+        Assert.Equal(3, Handler.Count);
     }
 
     // Regression (issue 9, item 7): the queued call waited until a slot freed, far past its deadline.
     [Fact]
     public void A_queued_call_is_answered_at_its_deadline_while_the_cap_is_full()
     {
-        _handler.Default = (_, ct) => Hang(ct);
+        Handler.Default = (_, ct) => Hang(ct);
         var coordinator = StartCoordinator(o => o.MaxConcurrentCalls = 1);
         var running = HttpCall.Get(Url);
         var queued = HttpCall.Get(Url) with { Deadline = TimeSpan.FromSeconds(2) };
         coordinator.Tell(new ExecuteCall(running));
         coordinator.Tell(new ExecuteCall(queued));
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         Sync(coordinator);
 
         Scheduler.Advance(TimeSpan.FromMilliseconds(1999));
@@ -140,7 +109,7 @@ public sealed class CoordinatorTests : TestKit
         // The call never runs later either.
         coordinator.Tell(new CancelCall(running.Id));
         Assert.Equal(running.Id, ExpectMsg<CallFailed>().CallId);
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 
     // Regression (issue 9, item 9): the RequestActor told its parent the call was over and only then (PostStop) cancelled
@@ -150,7 +119,7 @@ public sealed class CoordinatorTests : TestKit
     public void A_cancelled_call_aborts_its_attempt_before_it_reports_the_end_to_the_coordinator()
     {
         var attempt = new TaskCompletionSource<CancellationToken>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _handler.Then((_, ct) =>
+        Handler.Then((_, ct) =>
         {
             attempt.TrySetResult(ct);
             return Hang(ct);
@@ -158,7 +127,7 @@ public sealed class CoordinatorTests : TestKit
         var call = HttpCall.Get(Url);
         var parent = Sys.ActorOf(Props.Create(() => new CheckingParent(RequestActor.Props(call, Runtime(null), Scheduler.Now), attempt.Task, TestActor))
             .WithDispatcher(CallingThreadDispatcher.Id));
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
 
         parent.Tell(new CancelCall(call.Id));
         var report = ExpectMsg<Report>();
@@ -172,7 +141,7 @@ public sealed class CoordinatorTests : TestKit
     {
         var inFlight = 0;
         var maxSeen = 0;
-        _handler.Default = async (_, ct) =>
+        Handler.Default = async (_, ct) =>
         {
             var now = Interlocked.Increment(ref inFlight);
             InterlockedMax(ref maxSeen, now);
@@ -185,7 +154,7 @@ public sealed class CoordinatorTests : TestKit
 
         foreach (var call in calls)
         {
-            _seen.ExpectMsg<SeenRequest>();
+            Seen.ExpectMsg<SeenRequest>();
             coordinator.Tell(new CancelCall(call.Id));
             Assert.Equal(call.Id, ExpectMsg<CallFailed>().CallId);
         }

@@ -14,41 +14,13 @@ namespace Courier.Tests.Requests;
 /// or expired while queued behind the cap (by the runtime's deadline when the call has none), and the typed error each
 /// gets; none of them is ever sent.
 /// </summary>
-public sealed class QueuedCallAnswerTests : TestKit
+public sealed class QueuedCallAnswerTests : CoordinatorTestKit
 {
     private static readonly Uri Url = new("https://api.example.test/items/1");
 
-    private readonly TestProbe _seen;
-    private readonly ScriptedHandler _handler;
-
-    public QueuedCallAnswerTests(ITestOutputHelper output)
-        : base(@"akka.scheduler.implementation = ""Akka.TestKit.TestScheduler, Akka.TestKit""", output: output)
+    public QueuedCallAnswerTests(ITestOutputHelper output) : base(output)
     {
-        _seen = CreateTestProbe();
-        _handler = new ScriptedHandler(_seen.Ref, () => Scheduler.Now) { Default = (_, ct) => Hang(ct) };
-    }
-
-    private TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
-
-    private IActorRef StartCoordinator(Action<HttpRuntimeOptions>? configure = null)
-    {
-        var options = new HttpRuntimeOptions();
-        options.Retry.Jitter = JitterMode.None;
-        configure?.Invoke(options);
-        var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        return Sys.ActorOf(RequestCoordinator.Props(new RequestRuntime(options, () => client, Sys.Log)));
-    }
-
-    private void Sync(IActorRef actor)
-    {
-        actor.Tell(new Identify(null));
-        ExpectMsg<ActorIdentity>();
-    }
-
-    private static async Task<HttpResponseMessage> Hang(CancellationToken ct)
-    {
-        await Task.Delay(Timeout.Infinite, ct);
-        throw new InvalidOperationException("unreachable");
+        Handler.Default = (_, ct) => Hang(ct);
     }
 
     [Theory]
@@ -65,17 +37,17 @@ public sealed class QueuedCallAnswerTests : TestKit
         var error = Assert.IsType<InvalidHttpCallException>(failed.Error);
         Assert.Contains("absolute http or https URL", error.Message);
         Assert.Equal(0, failed.Attempts);
-        Assert.Equal(0, _handler.Count);
+        Assert.Equal(0, Handler.Count);
     }
 
     [Fact]
     public void A_plain_http_URL_is_sent()
     {
-        _handler.Then((_, _) => Task.FromResult(ScriptedHandler.Ok()));
+        Handler.Then((_, _) => Task.FromResult(ScriptedHandler.Ok()));
         var coordinator = StartCoordinator();
         coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri("http://api.example.test/items/1"))));
 
-        Assert.Equal("http", _seen.ExpectMsg<SeenRequest>().Uri.Scheme);
+        Assert.Equal("http", Seen.ExpectMsg<SeenRequest>().Uri.Scheme);
         ExpectMsg<CallSucceeded>().Response.Dispose();
     }
 
@@ -87,7 +59,7 @@ public sealed class QueuedCallAnswerTests : TestKit
         var queued = HttpCall.Get(Url);
         coordinator.Tell(new ExecuteCall(running));
         coordinator.Tell(new ExecuteCall(queued));
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
 
         coordinator.Tell(new CancelCall(queued.Id));
         var failed = ExpectMsg<CallFailed>();
@@ -97,7 +69,7 @@ public sealed class QueuedCallAnswerTests : TestKit
 
         coordinator.Tell(new CancelCall(running.Id));
         Assert.Equal(running.Id, ExpectMsg<CallFailed>().CallId);
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(50)); // the cancelled call does not take the freed slot
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(50)); // the cancelled call does not take the freed slot
     }
 
     [Fact]
@@ -108,7 +80,7 @@ public sealed class QueuedCallAnswerTests : TestKit
         var queued = HttpCall.Get(Url);
         coordinator.Tell(new ExecuteCall(running));
         coordinator.Tell(new ExecuteCall(queued));
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         Sync(coordinator);
 
         Scheduler.Advance(TimeSpan.FromMilliseconds(2999));
@@ -125,19 +97,19 @@ public sealed class QueuedCallAnswerTests : TestKit
     public void A_call_started_after_waiting_keeps_the_deadline_counted_from_when_it_was_submitted()
     {
         var release = new TaskCompletionSource<HttpResponseMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _handler.Then((_, _) => release.Task);
+        Handler.Then((_, _) => release.Task);
         var coordinator = StartCoordinator(o => { o.MaxConcurrentCalls = 1; o.AttemptTimeout = TimeSpan.FromSeconds(30); });
         var running = HttpCall.Get(Url) with { Deadline = TimeSpan.FromMinutes(5) };
         var queued = HttpCall.Get(Url) with { Deadline = TimeSpan.FromSeconds(3) };
         coordinator.Tell(new ExecuteCall(running));
         coordinator.Tell(new ExecuteCall(queued));
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         Sync(coordinator);
 
         Scheduler.Advance(TimeSpan.FromSeconds(2)); // two of its three seconds spent in the queue
         release.SetResult(ScriptedHandler.Ok());
         Assert.Equal(running.Id, ExpectMsg<CallSucceeded>().CallId);
-        _seen.ExpectMsg<SeenRequest>();              // the queued call is sent, and hangs
+        Seen.ExpectMsg<SeenRequest>();              // the queued call is sent, and hangs
 
         Scheduler.Advance(TimeSpan.FromMilliseconds(999));
         ExpectNoMsg(TimeSpan.FromMilliseconds(50));
