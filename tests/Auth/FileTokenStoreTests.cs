@@ -57,4 +57,36 @@ public sealed class FileTokenStoreTests : IDisposable
         Assert.Equal("credentials", error.ParamName);
         Assert.Empty(Directory.GetFiles(_folder));
     }
+    [Fact]
+    public async Task A_store_that_cannot_be_cleared_says_so_by_name_instead_of_keeping_the_credentials_silently()
+    {
+        // A sign-out or a revoked refresh token clears the store; if the clear fails, the old credentials would come back
+        // at the next start, so the failure must reach the TokenActor (which logs it), not be swallowed.
+        var path = Path.Combine(_folder, "tokens.json");
+        Directory.CreateDirectory(Path.Combine(path, "occupied")); // something that cannot be deleted as a file
+        var store = new FileTokenStore(path);
+
+        var error = await Assert.ThrowsAsync<TokenStoreException>(() => store.ClearAsync(CancellationToken.None));
+        Assert.Contains($"The token store '{path}' cannot be cleared", error.Message);
+        Assert.True(Directory.Exists(path));
+    }
+
+    [Fact]
+    public async Task Clearing_a_store_that_holds_nothing_is_not_an_error()
+    {
+        var store = new FileTokenStore(Path.Combine(_folder, "tokens.json"));
+        await store.ClearAsync(CancellationToken.None);
+        Assert.Null(await store.LoadAsync(CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_store_file_that_cannot_be_read_is_a_typed_error_naming_it()
+    {
+        // Permissions do not stop root (the tests may run as root); a file whose read fails with EIO does.
+        if (!OperatingSystem.IsLinux()) return;
+        var store = new FileTokenStore("/proc/self/mem");
+        var error = await Assert.ThrowsAsync<TokenStoreException>(() => store.LoadAsync(CancellationToken.None));
+        Assert.StartsWith("The token store '/proc/self/mem' cannot be read: ", error.Message);
+        Assert.IsAssignableFrom<IOException>(error.InnerException);
+    }
 }

@@ -79,6 +79,24 @@ public sealed class RefreshLateAnswerTests(ITestOutputHelper output) : TokenActo
     }
 
     [Fact]
+    public void A_refresh_of_a_signed_in_pair_waits_for_the_old_pairs_request_in_doubt_and_goes_out_as_soon_as_it_ends()
+    {
+        var tokens = StartWithShortDeadline();
+        GiveUpTheRefresh(tokens);                          // request 1 (refresh-1) is in doubt
+        tokens.Tell(new SignIn(new TokenPair("token-9", "refresh-9")));
+        Assert.Equal(2, ExpectMsg<SignedIn>().Generation);
+        tokens.Tell(new TokenRejected(2, 2));              // token-9 refused: refresh-9 must wait for request 1
+        StatusOf(tokens);
+        Assert.Equal(1, Refresher.Calls);
+
+        Refresher.Answer(1, new TokenRefreshResult.Failed("connection reset")); // request 1 ends
+        AwaitCalls(2);                                                           // at once, not at the in-doubt bound
+        Assert.Equal(["refresh-1", "refresh-9"], Refresher.RefreshTokensSeen);
+        Refresher.Answer(2, ControlledRefresher.Refreshed("token-10", "refresh-10"));
+        Assert.Equal("token-10", ExpectMsg<TokenGranted>().AccessToken);
+    }
+
+    [Fact]
     public void A_refresher_that_throws_is_reported_with_what_it_threw()
     {
         var tokens = StartTokens(new TokenPair("token-1", "refresh-1"),

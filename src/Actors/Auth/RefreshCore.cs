@@ -66,15 +66,6 @@ internal sealed class RefreshCore
     /// <summary>True when this core acquires (no refresh token) rather than refreshes.</summary>
     public bool Acquires => _acquirer is not null;
 
-    /// <summary>True while a refresh runs (from <see cref="Begin"/> until a decision ends it or <see cref="Abort"/>).</summary>
-    public bool Running => _run is not null;
-
-    /// <summary>Requests the running refresh has made.</summary>
-    public int Attempts => _run?.Attempts ?? 0;
-
-    /// <summary>True while a request's task has not ended (answered, or in doubt after a timeout).</summary>
-    public bool RequestInFlight => _inFlight is not null;
-
     private ITimerScheduler Timers => owner.Timers;
 
     /// <summary>

@@ -135,9 +135,18 @@ public sealed class FileTokenStore : ITokenStore
     }
 
     /// <inheritdoc />
+    /// <exception cref="TokenStoreException">The file exists and cannot be deleted: the credentials would come back at the
+    /// next start, so this is reported rather than ignored.</exception>
     public Task ClearAsync(CancellationToken cancellationToken)
     {
-        TryDelete(Path);
+        try
+        {
+            File.Delete(Path); // no error when there is no file
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return Task.FromException(new TokenStoreException($"The token store '{Path}' cannot be cleared: {ex.Message}", ex));
+        }
         return Task.CompletedTask;
     }
 
