@@ -1,4 +1,6 @@
 using System.Text.Json;
+using System.Text.Json.Serialization;
+using System.Text.Json.Serialization.Metadata;
 
 namespace Courier.Transfers;
 
@@ -14,15 +16,15 @@ internal sealed record UploadState(string Endpoint, string UploadUrl, long Lengt
 /// <summary>Reads and writes the small state files of transfers: atomically (temp file + rename), forgiving on read.</summary>
 internal static class TransferState
 {
-    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true };
-
     /// <summary>The state, or null when the file is missing or unreadable (a corrupt state only costs a restart).</summary>
     public static async Task<T?> LoadAsync<T>(string path, CancellationToken cancellationToken) where T : class
     {
+        // The usual case, a first run, without the cost of a FileNotFoundException (still caught: the file may go meanwhile).
+        if (!File.Exists(path)) return null;
         try
         {
             await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 4096, FileOptions.Asynchronous);
-            return await JsonSerializer.DeserializeAsync<T>(stream, Json, cancellationToken).ConfigureAwait(false);
+            return await JsonSerializer.DeserializeAsync(stream, Info<T>(), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or JsonException or NotSupportedException)
         {
@@ -34,9 +36,16 @@ internal static class TransferState
     {
         var temp = path + ".tmp";
         await using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write, FileShare.None, 4096, FileOptions.Asynchronous))
-            await JsonSerializer.SerializeAsync(stream, state, Json, cancellationToken).ConfigureAwait(false);
+            await JsonSerializer.SerializeAsync(stream, state, Info<T>(), cancellationToken).ConfigureAwait(false);
         File.Move(temp, path, overwrite: true);
     }
+
+    /// <summary>
+    /// The source-generated contract of a state type: no reflection, no run-time code generation, so the first transfer of a
+    /// process does not pay for building a serializer (measured in bench/RESULTS.md).
+    /// </summary>
+    private static JsonTypeInfo<T> Info<T>() =>
+        TransferStateJson.Default.GetTypeInfo(typeof(T)) as JsonTypeInfo<T> ?? throw new NotSupportedException($"{typeof(T).Name} is not a transfer state type.");
 
     public static void Delete(string path)
     {
@@ -50,3 +59,9 @@ internal static class TransferState
         }
     }
 }
+
+/// <summary>The JSON of the transfer state files: the web defaults (camelCase, case-insensitive), indented.</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = true)]
+[JsonSerializable(typeof(DownloadState))]
+[JsonSerializable(typeof(UploadState))]
+internal sealed partial class TransferStateJson : JsonSerializerContext;
