@@ -32,8 +32,8 @@ public sealed class TransferOptions
     public int MaxChunkSize { get; set; } = 64 * 1024 * 1024;
 
     /// <summary>The size of the pooled buffers bodies are read and written through (a download uses three).</summary>
-    /// <value>The default value is 262,144 bytes (256 KiB). Range 1 KiB..16 MiB.</value>
-    public int ReadBufferSize { get; set; } = 256 * 1024;
+    /// <value>The default value is 81,920 bytes. Range 1 KiB..16 MiB.</value>
+    public int ReadBufferSize { get; set; } = 81920;
 
     /// <summary>The shortest time between two <see cref="TransferProgress"/> events of one transfer (unless <see cref="ProgressStep"/> passes first).</summary>
     /// <value>The default value is 100 ms.</value>
