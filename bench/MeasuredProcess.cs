@@ -39,7 +39,9 @@ internal static class MeasuredProcess
         ? "peak RSS: GNU time's %M (ru_maxrss of the child)"
         : "peak RSS: VmHWM of /proc/PID/status, sampled every 10 ms";
 
-    public static async Task<ProcessRun> RunAsync(string fileName, IEnumerable<string> arguments, CancellationToken cancellationToken)
+    /// <summary>Runs <paramref name="fileName"/> to its end; <paramref name="environment"/> is added to (or overrides) the inherited environment.</summary>
+    public static async Task<ProcessRun> RunAsync(string fileName, IEnumerable<string> arguments, CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var useTime = File.Exists(GnuTime);
         var timeOutput = useTime ? Path.GetTempFileName() : null;
@@ -55,6 +57,7 @@ internal static class MeasuredProcess
             foreach (var a in new[] { "-f", "%M %U %S", "-o", timeOutput!, "--", fileName }) start.ArgumentList.Add(a);
         }
         foreach (var argument in arguments) start.ArgumentList.Add(argument);
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
 
         var process = new Process { StartInfo = start };
         var stderr = new Queue<string>();

@@ -119,7 +119,8 @@ internal sealed class TransferScenario : IScenario
                 $"""
                 Each row: median of {rounds} interleaved rounds (the order rotates per round) of one transfer of a {Size(small.Bytes)} file of
                 pseudo-random bytes, on one Sandbox (a separate process, files on the same disk). Every client is a separate process:
-                the runtime is `Courier.Bench.dll transfer-worker` (`DownloadAsync` / `UploadAsync` with the default TransferOptions).
+                the runtime is `Courier.Bench.dll transfer-worker` (`DownloadAsync` / `UploadAsync` with the default TransferOptions),
+                run as the CLI runs: precompiled (ReadyToRun, in a Release build) and with `DOTNET_TieredPGO=0`.
                 *verified*: the Sandbox sends `Repr-Digest`, the runtime hashes while it writes and checks it; *nothing to verify*: the
                 request carries `X-Fault-No-Digest` (the Sandbox sends no digest), no expected hash: nothing is hashed. curl is
                 `curl -sS -f -o FILE URL` and `curl -sS -f -F file=@FILE URL` (with `-w %{"{time_total}"}`); *curl -o + sha256sum* is the
@@ -168,6 +169,15 @@ internal sealed class TransferScenario : IScenario
         }
         return table;
     }
+
+    /// <summary>
+    /// The worker runs as the CLI (src/Host/Host.csproj) does, the program the project ships for one-shot transfers: without
+    /// the instrumented tier of dynamic PGO (<c>TieredPGO</c> false). A process that lives for one download does not
+    /// profit from it, and it re-compiles the hot methods of the HTTP stack and the actor system once more while the bytes
+    /// flow (measured: about 0.3 s of CPU in the first GiB on 2 cores, see RESULTS.md). Only the worker: the bench's own
+    /// process (the http scenario's clients) keeps the .NET defaults.
+    /// </summary>
+    private static readonly Dictionary<string, string> WorkerEnvironment = new() { ["DOTNET_TieredPGO"] = "0" };
 
     /// <summary>A file of the scenario: on disk in the work folder, and on the server under <c>/files/dl/{name}</c>.</summary>
     private sealed record SourceFile(string Path, string Name, long Bytes, string Sha256);
@@ -274,7 +284,7 @@ internal sealed class TransferScenario : IScenario
 
         public async Task<Sample> RunWorkerAsync(string[] args, CancellationToken cancellationToken)
         {
-            var run = (await MeasuredProcess.RunAsync(ChildProcess.DotnetHost(), [ChildProcess.BenchAssembly, "transfer-worker", .. args], cancellationToken))
+            var run = (await MeasuredProcess.RunAsync(ChildProcess.DotnetHost(), [ChildProcess.BenchAssembly, "transfer-worker", .. args], cancellationToken, WorkerEnvironment))
                 .EnsureSuccess("transfer-worker " + args[0]);
             return new Sample(double.Parse(run.Stdout.Trim().Split(' ')[0], CultureInfo.InvariantCulture), run);
         }

@@ -70,7 +70,7 @@ internal static class PartialFile
     {
         var path = freeName ? FirstFreeName(destination) : destination;
         var part = PartOf(path);
-        var state = await TransferState.LoadAsync<DownloadState>(StateOf(path), cancellationToken).ConfigureAwait(false);
+        var state = await TransferState.LoadAsync(StateOf(path), DownloadState.Read, cancellationToken).ConfigureAwait(false);
         FileStream file;
         try
         {
@@ -134,7 +134,7 @@ internal static class PartialFile
                 file.Position = 0;
             }
             if (state is null) TransferState.Delete(StateOf(destination));
-            else await TransferState.SaveAsync(StateOf(destination), state, cancellationToken).ConfigureAwait(false);
+            else await TransferState.SaveAsync(StateOf(destination), state.Write, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
         {

@@ -16,7 +16,7 @@ namespace Courier.Transfers;
 /// <para>
 /// A state machine. While it runs, the actor is in exactly one of these states, switched with <c>Become</c>:
 /// <see cref="Requesting"/> (one call in flight, its answer goes to the continuation given to <see cref="Send"/>),
-/// <see cref="Working{T}"/> (one file operation in flight, named by its phase: Preparing, Opening, Streaming, Finishing...;
+/// <see cref="Working"/> (one file operation in flight, named by its phase: Preparing, Opening, Streaming, Finishing...;
 /// its typed result goes to the continuation given to <see cref="RunIo{T}"/>), <see cref="WaitingToRetry"/> (the backoff
 /// timer runs) or <see cref="Idle"/> (between two steps, inside one message). Cancellation and the progress tick are heard in
 /// all of them.
@@ -28,7 +28,7 @@ namespace Courier.Transfers;
 /// then the result is reported and the actor stops.
 /// </para>
 /// </remarks>
-internal abstract class TransferActor : ReceiveActor, IWithTimers
+internal abstract class TransferActor : ActorBase, IWithTimers
 {
     private const string RetryTimer = "retry";
     private const string StallTimer = "stall";
@@ -53,7 +53,12 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
         _progress = progress;
         _description = description;
         Meter = new ProgressMeter(id, direction, runtime.ProgressInterval, runtime.ProgressStep, runtime.RateWindow, Now, 0);
-        Idle();
+        _idle = Idle;
+        _requesting = Requesting;
+        _working = Working;
+        _waitingToRetry = WaitingToRetry;
+        _draining = Draining;
+        _releasing = Releasing;
     }
 
     public ITimerScheduler Timers { get; set; } = null!;
@@ -108,116 +113,143 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
     protected abstract void ReleaseNow();
 
     // ---- states -------------------------------------------------------------------------------------------------
+    // Each state is a Receive delegate made once per actor (as in RequestActor): a ReceiveActor builds a new handler table
+    // on every Become, and a download switches state twice per chunk. What a state needs (the call or operation in flight
+    // and its continuations) is in _pending; the state of the end in _ending.
+
+    private readonly Receive _idle;
+    private readonly Receive _requesting;
+    private readonly Receive _working;
+    private readonly Receive _waitingToRetry;
+    private readonly Receive _draining;
+    private readonly Receive _releasing;
+    private TransferResult? _ending;        // set when the end is decided (Draining, Releasing)
+    private bool _stalled;                  // the operation in flight was cancelled by the stall watch
+    private long _activityAtWatch;          // Activity when the stall timer was last set
+
+    protected override bool Receive(object message) => _idle(message);
 
     /// <summary>Between two steps: nothing in flight (a continuation is about to start the next step, or to end).</summary>
-    private void Idle() => Always();
+    private bool Idle(object message) => Always(message);
 
     /// <summary>One call in flight: its answer (and only its) goes to the continuations; a stale answer is released.</summary>
-    private void Requesting(long callId, Action<HttpResponseMessage> onResponse, Action<Exception> onFailed)
+    private bool Requesting(object message)
     {
-        Receive<CallResult>(result => result.CallId == callId, result =>
+        if (message is not CallResult result || _pending is not PendingCall call || result.CallId != call.Id) return Always(message);
+        _pending = null;
+        Become(_idle);
+        switch (result)
         {
-            _pending = null;
-            Become(Idle);
-            switch (result)
-            {
-                case CallSucceeded ok:
-                    onResponse(ok.Response); // the response is the continuation's to dispose
-                    break;
-                case CallFailed failed:
-                    onFailed(failed.Error);
-                    break;
-            }
-        });
-        Always();
+            case CallSucceeded ok:
+                call.OnResponse(ok.Response); // the response is the continuation's to dispose
+                break;
+            case CallFailed failed:
+                call.OnFailed(failed.Error);
+                break;
+        }
+        return true;
     }
 
     /// <summary>
-    /// One file operation in flight (<paramref name="phase"/> names it): its typed result goes to <paramref name="then"/>, its
-    /// failure to <paramref name="failed"/>. With a stall watch, an operation during which <see cref="Activity"/> does not
-    /// move for <see cref="TransferOptions.StallTimeout"/> is cancelled and fails with a <see cref="TimeoutException"/>.
+    /// One file operation in flight (<see cref="PendingIo.Phase"/> names it): its typed result goes to the continuation given
+    /// to <see cref="RunIo{T}"/>, its failure to the failure continuation. With a stall watch, an operation during which
+    /// <see cref="Activity"/> does not move for <see cref="TransferOptions.StallTimeout"/> is cancelled and fails with a
+    /// <see cref="TimeoutException"/>.
     /// </summary>
-    private void Working<T>(string phase, long operation, Action<T> then, Action<Exception> failed)
+    private bool Working(object message)
     {
-        var stalled = false;
-        var activityAtWatch = Activity;
-        Receive<IoCompleted<T>>(done => done.Operation == operation, done =>
+        if (_pending is not PendingIo io) return Always(message);
+        switch (message)
         {
-            Timers.Cancel(StallTimer);
-            _pending = null;
-            Become(Idle);
-            then(done.Result);
-        });
-        Receive<IoFailed>(done => done.Operation == operation, done =>
-        {
-            Timers.Cancel(StallTimer);
-            _pending = null;
-            Become(Idle);
-            var error = done.Error is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerExceptions[0] : done.Error;
-            if (stalled) error = new TimeoutException($"no data for {Runtime.StallTimeout.TotalSeconds:0.###} s (Transfers:StallTimeout)", error);
-            failed(error);
-        });
-        Receive<StallDetected>(stall => stall.Operation == operation, _ =>
-        {
-            if (Activity != activityAtWatch)
+            case IoFailed done when done.Operation == io.Operation:
             {
-                // Bytes moved since the timer was set: a slow link, not a stalled one.
-                activityAtWatch = Activity;
-                Timers.StartSingleTimer(StallTimer, new StallDetected(operation), Runtime.StallTimeout);
-                return;
+                Timers.Cancel(StallTimer);
+                _pending = null;
+                Become(_idle);
+                var error = done.Error is AggregateException { InnerExceptions.Count: 1 } aggregate ? aggregate.InnerExceptions[0] : done.Error;
+                if (_stalled) error = new TimeoutException($"no data for {Runtime.StallTimeout.TotalSeconds:0.###} s (Transfers:StallTimeout)", error);
+                io.Failed(error);
+                return true;
             }
-            Runtime.Requests.Log.Debug("Transfer {0}: {1} stalled", Id, phase);
-            stalled = true;
-            _ioCancel?.Cancel();
-        });
-        Always();
+            case IoOutcome done when done.Operation == io.Operation:
+                Timers.Cancel(StallTimer);
+                _pending = null;
+                Become(_idle);
+                io.Completed(done);
+                return true;
+            case StallDetected stall when stall.Operation == io.Operation:
+                if (Activity != _activityAtWatch)
+                {
+                    // Bytes moved since the timer was set: a slow link, not a stalled one.
+                    _activityAtWatch = Activity;
+                    Timers.StartSingleTimer(StallTimer, new StallDetected(io.Operation), Runtime.StallTimeout);
+                    return true;
+                }
+                Runtime.Requests.Log.Debug("Transfer {0}: {1} stalled", Id, io.Phase);
+                _stalled = true;
+                _ioCancel?.Cancel();
+                return true;
+            default:
+                return Always(message);
+        }
     }
 
     /// <summary>The backoff timer of a retry runs.</summary>
-    private void WaitingToRetry()
+    private bool WaitingToRetry(object message)
     {
-        Receive<RetryNow>(_ =>
-        {
-            Become(Idle);
-            OnRetry();
-        });
-        Always();
+        if (message is not RetryNow) return Always(message);
+        Become(_idle);
+        OnRetry();
+        return true;
     }
 
     /// <summary>What every running state hears: cancellation, the progress tick; stale answers are released.</summary>
-    private void Always()
+    private bool Always(object message)
     {
-        Receive<CancelTransfer>(_ => End(new TransferCancelled(Id, Direction, Meter.Last?.BytesTransferred ?? 0, PartialPath)));
-        Receive<Tick>(_ => OnTick());
-        Receive<CallResult>(result => (result as CallSucceeded)?.Response.Dispose()); // an answer we no longer wait for
+        switch (message)
+        {
+            case CancelTransfer:
+                End(new TransferCancelled(Id, Direction, Meter.Last?.BytesTransferred ?? 0, PartialPath));
+                return true;
+            case Tick:
+                OnTick();
+                return true;
+            case CallResult result:
+                (result as CallSucceeded)?.Response.Dispose(); // an answer we no longer wait for
+                return true;
+            default:
+                return false;
+        }
     }
 
-    /// <summary>The end is decided: waits for the one answer still in flight (cancelled), then releases.</summary>
-    private void Draining(TransferResult result)
+    /// <summary>The end is decided (<see cref="_ending"/>): waits for the one answer still in flight (cancelled), then releases.</summary>
+    private bool Draining(object message)
     {
-        Receive<CallResult>(answer =>
+        switch (message)
         {
-            (answer as CallSucceeded)?.Response.Dispose();
-            if (_pending is PendingCall call && call.Id == answer.CallId) Release(result);
-        });
-        Receive<IoOutcome>(outcome =>
-        {
-            if (_pending is not PendingIo io || io.Operation != outcome.Operation) return;
-            io.Abandon(outcome); // what the operation opened is the actor's to free now
-            Release(result);
-        });
-        ReceiveAny(_ => { }); // timers, ticks, a second cancel: the end is decided
+            case CallResult answer:
+                (answer as CallSucceeded)?.Response.Dispose();
+                if (_pending is PendingCall call && call.Id == answer.CallId) Release();
+                return true;
+            case IoOutcome outcome:
+                if (_pending is not PendingIo io || io.Operation != outcome.Operation) return true;
+                io.Abandon(outcome); // what the operation opened is the actor's to free now
+                Release();
+                return true;
+            default:
+                return true; // timers, ticks, a second cancel: the end is decided
+        }
     }
 
     /// <summary><see cref="ReleaseAsync"/> runs; then the result is reported once and the actor stops.</summary>
-    private void Releasing(TransferResult result)
+    private bool Releasing(object message)
     {
-        Receive<Released>(released =>
+        if (message is Released released)
         {
             if (released.Error is { } error) Runtime.Requests.Log.Warning("Transfer {0}: releasing its files failed: {1}", Id, error.Message);
-            Report(result);
-        });
-        ReceiveAny(_ => { });
+            Report(_ending!);
+        }
+        return true;
     }
 
     // ---- calls --------------------------------------------------------------------------------------------------
@@ -238,15 +270,15 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
     /// <summary>Sends <paramref name="call"/> through the request path and moves to <see cref="Requesting"/> until it is answered.</summary>
     protected void Send(HttpCall call, Action<HttpResponseMessage> onResponse, Action<Exception> onFailed)
     {
-        _pending = new PendingCall(call.Id);
+        _pending = new PendingCall(call.Id, onResponse, onFailed);
         Runtime.Calls.Tell(new ExecuteCall(call));
-        Become(() => Requesting(call.Id, onResponse, onFailed));
+        Become(_requesting);
     }
 
     // ---- file operations ----------------------------------------------------------------------------------------
 
     /// <summary>
-    /// Runs <paramref name="work"/> off the actor and moves to <see cref="Working{T}"/> (named <paramref name="phase"/>) until
+    /// Runs <paramref name="work"/> off the actor and moves to <see cref="Working"/> (named <paramref name="phase"/>) until
     /// its result comes back to <paramref name="then"/> (or its failure to <paramref name="failed"/>). The work must touch no
     /// actor state: it gets what it needs as arguments and returns what the actor should see. If the transfer ends while
     /// it runs, its result goes to <paramref name="abandon"/> instead, so that what it opened is released. With
@@ -259,11 +291,16 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
         var operation = ++_lastOperation;
         _ioCancel?.Dispose();
         _ioCancel = new CancellationTokenSource();
-        _pending = new PendingIo(operation, outcome =>
-        {
-            if (abandon is not null && outcome is IoCompleted<T> done) abandon(done.Result);
-        });
-        Become(() => Working(phase, operation, then, failed));
+        _pending = new PendingIo(operation, phase,
+            Completed: outcome => then(((IoCompleted<T>)outcome).Result),
+            Failed: failed,
+            Abandon: outcome =>
+            {
+                if (abandon is not null && outcome is IoCompleted<T> done) abandon(done.Result);
+            });
+        _stalled = false;
+        _activityAtWatch = Activity;
+        Become(_working);
         if (watchStall) Timers.StartSingleTimer(StallTimer, new StallDetected(operation), Runtime.StallTimeout);
         Task<T> task;
         try
@@ -300,7 +337,7 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
         var delay = Runtime.Requests.DelayBeforeRetry(_retries);
         _retries++;
         Timers.StartSingleTimer(RetryTimer, RetryNow.Instance, delay);
-        Become(WaitingToRetry);
+        Become(_waitingToRetry);
         _telemetry.Resuming(_retries, Runtime.MaxRetriesPerChunk, delay, offset, reason);
         // Published after the timer is set: a test advancing virtual time on it finds the retry scheduled.
         Context.System.EventStream.Publish(new TransferRetryScheduled(Id, _retries, Runtime.MaxRetriesPerChunk, delay, offset, reason));
@@ -399,14 +436,16 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
         Timers.CancelAll();
         _ioCancel?.Cancel();
         if (_pending is PendingCall call) Runtime.Calls.Tell(new CancelCall(call.Id)); // its one answer still comes, and is released
-        Become(() => Draining(result));
-        if (_pending is null) Release(result);
+        _ending = result;
+        Become(_draining);
+        if (_pending is null) Release();
     }
 
-    private void Release(TransferResult result)
+    private void Release()
     {
+        var result = _ending!;
         _pending = null;
-        Become(() => Releasing(result));
+        Become(_releasing);
         _release = ReleaseAsync(result);
         _release.PipeTo(Self, success: static () => new Released(null), failure: static error => new Released(error));
     }
@@ -435,9 +474,14 @@ internal abstract class TransferActor : ReceiveActor, IWithTimers
     /// <summary>What is in flight.</summary>
     private abstract record Pending;
 
-    private sealed record PendingCall(long Id) : Pending;
+    /// <summary>A call in flight and where its answer goes.</summary>
+    private sealed record PendingCall(long Id, Action<HttpResponseMessage> OnResponse, Action<Exception> OnFailed) : Pending;
 
-    private sealed record PendingIo(long Operation, Action<IoOutcome> Abandon) : Pending;
+    /// <summary>
+    /// A file operation in flight (<paramref name="Phase"/> names it for logs): <paramref name="Completed"/> takes its
+    /// typed result, <paramref name="Failed"/> its error, <paramref name="Abandon"/> its outcome when the transfer ended meanwhile.
+    /// </summary>
+    private sealed record PendingIo(long Operation, string Phase, Action<IoOutcome> Completed, Action<Exception> Failed, Action<IoOutcome> Abandon) : Pending;
 
     private abstract record IoOutcome(long Operation);
 

@@ -79,7 +79,7 @@ internal sealed class TusUploadActor : TransferActor
     private static async Task<Prepared> PrepareAsync(string path, string statePath, string endpoint, CancellationToken cancellationToken)
     {
         var source = await TransferFiles.InspectSourceAsync(path).ConfigureAwait(false);
-        var state = await TransferState.LoadAsync<UploadState>(statePath, cancellationToken).ConfigureAwait(false);
+        var state = await TransferState.LoadAsync(statePath, UploadState.Read, cancellationToken).ConfigureAwait(false);
         // Only an upload of this very file (same length, not written since) to the same endpoint is resumed.
         if (state is not null && (state.Endpoint != endpoint || state.Length != source.Length || state.SourceWrittenUtc != source.WrittenUtc
                                   || !Uri.TryCreate(state.UploadUrl, UriKind.Absolute, out _)))
@@ -256,7 +256,7 @@ internal sealed class TusUploadActor : TransferActor
         {
             try
             {
-                await TransferState.SaveAsync(statePath, state, ct).ConfigureAwait(false);
+                await TransferState.SaveAsync(statePath, state.Write, ct).ConfigureAwait(false);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
