@@ -14,7 +14,7 @@ public sealed record SeenRequest(int Number, HttpMethod Method, Uri Uri, DateTim
 /// </summary>
 public sealed class ScriptedHandler : HttpMessageHandler
 {
-    private readonly ConcurrentQueue<Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>>> _steps = new();
+    private readonly ConcurrentQueue<(Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> Step, bool ReadBody)> _steps = new();
     private readonly IActorRef _observer;
     private readonly Func<DateTimeOffset> _clock;
     private int _count;
@@ -32,7 +32,17 @@ public sealed class ScriptedHandler : HttpMessageHandler
 
     public ScriptedHandler Then(Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> step)
     {
-        _steps.Enqueue(step);
+        _steps.Enqueue((step, true));
+        return this;
+    }
+
+    /// <summary>
+    /// Answers the next request with <paramref name="status"/> without reading its body, as a server that answers before
+    /// an upload is done (the request is still reported, with a null body).
+    /// </summary>
+    public ScriptedHandler ThenAnswerUnread(HttpStatusCode status)
+    {
+        _steps.Enqueue(((_, _) => Task.FromResult(new HttpResponseMessage(status) { Content = new StringContent("{}") }), false));
         return this;
     }
 
@@ -60,10 +70,10 @@ public sealed class ScriptedHandler : HttpMessageHandler
     protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
     {
         var number = Interlocked.Increment(ref _count);
-        var body = request.Content is null ? null : await request.Content.ReadAsStringAsync(cancellationToken);
+        var (step, readBody) = _steps.TryDequeue(out var next) ? next : (Default, true);
+        var body = request.Content is null || !readBody ? null : await request.Content.ReadAsStringAsync(cancellationToken);
         var headers = request.Headers.ToDictionary(h => h.Key, h => string.Join(",", h.Value), StringComparer.OrdinalIgnoreCase);
         _observer.Tell(new SeenRequest(number, request.Method, request.RequestUri!, _clock(), headers, body));
-        var step = _steps.TryDequeue(out var next) ? next : Default;
         return await step(request, cancellationToken);
     }
 }

@@ -36,13 +36,14 @@ public abstract class ScriptedTransferTestKit : TestKit
     protected TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
 
     /// <summary>Starts a runtime (no jitter, 1 KiB chunks and reads) and returns its <see cref="TransferCoordinator"/>.</summary>
-    protected IActorRef StartRuntime(Action<TransferOptions>? configure = null)
+    protected IActorRef StartRuntime(Action<TransferOptions>? configure = null, Action<HttpRuntimeOptions>? configureRuntime = null)
     {
         var options = new HttpRuntimeOptions();
         options.Retry.Jitter = JitterMode.None;
         options.Transfers.ChunkSize = Chunk;
         options.Transfers.ReadBufferSize = Chunk;
         configure?.Invoke(options.Transfers);
+        configureRuntime?.Invoke(options);
         var client = new HttpClient(Handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
         return HttpRuntime.StartActors(Sys, options, () => client, name: "t-" + Guid.NewGuid().ToString("N")).Transfers!;
     }
