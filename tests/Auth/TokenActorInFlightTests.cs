@@ -240,6 +240,15 @@ public sealed class TokenActorInFlightTests(ITestOutputHelper output) : TokenAct
         Assert.Equal(0, Refresher.Calls);
     }
 
+    [Fact]
+    public void Credentials_without_an_access_token_publish_no_snapshot_for_calls_to_read()
+    {
+        var cell = new TokenSnapshotCell();
+        var tokens = StartTokens(new TokenPair("", "refresh-1"), configure: s => s with { Snapshot = cell });
+        Assert.Equal("Ready", StatusOf(tokens).State);
+        Assert.Null(cell.Current); // a call asks the actor, which refreshes first
+    }
+
     // ---- sign-in: the expiry of a JWT ----------------------------------------------------------------------
 
     [Fact]
