@@ -53,6 +53,26 @@ public sealed class TokenActorInFlightTests(ITestOutputHelper output) : TokenAct
         AwaitAssert(() => Assert.Equal("refresh-10", store.Current!.RefreshToken));
     }
 
+    [Fact]
+    public void A_SignOut_during_a_refresh_cancels_its_request_and_a_later_SignIn_refreshes_normally()
+    {
+        var tokens = StartTokens(new TokenPair("token-1", "refresh-1"));
+        tokens.Tell(new TokenRejected(1, 1));
+        AwaitCalls(1);
+
+        tokens.Tell(SignOut.Instance);
+        Assert.Equal("Authentication failed: signed out", ExpectMsg<TokenUnavailable>().Error.Message);
+        AwaitAssert(() => Assert.True(Refresher.Requests[0].WasCancelled));
+
+        tokens.Tell(new SignIn(new TokenPair("token-9", "refresh-9")));
+        ExpectMsg<SignedIn>();
+        tokens.Tell(new TokenRejected(2, 2));
+        AwaitCalls(2);
+        Refresher.Answer(ControlledRefresher.Refreshed("token-10", "refresh-10"));
+        Assert.Equal(("token-10", 3L), Token(ExpectMsg<TokenGranted>()));
+        Assert.Equal(["refresh-1", "refresh-9"], Refresher.RefreshTokensSeen);
+    }
+
     // ---- while the new pair is written ----------------------------------------------------------------------
 
     [Fact]

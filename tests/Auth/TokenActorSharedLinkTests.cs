@@ -138,7 +138,7 @@ public sealed class TokenActorSharedLinkTests(ITestOutputHelper output) : TokenA
 
         tokens.Tell(new SharedCredentials(3, null, null, false, null, 0));
         tokens.Tell(new GetToken(1));
-        Assert.Contains("signed out", ExpectMsg<TokenUnavailable>().Error.Message);
+        Assert.Equal("Authentication failed: signed out", ExpectMsg<TokenUnavailable>().Error.Message);
         events.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
 
         // A pair signed in anywhere afterwards brings it back.
@@ -218,14 +218,15 @@ public sealed class TokenActorSharedLinkTests(ITestOutputHelper output) : TokenA
         tokens.Tell(new GetToken(2));
         tokens.Tell(new TokenRejected(3, 2));
         tokens.Tell(GetTokenStatus.Instance);
+        tokens.Tell(new SharedCredentials(3, new TokenPair("token-3", "refresh-3"), null, false, null, 0)); // kept for after
 
         var failed = new[] { ExpectMsg<TokenUnavailable>(), ExpectMsg<TokenUnavailable>(), ExpectMsg<TokenUnavailable>() };
         Assert.Equal(new long[] { 1, 2, 3 }, failed.Select(f => f.CallId));
         Assert.All(failed, f => Assert.Contains("the token refresh failed 4 time(s): 503 Service Unavailable", f.Error.Message));
         Assert.Equal("Releasing", ExpectMsg<TokenStatus>().State);
 
-        tokens.Tell(new GetToken(4)); // afterwards the next call tries the pair again
-        Assert.Equal("token-2", ExpectMsg<TokenGranted>().AccessToken);
+        tokens.Tell(new GetToken(4)); // afterwards the pair that arrived meanwhile is not lost
+        Assert.Equal(("token-3", 3L), (ExpectMsg<TokenGranted>().AccessToken, StatusOf(tokens).Generation));
     }
 
     private sealed class ForwardTo : ReceiveActor
