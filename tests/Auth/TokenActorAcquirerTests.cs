@@ -12,8 +12,8 @@ namespace Courier.Tests.Auth;
 /// </summary>
 public sealed class TokenActorAcquirerTests(ITestOutputHelper output) : TokenActorTestKit(output, honourCancellation: false)
 {
-    private IActorRef StartAcquiring(string? credential = null, bool proactive = false) =>
-        StartTokens(null, configure: s => new TokenSettings
+    private IActorRef StartAcquiring(string? credential = null, bool proactive = false, TokenPair? stored = null) =>
+        StartTokens(stored, configure: s => new TokenSettings
         {
             Acquirer = Refresher,
             Credential = credential,
@@ -126,5 +126,31 @@ public sealed class TokenActorAcquirerTests(ITestOutputHelper output) : TokenAct
         Assert.Equal("billing", error.Credential);
         Assert.Contains("credential 'billing'", error.Message);
         Assert.Equal("billing", failed.ExpectMsg<AuthenticationFailed>().Credential);
+    }
+
+    [Fact]
+    public void A_token_in_the_store_is_used_rather_than_acquired_again()
+    {
+        var tokens = StartAcquiring(stored: new TokenPair("cc-stored", null, Scheduler.Now.AddHours(1)));
+        tokens.Tell(new GetToken(1), TestActor);
+        Assert.Equal(("cc-stored", 1L), (ExpectMsg<TokenGranted>().AccessToken, StatusOf(tokens).Generation));
+        Assert.Equal(0, Refresher.Calls);
+    }
+
+    [Fact]
+    public void After_SignOut_an_acquisition_that_answers_late_does_not_bring_a_token_back()
+    {
+        var tokens = StartAcquiring();
+        tokens.Tell(new GetToken(1), TestActor);
+        AwaitCalls(1);
+        tokens.Tell(SignOut.Instance);
+        Assert.Equal("Authentication failed: signed out", ExpectMsg<TokenUnavailable>().Error.Message);
+        Assert.Equal("SignedOut", StatusOf(tokens).State);
+
+        Refresher.Answer(1, ControlledRefresher.Refreshed("cc-late")); // the endpoint answers anyway
+        Assert.Equal("SignedOut", StatusOf(tokens).State);
+        tokens.Tell(new GetToken(2), TestActor);
+        Assert.Equal("Authentication failed: signed out", ExpectMsg<TokenUnavailable>().Error.Message);
+        Assert.Equal(1, Refresher.Calls);
     }
 }

@@ -138,7 +138,7 @@ public sealed class TokenActorSharedLinkTests(ITestOutputHelper output) : TokenA
 
         tokens.Tell(new SharedCredentials(3, null, null, false, null, 0));
         tokens.Tell(new GetToken(1));
-        Assert.Contains("signed out", ExpectMsg<TokenUnavailable>().Error.Message);
+        Assert.Equal("Authentication failed: signed out", ExpectMsg<TokenUnavailable>().Error.Message);
         events.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
 
         // A pair signed in anywhere afterwards brings it back.
@@ -164,6 +164,69 @@ public sealed class TokenActorSharedLinkTests(ITestOutputHelper output) : TokenA
         link.FishForMessage<SharedSignOut>(_ => true);
         tokens.Tell(new GetToken(1));
         Assert.Contains("signed out", ExpectMsg<TokenUnavailable>().Error.Message);
+    }
+
+    [Fact]
+    public void Before_the_first_shared_pair_the_actor_is_Loading_and_the_deadline_counts_from_the_first_waiting_call()
+    {
+        var link = CreateTestProbe();
+        var tokens = StartShared(link, new HeldStore());
+        Assert.Equal("Loading", StatusOf(tokens).State);
+
+        tokens.Tell(new GetToken(1));
+        StatusOf(tokens);
+        Scheduler.Advance(TimeSpan.FromSeconds(20));
+        tokens.Tell(new GetToken(2)); // a later call does not push the deadline back
+        StatusOf(tokens);
+        Scheduler.Advance(TimeSpan.FromSeconds(10));
+        Assert.Equal(new long[] { 1, 2 }, new[] { ExpectMsg<TokenUnavailable>().CallId, ExpectMsg<TokenUnavailable>().CallId });
+
+        // Still waiting for the first shared pair, not asking the link to refresh a pair it does not have.
+        Assert.Equal("Loading", StatusOf(tokens).State);
+        link.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+    }
+
+    [Fact]
+    public void A_resent_shared_pair_of_the_current_generation_changes_nothing()
+    {
+        var link = CreateTestProbe();
+        var refreshed = Events<TokenRefreshed>();
+        var tokens = StartShared(link, new HeldStore());
+        tokens.Tell(new SharedCredentials(2, new TokenPair("token-2", "refresh-2"), null, false, "rejected", 1));
+        tokens.Tell(new GetToken(1));
+        Assert.Equal("token-2", ExpectMsg<TokenGranted>().AccessToken);
+        refreshed.ExpectMsg<TokenRefreshed>();
+
+        tokens.Tell(new SharedCredentials(2, new TokenPair("other", "other"), null, false, "rejected", 1)); // the link resends
+        tokens.Tell(new GetToken(2));
+        Assert.Equal(("token-2", 2L), (ExpectMsg<TokenGranted>().AccessToken, StatusOf(tokens).Generation));
+        Assert.Equal(1L, StatusOf(tokens).Refreshes);
+        refreshed.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+    }
+
+    [Fact]
+    public void Calls_queued_behind_a_failed_shared_refresh_fail_with_it_instead_of_getting_the_refused_token()
+    {
+        var link = CreateTestProbe();
+        var tokens = StartShared(link, new HeldStore());
+        tokens.Tell(new SharedCredentials(2, new TokenPair("token-2", "refresh-2"), null, false, null, 0));
+        tokens.Tell(new TokenRejected(1, 2));
+        link.FishForMessage<SharedRefreshRequest>(_ => true);
+
+        // Queued in this order: the failure, then two calls and a status request behind it.
+        tokens.Tell(new SharedRefreshFailed(2, "503 Service Unavailable", 4));
+        tokens.Tell(new GetToken(2));
+        tokens.Tell(new TokenRejected(3, 2));
+        tokens.Tell(GetTokenStatus.Instance);
+        tokens.Tell(new SharedCredentials(3, new TokenPair("token-3", "refresh-3"), null, false, null, 0)); // kept for after
+
+        var failed = new[] { ExpectMsg<TokenUnavailable>(), ExpectMsg<TokenUnavailable>(), ExpectMsg<TokenUnavailable>() };
+        Assert.Equal(new long[] { 1, 2, 3 }, failed.Select(f => f.CallId));
+        Assert.All(failed, f => Assert.Contains("the token refresh failed 4 time(s): 503 Service Unavailable", f.Error.Message));
+        Assert.Equal("Releasing", ExpectMsg<TokenStatus>().State);
+
+        tokens.Tell(new GetToken(4)); // afterwards the pair that arrived meanwhile is not lost
+        Assert.Equal(("token-3", 3L), (ExpectMsg<TokenGranted>().AccessToken, StatusOf(tokens).Generation));
     }
 
     private sealed class ForwardTo : ReceiveActor
