@@ -151,6 +151,65 @@ public sealed class RequestActorPromiseTests : CoordinatorTestKit
         }
     }
 
+    [Fact]
+    public async Task Stopping_the_runtime_aborts_the_attempts_in_flight()
+    {
+        var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Handler.Then(async (_, ct) =>
+        {
+            await using var registration = ct.Register(() => aborted.TrySetResult());
+            return await Hang(ct);
+        });
+        var coordinator = StartCoordinator();
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
+        Seen.ExpectMsg<SeenRequest>();
+
+        await coordinator.GracefulStop(TimeSpan.FromSeconds(5));
+        ExpectMsg<CallFailed>();
+        await aborted.Task.WaitAsync(TimeSpan.FromSeconds(5)); // not left holding its connection
+    }
+
+    // ---- what a host is charged with ---------------------------------------------------------------------------
+
+    [Fact]
+    public void What_says_nothing_about_the_host_never_opens_its_circuit_and_a_timed_out_attempt_does()
+    {
+        Handler.ThenThrow(new InvalidOperationException("no base address"));
+        Handler.Default = (_, ct) => Hang(ct);
+        var coordinator = StartCoordinator(o =>
+        {
+            o.Retry.MaxRetries = 0;
+            o.AttemptTimeout = TimeSpan.FromSeconds(1);
+            o.Hosts.CircuitBreakerFailures = 1;
+            o.Hosts.CircuitBreakDuration = TimeSpan.FromMinutes(1);
+        });
+
+        // The caller's mistake: a request the handler rejects as invalid.
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
+        Seen.ExpectMsg<SeenRequest>();
+        Assert.IsType<InvalidHttpCallException>(ExpectMsg<CallFailed>().Error);
+        // The call's own deadline, shorter than its attempt timeout.
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url) with { Deadline = TimeSpan.FromMilliseconds(500) }));
+        Seen.ExpectMsg<SeenRequest>();
+        Scheduler.Advance(TimeSpan.FromMilliseconds(500));
+        Assert.Equal(TimeoutKind.Deadline, Assert.IsType<HttpCallTimeoutException>(ExpectMsg<CallFailed>().Error).Kind);
+        // The caller cancelling mid-attempt.
+        var cancelled = HttpCall.Get(Url);
+        coordinator.Tell(new ExecuteCall(cancelled));
+        Seen.ExpectMsg<SeenRequest>();
+        coordinator.Tell(new CancelCall(cancelled.Id));
+        Assert.IsType<HttpCallCanceledException>(ExpectMsg<CallFailed>().Error);
+
+        // Still closed: the next call is sent; its attempt timing out is the host's failure, and opens the circuit.
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
+        Seen.ExpectMsg<SeenRequest>();
+        Scheduler.Advance(TimeSpan.FromSeconds(1));
+        Assert.Equal(TimeoutKind.Attempt, Assert.IsType<HttpCallTimeoutException>(ExpectMsg<CallFailed>().Error).Kind);
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
+        Assert.IsType<CircuitOpenException>(ExpectMsg<CallFailed>().Error);
+        Assert.Equal(4, Handler.Count);
+    }
+
     // ---- the edges of the deadline -----------------------------------------------------------------------------
 
     [Fact]
