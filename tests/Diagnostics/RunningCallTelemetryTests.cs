@@ -115,4 +115,21 @@ public sealed class RunningCallTelemetryTests : TestKit
         Assert.IsType<TError>(failed.Error);
         Assert.Equal(attempts, failed.Attempts);
     }
+
+    [Fact]
+    public async Task A_call_cut_short_by_a_stopping_runtime_is_no_longer_counted_as_running()
+    {
+        var telemetry = CourierTelemetry.Install(Sys, _capture.MeterFactory, loggerFactory: null);
+        var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+        var coordinator = Sys.ActorOf(RequestCoordinator.Props(new RequestRuntime(new HttpRuntimeOptions(), () => client, Sys.Log) { Telemetry = telemetry }));
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
+        _seen.ExpectMsg<SeenRequest>();
+        Assert.Equal(1, ActiveCalls());
+
+        await coordinator.GracefulStop(TimeSpan.FromSeconds(5));
+        ExpectMsg<CallFailed>();
+        Assert.Equal(0, ActiveCalls());
+    }
+
+    private double ActiveCalls() => _capture.Measurements.Where(m => m.Instrument == "courier.http.active_calls").Sum(m => m.Value);
 }

@@ -462,4 +462,34 @@ public sealed class RequestActorPromiseTests : CoordinatorTestKit
         Assert.Equal(2, ok.Attempts);
         ok.Response.Dispose();
     }
+
+    [Fact]
+    public void A_call_for_another_credential_on_a_reused_actor_is_not_held_to_the_last_calls_refused_generation()
+    {
+        var billing = CreateTestProbe();
+        Handler.ThenStatus(HttpStatusCode.Unauthorized);
+        var runtime = Runtime(o => { o.Auth = new TokenOptions(); o.MaxConcurrentCalls = 1; });
+        runtime.Tokens = _tokens.Ref;
+        runtime.AddCredential("billing", new TokenOptions(), billing.Ref);
+        var coordinator = Sys.ActorOf(RequestCoordinator.Props(runtime));
+        var first = HttpCall.Get(Url);
+        coordinator.Tell(new ExecuteCall(first));
+        _tokens.ExpectMsg<GetToken>();
+        _tokens.Reply(new TokenGranted(first.Id, "default-7", 7));
+        Assert.Equal(7, _tokens.ExpectMsg<TokenRejected>().Generation);
+        _tokens.Reply(new TokenGranted(first.Id, "default-8", 8));
+        ExpectMsg<CallSucceeded>().Response.Dispose();
+
+        // Another credential counts its own generations: its first token, generation 1, is sent.
+        var second = HttpCall.Get(Url) with { Credential = "billing" };
+        coordinator.Tell(new ExecuteCall(second));
+        Assert.IsType<GetToken>(billing.ExpectMsg<ForCredential>().Message);
+        billing.Reply(new TokenGranted(second.Id, "billing-1", 1));
+        Seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
+        Assert.Equal("Bearer billing-1", Seen.ExpectMsg<SeenRequest>().Headers["Authorization"]);
+        var ok = ExpectMsg<CallSucceeded>();
+        Assert.Equal(1, ok.Attempts);
+        ok.Response.Dispose();
+    }
 }
