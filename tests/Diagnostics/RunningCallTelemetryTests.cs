@@ -132,4 +132,34 @@ public sealed class RunningCallTelemetryTests : TestKit
     }
 
     private double ActiveCalls() => _capture.Measurements.Where(m => m.Instrument == "courier.http.active_calls").Sum(m => m.Value);
+
+    [Fact]
+    public void A_throttled_retry_is_counted_and_a_followed_redirect_is_an_event_of_the_calls_span()
+    {
+        var telemetry = CourierTelemetry.Install(Sys, _capture.MeterFactory, loggerFactory: null);
+        var options = new HttpRuntimeOptions();
+        options.Retry.Jitter = JitterMode.None;
+        var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+        var coordinator = Sys.ActorOf(RequestCoordinator.Props(new RequestRuntime(options, () => client, Sys.Log) { Telemetry = telemetry }));
+        _handler.ThenStatus(HttpStatusCode.TooManyRequests).Then((_, _) =>
+        {
+            var response = new HttpResponseMessage(HttpStatusCode.Found) { Content = new StringContent("") };
+            response.Headers.Location = new Uri("/items/2?key=secret", UriKind.Relative);
+            return Task.FromResult(response);
+        }).Then((_, _) => Task.FromResult(ScriptedHandler.Ok()));
+        using var caller = new System.Diagnostics.Activity("caller").Start();
+        var call = HttpCall.Get(Url);
+        caller.Stop();
+
+        coordinator.Tell(new ExecuteCall(call));
+        _seen.ExpectMsg<SeenRequest>();
+        Scheduler.Advance(ExpectMsg<RetryScheduled>().Delay);
+        ExpectMsg<CallSucceeded>().Response.Dispose();
+
+        Assert.Equal(["status"], Reasons("courier.http.retries"));
+        var span = Assert.Single(_capture.InTrace(caller.TraceId), s => s.OperationName == CourierActivities.CallOperation);
+        var redirect = Assert.Single(span.Events, e => e.Name == CourierActivities.Events.Redirect);
+        Assert.Contains(redirect.Tags, t => t is { Key: Tags.StatusCode, Value: 302 });
+        Assert.Contains(redirect.Tags, t => t.Key == Tags.UrlFull && (string)t.Value! == "https://api.example.test/items/2?key=***");
+    }
 }

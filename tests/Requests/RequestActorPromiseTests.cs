@@ -492,4 +492,87 @@ public sealed class RequestActorPromiseTests : CoordinatorTestKit
         Assert.Equal(1, ok.Attempts);
         ok.Response.Dispose();
     }
+
+    [Fact]
+    public void An_attempt_timeout_ending_exactly_at_the_deadline_is_reported_as_the_attempts_timeout()
+    {
+        Handler.ThenHang();
+        var coordinator = StartCoordinator(o =>
+        {
+            o.Retry.MaxRetries = 0;
+            o.AttemptTimeout = TimeSpan.FromSeconds(2);
+            o.CallDeadline = TimeSpan.FromSeconds(2);
+            o.Hosts.CircuitBreakerFailures = 1;
+        });
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
+        Seen.ExpectMsg<SeenRequest>();
+
+        Scheduler.Advance(TimeSpan.FromSeconds(2));
+        // The attempt ran its whole timeout: the host was too slow, and is charged with it.
+        Assert.Equal(TimeoutKind.Attempt, Assert.IsType<HttpCallTimeoutException>(ExpectMsg<CallFailed>().Error).Kind);
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
+        Assert.IsType<CircuitOpenException>(ExpectMsg<CallFailed>().Error);
+    }
+
+    [Fact]
+    public void A_throttled_call_cut_by_its_deadline_names_the_throttling_as_its_last_error()
+    {
+        Handler.ThenStatus(HttpStatusCode.TooManyRequests, RetryAfterSeconds(1)).ThenHang();
+        var coordinator = StartCoordinator(o => { o.CallDeadline = TimeSpan.FromSeconds(5); o.AttemptTimeout = TimeSpan.FromSeconds(30); });
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
+        Seen.ExpectMsg<SeenRequest>();
+        _retries.ExpectMsg<RetryScheduled>();
+        Sync(coordinator);
+        Scheduler.Advance(TimeSpan.FromSeconds(1));
+        Seen.ExpectMsg<SeenRequest>(); // the retry hangs until the deadline
+
+        Scheduler.Advance(TimeSpan.FromSeconds(4));
+        var error = Assert.IsType<HttpCallTimeoutException>(ExpectMsg<CallFailed>().Error);
+        Assert.Equal(TimeoutKind.Deadline, error.Kind);
+        Assert.Equal(HttpStatusCode.TooManyRequests, Assert.IsType<HttpStatusException>(error.InnerException).StatusCode);
+        Assert.Contains("last error", error.Message);
+    }
+
+    [Fact]
+    public void With_MaxRedirects_0_a_redirect_is_handed_back_as_it_came()
+    {
+        Handler.Then((_, _) =>
+        {
+            var response = new HttpResponseMessage(HttpStatusCode.Found) { Content = new StringContent("moved, see Location") };
+            response.Headers.Location = new Uri("/orders/2", UriKind.Relative);
+            return Task.FromResult(response);
+        });
+        var coordinator = StartCoordinator(o => o.MaxRedirects = 0);
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
+
+        var error = Assert.IsType<HttpStatusException>(ExpectMsg<CallFailed>().Error);
+        Assert.Equal(HttpStatusCode.Found, error.StatusCode);
+        Assert.Equal("moved, see Location", error.ResponseBody); // the server's answer, not a refused redirect
+        Assert.DoesNotContain("MaxRedirects", error.Message);
+        Assert.Equal(1, Handler.Count);
+    }
+
+    [Fact]
+    public void The_refusal_that_ends_a_call_says_how_many_refreshes_it_had()
+    {
+        Handler.ThenStatus(HttpStatusCode.Unauthorized).ThenStatus(HttpStatusCode.Unauthorized).ThenStatus(HttpStatusCode.Unauthorized);
+        var coordinator = StartWithTokens(o => o.MaxRefreshesPerCall = 1);
+        var call = HttpCall.Get(Url);
+        coordinator.Tell(new ExecuteCall(call));
+        _tokens.ExpectMsg<GetToken>();
+        _tokens.Reply(new TokenGranted(call.Id, "access-1", 1));
+        _tokens.ExpectMsg<TokenRejected>();
+        _tokens.Reply(new TokenGranted(call.Id, "access-2", 2));
+        var error = Assert.IsType<AuthenticationFailedException>(ExpectMsg<CallFailed>().Error);
+        Assert.Contains("refused the access token with 401 again after 1 refresh(es) (Courier:MaxRefreshesPerCall)", error.Message);
+
+        var none = StartWithTokens(o => o.MaxRefreshesPerCall = 0);
+        var second = HttpCall.Get(Url);
+        none.Tell(new ExecuteCall(second));
+        _tokens.ExpectMsg<GetToken>();
+        _tokens.Reply(new TokenGranted(second.Id, "access-2", 2));
+        error = Assert.IsType<AuthenticationFailedException>(ExpectMsg<CallFailed>().Error);
+        Assert.Contains("refused the access token with 401 (Courier:MaxRefreshesPerCall is 0)", error.Message);
+        _tokens.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+    }
 }
