@@ -50,6 +50,9 @@ if [ "${1:-}" = file ]; then
   [ -n "$filter" ] || { echo "no filter known for $path: set MUTATION_FILTER"; exit 2; }
   range="${spec#"$path"}"; name="${base%.cs}"
   [ -z "$range" ] || name="$name-$(echo "$range" | tr -c '0-9' '-' | sed 's/-\+/-/g;s/^-//;s/-$//')"
+  # Many ranges (the lines of a run's survivors) make too long a folder name: keep the first and last line and a count.
+  [ ${#name} -le 60 ] || name="${base%.cs}-$(echo "$range" | grep -o '[0-9]\+' | head -1)-$(echo "$range" | grep -o '[0-9]\+' | tail -1)-$(echo "$range" | grep -o '{' | wc -l)ranges"
+  name="${MUTATION_NAME:-$name}"
   # Stryker reads {from..to} as a span of *characters* and keeps only the mutants wholly inside it: turn each range of
   # lines into the characters from the start of its first line to the end of its last (a mutant that crosses the edge
   # of a range, as the removal of a method's body, is in none: cut between members).
