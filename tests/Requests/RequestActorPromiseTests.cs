@@ -575,4 +575,77 @@ public sealed class RequestActorPromiseTests : CoordinatorTestKit
         Assert.Contains("refused the access token with 401 (Courier:MaxRefreshesPerCall is 0)", error.Message);
         _tokens.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
+
+    public static TheoryData<string> ImmediateFailures => new()
+    {
+        "404", "POST 503 without a key", "Retry-After past MaxRetryAfter", "redirect limit", "redirect down to http", "TLS failure",
+        "POST cut off", "POST timed out", "deadline",
+    };
+
+    [Theory]
+    [MemberData(nameof(ImmediateFailures))]
+    public void After_a_call_fails_at_once_the_same_actor_runs_the_next_call_and_no_retry_budget_was_spent(string failure)
+    {
+        // One slot (one actor runs both calls) and a budget of exactly one retry.
+        var coordinator = StartCoordinator(o =>
+        {
+            o.MaxConcurrentCalls = 1;
+            o.MaxRedirects = 1;
+            o.AttemptTimeout = TimeSpan.FromSeconds(1);
+            o.RetryBudget.Capacity = 5;
+            o.RetryBudget.RetryCost = 5;
+            o.RetryBudget.TimeoutRetryCost = 5;
+        });
+        var call = HttpCall.Get(Url);
+        switch (failure)
+        {
+            case "404": Handler.ThenStatus(HttpStatusCode.NotFound); break;
+            case "POST 503 without a key": Handler.ThenStatus(HttpStatusCode.ServiceUnavailable); call = HttpCall.PostJson(Url, new { n = 1 }); break;
+            case "Retry-After past MaxRetryAfter": Handler.ThenStatus(HttpStatusCode.ServiceUnavailable, RetryAfterSeconds(3600)); break;
+            case "redirect limit": Handler.Then(Redirect(HttpStatusCode.Found, "/a")).Then(Redirect(HttpStatusCode.Found, "/b")); break;
+            case "redirect down to http": Handler.Then(Redirect(HttpStatusCode.Found, "http://api.example.test/orders/1")); break;
+            case "TLS failure":
+                Handler.ThenThrow(new HttpRequestException(HttpRequestError.SecureConnectionError, "bad certificate"));
+                break;
+            case "POST cut off":
+                Handler.ThenThrow(new HttpRequestException(HttpRequestError.ResponseEnded, "ended"));
+                call = HttpCall.PostJson(Url, new { n = 1 });
+                break;
+            case "POST timed out": Handler.ThenHang(); call = HttpCall.PostJson(Url, new { n = 1 }); break;
+            case "deadline": Handler.ThenHang(); call = call with { Deadline = TimeSpan.FromMilliseconds(500) }; break;
+        }
+        coordinator.Tell(new ExecuteCall(call));
+        if (failure is "POST timed out" or "deadline")
+        {
+            Seen.ExpectMsg<SeenRequest>();
+            Scheduler.Advance(TimeSpan.FromSeconds(1));
+        }
+        Assert.Equal(call.Id, ExpectMsg<CallFailed>().CallId);
+        _retries.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
+        if (failure is "Retry-After past MaxRetryAfter")
+        {
+            Sync(coordinator);
+            Scheduler.Advance(TimeSpan.FromSeconds(31)); // the host stays paused for Retry:MaxRetryAfter, for every call
+        }
+
+        // The next call runs on the same actor, and the whole budget is there for its retry.
+        Handler.ThenStatus(HttpStatusCode.ServiceUnavailable);
+        var next = HttpCall.Get(Url);
+        coordinator.Tell(new ExecuteCall(next));
+        Scheduler.Advance(_retries.ExpectMsg<RetryScheduled>().Delay);
+        var ok = ExpectMsg<CallSucceeded>();
+        Assert.Equal((next.Id, 2), (ok.CallId, ok.Attempts));
+        ok.Response.Dispose();
+    }
+
+    [Fact]
+    public void An_error_status_with_a_Location_header_is_the_answer_not_a_redirect()
+    {
+        Handler.ThenStatus(HttpStatusCode.NotFound, r => r.Headers.Location = new Uri("/orders/2", UriKind.Relative));
+        var coordinator = StartCoordinator();
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
+
+        Assert.Equal(HttpStatusCode.NotFound, Assert.IsType<HttpStatusException>(ExpectMsg<CallFailed>().Error).StatusCode);
+        Assert.Equal(1, Handler.Count);
+    }
 }
