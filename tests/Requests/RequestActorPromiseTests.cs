@@ -617,10 +617,10 @@ public sealed class RequestActorPromiseTests : CoordinatorTestKit
         coordinator.Tell(new ExecuteCall(call));
         if (failure is "POST timed out" or "deadline")
         {
-            Seen.ExpectMsg<SeenRequest>();
+            Seen.ExpectMsg<SeenRequest>(TimeSpan.FromSeconds(10));
             Scheduler.Advance(TimeSpan.FromSeconds(1));
         }
-        Assert.Equal(call.Id, ExpectMsg<CallFailed>().CallId);
+        Assert.Equal(call.Id, ExpectMsg<CallFailed>(TimeSpan.FromSeconds(10)).CallId);
         _retries.ExpectNoMsg(TimeSpan.FromMilliseconds(50));
         if (failure is "Retry-After past MaxRetryAfter")
         {
@@ -632,8 +632,8 @@ public sealed class RequestActorPromiseTests : CoordinatorTestKit
         Handler.ThenStatus(HttpStatusCode.ServiceUnavailable);
         var next = HttpCall.Get(Url);
         coordinator.Tell(new ExecuteCall(next));
-        Scheduler.Advance(_retries.ExpectMsg<RetryScheduled>().Delay);
-        var ok = ExpectMsg<CallSucceeded>();
+        Scheduler.Advance(_retries.ExpectMsg<RetryScheduled>(TimeSpan.FromSeconds(10)).Delay);
+        var ok = ExpectMsg<CallSucceeded>(TimeSpan.FromSeconds(10));
         Assert.Equal((next.Id, 2), (ok.CallId, ok.Attempts));
         ok.Response.Dispose();
     }
@@ -647,5 +647,30 @@ public sealed class RequestActorPromiseTests : CoordinatorTestKit
 
         Assert.Equal(HttpStatusCode.NotFound, Assert.IsType<HttpStatusException>(ExpectMsg<CallFailed>().Error).StatusCode);
         Assert.Equal(1, Handler.Count);
+    }
+
+    [Fact]
+    public void An_actor_made_for_a_single_call_stops_once_it_has_reported()
+    {
+        var call = HttpCall.Get(Url);
+        Sys.ActorOf(Props.Create(() => new SingleCallParent(RequestActor.Props(call, Runtime(null, null), Scheduler.Now, null, false), TestActor)));
+
+        var finished = ExpectMsg<RequestFinished>();
+        Assert.IsType<CallSucceeded>(finished.Result).Response.Dispose();
+        ExpectMsg("stopped");
+    }
+
+    /// <summary>The parent of one unpooled RequestActor: admits every attempt, and passes its report and its end on.</summary>
+    private sealed class SingleCallParent : ReceiveActor
+    {
+        public SingleCallParent(Props child, IActorRef report)
+        {
+            Context.Watch(Context.ActorOf(child));
+            Receive<Courier.Requests.Hosts.AttemptPermitRequest>(m => Sender.Tell(new Courier.Requests.Hosts.AttemptPermitGranted(
+                new Courier.Requests.Hosts.HostTicket(m.Host, 0, false))));
+            Receive<Courier.Requests.Hosts.AttemptEnded>(_ => { });
+            Receive<RequestFinished>(m => report.Tell(m));
+            Receive<Terminated>(_ => report.Tell("stopped")); // a Terminated passed on would be dropped: the receiver watches nobody
+        }
     }
 }
