@@ -4,7 +4,8 @@
 #   bash tests/mutation.sh                 # every group below
 #   bash tests/mutation.sh auth requests   # some groups
 #   bash tests/mutation.sh file src/Actors/Auth/RefreshDecision.cs            # one file (the way to make a run finish)
-#   bash tests/mutation.sh file 'src/Actors/Requests/RequestActor.cs{1..380}'  # one file, a line range of it
+#   bash tests/mutation.sh file 'src/Actors/Requests/RequestActor.cs{1..270}'  # one file, a range of its lines
+#   bash tests/mutation.sh file 'src/Actors/Requests/RequestActor.cs{486..606}{770..822}'  # several ranges
 #
 # One file per run is what finishes on a shared 2-core machine: the filter is the narrowest one for that file
 # (FILE_FILTER below, or MUTATION_FILTER=... to override) and the report goes to tests/mutation-output/<file>[-range]/.
@@ -51,11 +52,28 @@ if [ "${1:-}" = file ]; then
   [ -n "$filter" ] || { echo "no filter known for $path: set MUTATION_FILTER"; exit 2; }
   range="${spec#"$path"}"; name="${base%.cs}"
   [ -z "$range" ] || name="$name-$(echo "$range" | tr -c '0-9' '-' | sed 's/-\+/-/g;s/^-//;s/-$//')"
-  echo "== file $spec, filter $filter"
+  # Many ranges (the lines of a run's survivors) make too long a folder name: keep the first and last line and a count.
+  [ ${#name} -le 60 ] || name="${base%.cs}-$(echo "$range" | grep -o '[0-9]\+' | head -1)-$(echo "$range" | grep -o '[0-9]\+' | tail -1)-$(echo "$range" | grep -o '{' | wc -l)ranges"
+  name="${MUTATION_NAME:-$name}"
+  # Stryker reads {from..to} as a span of *characters* and keeps only the mutants wholly inside it: turn each range of
+  # lines into the characters from the start of its first line to the end of its last (a mutant that crosses the edge
+  # of a range, as the removal of a method's body, is in none: cut between members).
+  spans="$(python3 - "$path" "$range" <<'PY'
+import re, sys
+text = open(sys.argv[1], encoding="utf-8-sig").read()
+starts = [0]
+for line in text.splitlines(keepends=True):
+    starts.append(starts[-1] + len(line.encode("utf-16-le")) // 2)
+last = len(starts) - 1
+print("".join("{%d..%d}" % (starts[min(int(a), last) - 1], starts[min(int(b), last)])
+              for a, b in re.findall(r"\{(\d+)\.\.(\d+)\}", sys.argv[2])))
+PY
+)"
+  echo "== file $spec (characters $spans), filter $filter"
   ( cd tests && dotnet dotnet-stryker --project Actors.csproj --configuration Release \
       --test-case-filter "$filter" --concurrency "${STRYKER_CONCURRENCY:-1}" \
       --reporter Json --reporter ClearText --reporter Progress --output "$out/$name" --skip-version-check \
-      --mutate "**/${spec#src/Actors/}" ) || echo "stryker failed for $spec"
+      --mutate "**/${path#src/Actors/}$spans" ) || echo "stryker failed for $spec"
   python3 tests/mutation_summary.py "$out/$name"
   exit 0
 fi
