@@ -17,20 +17,11 @@ namespace Courier.Tests.Diagnostics;
 /// failure and one call duration each, tagged with why (<c>courier.outcome</c>: invalid_request, queue_full, cancelled,
 /// deadline, runtime), so a dashboard counts refused calls as failures of the right kind.
 /// </summary>
-public sealed class RefusedCallTelemetryTests : TestKit
+public sealed class RefusedCallTelemetryTests(ITestOutputHelper output) : CoordinatorTestKit(output)
 {
     private static readonly Uri Url = new("https://api.example.test/items/1");
 
-    private readonly TestProbe _seen;
-    private readonly ScriptedHandler _handler;
     private readonly TelemetryCapture _capture = new();
-
-    public RefusedCallTelemetryTests(ITestOutputHelper output)
-        : base(@"akka.scheduler.implementation = ""Akka.TestKit.TestScheduler, Akka.TestKit""", output: output)
-    {
-        _seen = CreateTestProbe();
-        _handler = new ScriptedHandler(_seen.Ref, () => Scheduler.Now) { Default = (_, ct) => Hang(ct) };
-    }
 
     protected override void Dispose(bool disposing)
     {
@@ -38,24 +29,15 @@ public sealed class RefusedCallTelemetryTests : TestKit
         if (disposing) _capture.Dispose();
     }
 
-    private TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
-
-    private IActorRef StartCoordinator(Action<HttpRuntimeOptions>? configure = null, ILoggingAdapter? log = null)
+    /// <summary>A coordinator without retries whose metrics go to the capture (no logger factory: the request path logs through Akka's adapter, a throwing one for the crash).</summary>
+    private IActorRef StartCounted(Action<HttpRuntimeOptions>? configure = null, ILoggingAdapter? log = null)
     {
-        // No logger factory: the request path logs through Akka's adapter (a throwing one, for the crash).
-        var telemetry = CourierTelemetry.Install(Sys, _capture.MeterFactory, loggerFactory: null);
-        var options = new HttpRuntimeOptions();
-        options.Retry.Jitter = JitterMode.None;
-        options.Retry.MaxRetries = 0;
-        configure?.Invoke(options);
-        var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        return Sys.ActorOf(RequestCoordinator.Props(new RequestRuntime(options, () => client, log ?? Sys.Log) { Telemetry = telemetry }));
-    }
-
-    private static async Task<HttpResponseMessage> Hang(CancellationToken ct)
-    {
-        await Task.Delay(Timeout.Infinite, ct);
-        throw new InvalidOperationException("unreachable");
+        Handler.Default = (_, ct) => Hang(ct);
+        return StartCoordinator(CourierTelemetry.Install(Sys, _capture.MeterFactory, loggerFactory: null), o =>
+        {
+            o.Retry.MaxRetries = 0;
+            configure?.Invoke(o);
+        }, log);
     }
 
     private List<string?> Outcomes(string instrument, string tag) =>
@@ -68,7 +50,7 @@ public sealed class RefusedCallTelemetryTests : TestKit
     [Fact]
     public void Calls_refused_before_the_queue_are_counted_as_invalid_requests()
     {
-        var coordinator = StartCoordinator();
+        var coordinator = StartCounted();
 
         coordinator.Tell(new ExecuteCall(new HttpCall(HttpMethod.Get, new Uri("ftp://files.example.test/a.txt"))));
         Assert.IsType<InvalidHttpCallException>(ExpectMsg<CallFailed>().Error);
@@ -82,17 +64,17 @@ public sealed class RefusedCallTelemetryTests : TestKit
         Assert.Equal(0, failed.Attempts);
         Assert.Equal(["invalid_request", "invalid_request"], Recorded().Durations);
         Assert.Equal(["invalid_request", "invalid_request"], Recorded().Failures);
-        Assert.Equal(0, _handler.Count);
+        Assert.Equal(0, Handler.Count);
         Assert.Equal(2, _capture.Measurements.Count(m => m.Instrument == "courier.http.calls"));
     }
 
     [Fact]
     public void A_duplicate_a_full_queue_a_cancel_and_a_deadline_in_the_queue_are_each_counted_with_their_reason()
     {
-        var coordinator = StartCoordinator(o => { o.MaxConcurrentCalls = 1; o.MaxQueuedCalls = 1; o.CallDeadline = TimeSpan.FromSeconds(5); });
+        var coordinator = StartCounted(o => { o.MaxConcurrentCalls = 1; o.MaxQueuedCalls = 1; o.CallDeadline = TimeSpan.FromSeconds(5); });
         var running = HttpCall.Get(Url) with { Deadline = TimeSpan.FromMinutes(5) };
         coordinator.Tell(new ExecuteCall(running));
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
 
         coordinator.Tell(new ExecuteCall(running)); // the same call object again, while it runs
         Assert.IsType<InvalidHttpCallException>(ExpectMsg<CallFailed>().Error);
@@ -122,10 +104,10 @@ public sealed class RefusedCallTelemetryTests : TestKit
     [Fact]
     public async Task Calls_cut_short_by_a_stopping_runtime_are_counted_as_runtime_failures()
     {
-        var coordinator = StartCoordinator(o => o.MaxConcurrentCalls = 1);
+        var coordinator = StartCounted(o => o.MaxConcurrentCalls = 1);
         coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
         coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         coordinator.Tell(new Identify(null));
         ExpectMsg<ActorIdentity>();
 
@@ -141,8 +123,8 @@ public sealed class RefusedCallTelemetryTests : TestKit
     [Fact]
     public void A_call_whose_actor_throws_is_counted_as_a_runtime_failure()
     {
-        var coordinator = StartCoordinator(log: new ThrowingLog());
-        _handler.ThenStatus(HttpStatusCode.InternalServerError);
+        var coordinator = StartCounted(log: new ThrowingLog());
+        Handler.ThenStatus(HttpStatusCode.InternalServerError);
         coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
         Assert.IsType<RuntimeUnavailableException>(ExpectMsg<CallFailed>().Error);
 

@@ -16,20 +16,16 @@ namespace Courier.Tests.Diagnostics;
 /// transport, retry_budget, invalid_request, deadline, cancelled), and every retry with the kind of failure it follows
 /// (<c>courier.http.retries</c>), so a dashboard tells an outage from a slow host from a caller's mistake.
 /// </summary>
-public sealed class RunningCallTelemetryTests : TestKit
+public sealed class RunningCallTelemetryTests : CoordinatorTestKit
 {
     private static readonly Uri Url = new("https://api.example.test/items/1");
 
-    private readonly TestProbe _seen;
-    private readonly ScriptedHandler _handler;
     private readonly TelemetryCapture _capture = new();
 
-    public RunningCallTelemetryTests(ITestOutputHelper output)
-        : base(@"akka.scheduler.implementation = ""Akka.TestKit.TestScheduler, Akka.TestKit""", output: output)
+    public RunningCallTelemetryTests(ITestOutputHelper output) : base(output)
     {
-        _seen = CreateTestProbe();
         Sys.EventStream.Subscribe(TestActor, typeof(RetryScheduled)); // retries and answers in one queue, in order
-        _handler = new ScriptedHandler(_seen.Ref, () => Scheduler.Now) { Default = (_, ct) => Hang(ct) };
+        Handler.Default = (_, ct) => Hang(ct);
     }
 
     protected override void Dispose(bool disposing)
@@ -38,13 +34,8 @@ public sealed class RunningCallTelemetryTests : TestKit
         if (disposing) _capture.Dispose();
     }
 
-    private TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
-
-    private static async Task<HttpResponseMessage> Hang(CancellationToken ct)
-    {
-        await Task.Delay(Timeout.Infinite, ct);
-        throw new InvalidOperationException("unreachable");
-    }
+    private IActorRef StartCounted(Action<HttpRuntimeOptions>? configure = null) =>
+        StartCoordinator(CourierTelemetry.Install(Sys, _capture.MeterFactory, loggerFactory: null), configure);
 
     private List<string?> Reasons(string instrument) =>
         _capture.Measurements.Where(m => m.Instrument == instrument).Select(m => m.Tag("reason") as string).ToList();
@@ -52,19 +43,18 @@ public sealed class RunningCallTelemetryTests : TestKit
     [Fact]
     public void Each_way_a_running_call_fails_and_each_retry_is_counted_with_its_reason()
     {
-        var telemetry = CourierTelemetry.Install(Sys, _capture.MeterFactory, loggerFactory: null);
-        var options = new HttpRuntimeOptions { AttemptTimeout = TimeSpan.FromSeconds(1) };
-        options.Retry.Jitter = JitterMode.None;
-        options.Retry.MaxRetries = 1;
-        // Room for exactly the three retries below (a timeout's, a transport failure's, a 503's): the fourth is refused.
-        options.RetryBudget.Capacity = 20;
-        options.RetryBudget.RetryCost = 5;
-        options.RetryBudget.TimeoutRetryCost = 10;
-        options.RetryBudget.SuccessRefund = 0;
-        var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        var coordinator = Sys.ActorOf(RequestCoordinator.Props(new RequestRuntime(options, () => client, Sys.Log) { Telemetry = telemetry }));
+        var coordinator = StartCounted(options =>
+        {
+            options.AttemptTimeout = TimeSpan.FromSeconds(1);
+            options.Retry.MaxRetries = 1;
+            // Room for exactly the three retries below (a timeout's, a transport failure's, a 503's): the fourth is refused.
+            options.RetryBudget.Capacity = 20;
+            options.RetryBudget.RetryCost = 5;
+            options.RetryBudget.TimeoutRetryCost = 10;
+            options.RetryBudget.SuccessRefund = 0;
+        });
         var refused = new HttpRequestException(HttpRequestError.ConnectionError, "Connection refused");
-        _handler.ThenStatus(HttpStatusCode.NotFound)
+        Handler.ThenStatus(HttpStatusCode.NotFound)
             .ThenHang().ThenHang()
             .ThenThrow(refused).ThenThrow(refused)
             .ThenStatus(HttpStatusCode.ServiceUnavailable).ThenStatus(HttpStatusCode.ServiceUnavailable)
@@ -79,12 +69,12 @@ public sealed class RunningCallTelemetryTests : TestKit
         CallFails<InvalidHttpCallException>(coordinator, HttpCall.Get(Url));
         var late = HttpCall.Get(Url) with { Deadline = TimeSpan.FromMilliseconds(500) };
         coordinator.Tell(new ExecuteCall(late));
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         Scheduler.Advance(TimeSpan.FromMilliseconds(500));
         Assert.IsType<HttpCallTimeoutException>(ExpectMsg<CallFailed>().Error);
         var cancelled = HttpCall.Get(Url);
         coordinator.Tell(new ExecuteCall(cancelled));
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         coordinator.Tell(new CancelCall(cancelled.Id));
         Assert.IsType<HttpCallCanceledException>(ExpectMsg<CallFailed>().Error);
 
@@ -101,7 +91,7 @@ public sealed class RunningCallTelemetryTests : TestKit
         CallFailed failed;
         while (true)
         {
-            _seen.ExpectMsg<SeenRequest>();
+            Seen.ExpectMsg<SeenRequest>();
             attempts++;
             if (attemptTimeout is { } timeout) Scheduler.Advance(timeout);
             var next = ExpectMsg<object>(m => m is RetryScheduled or CallFailed);
@@ -119,11 +109,9 @@ public sealed class RunningCallTelemetryTests : TestKit
     [Fact]
     public async Task A_call_cut_short_by_a_stopping_runtime_is_no_longer_counted_as_running()
     {
-        var telemetry = CourierTelemetry.Install(Sys, _capture.MeterFactory, loggerFactory: null);
-        var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        var coordinator = Sys.ActorOf(RequestCoordinator.Props(new RequestRuntime(new HttpRuntimeOptions(), () => client, Sys.Log) { Telemetry = telemetry }));
+        var coordinator = StartCounted();
         coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         Assert.Equal(1, ActiveCalls());
 
         await coordinator.GracefulStop(TimeSpan.FromSeconds(5));
@@ -136,12 +124,8 @@ public sealed class RunningCallTelemetryTests : TestKit
     [Fact]
     public void A_throttled_retry_is_counted_and_a_followed_redirect_is_an_event_of_the_calls_span()
     {
-        var telemetry = CourierTelemetry.Install(Sys, _capture.MeterFactory, loggerFactory: null);
-        var options = new HttpRuntimeOptions();
-        options.Retry.Jitter = JitterMode.None;
-        var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        var coordinator = Sys.ActorOf(RequestCoordinator.Props(new RequestRuntime(options, () => client, Sys.Log) { Telemetry = telemetry }));
-        _handler.ThenStatus(HttpStatusCode.TooManyRequests).Then((_, _) =>
+        var coordinator = StartCounted();
+        Handler.ThenStatus(HttpStatusCode.TooManyRequests).Then((_, _) =>
         {
             var response = new HttpResponseMessage(HttpStatusCode.Found) { Content = new StringContent("") };
             response.Headers.Location = new Uri("/items/2?key=secret", UriKind.Relative);
@@ -152,7 +136,7 @@ public sealed class RunningCallTelemetryTests : TestKit
         caller.Stop();
 
         coordinator.Tell(new ExecuteCall(call));
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         Scheduler.Advance(ExpectMsg<RetryScheduled>().Delay);
         ExpectMsg<CallSucceeded>().Response.Dispose();
 

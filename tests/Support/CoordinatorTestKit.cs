@@ -2,6 +2,7 @@ using Akka.Actor;
 using Akka.Event;
 using Akka.TestKit;
 using Akka.TestKit.Xunit2;
+using Courier.Diagnostics;
 using Courier.Requests;
 using Xunit.Abstractions;
 
@@ -29,17 +30,22 @@ public abstract class CoordinatorTestKit : TestKit
     protected TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
 
     /// <summary>A request runtime over <see cref="Handler"/> (no jitter, no HttpClient timeout), configured by <paramref name="configure"/>.</summary>
-    private protected RequestRuntime Runtime(Action<HttpRuntimeOptions>? configure = null, ILoggingAdapter? log = null)
+    private protected RequestRuntime Runtime(Action<HttpRuntimeOptions>? configure = null, ILoggingAdapter? log = null,
+        CourierTelemetry? telemetry = null)
     {
         var options = new HttpRuntimeOptions();
         options.Retry.Jitter = JitterMode.None;
         configure?.Invoke(options);
         var client = new HttpClient(Handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        return new RequestRuntime(options, () => client, log ?? Sys.Log);
+        return new RequestRuntime(options, () => client, log ?? Sys.Log) { Telemetry = telemetry ?? CourierTelemetry.Default };
     }
 
     protected IActorRef StartCoordinator(Action<HttpRuntimeOptions>? configure = null, ILoggingAdapter? log = null) =>
         Sys.ActorOf(RequestCoordinator.Props(Runtime(configure, log)));
+
+    /// <summary>A coordinator whose metrics, traces and logs go to <paramref name="telemetry"/>.</summary>
+    private protected IActorRef StartCoordinator(CourierTelemetry telemetry, Action<HttpRuntimeOptions>? configure = null, ILoggingAdapter? log = null) =>
+        Sys.ActorOf(RequestCoordinator.Props(Runtime(configure, log, telemetry)));
 
     /// <summary>Returns once <paramref name="actor"/> has processed everything sent to it before.</summary>
     protected void Sync(IActorRef actor)
