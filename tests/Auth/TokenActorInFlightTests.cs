@@ -73,10 +73,8 @@ public sealed class TokenActorInFlightTests(ITestOutputHelper output) : TokenAct
         Assert.Equal(["refresh-1", "refresh-9"], Refresher.RefreshTokensSeen);
     }
 
-    // ---- while the new pair is written ----------------------------------------------------------------------
-
-    [Fact]
-    public void Calls_arriving_while_the_new_pair_is_written_wait_for_the_write_and_continue_with_the_new_token()
+    /// <summary>token-1 refused, refreshed to token-2, and the write of the new pair held by the store.</summary>
+    private (IActorRef Tokens, HeldStore Store) RefreshedPairBeingWritten()
     {
         var store = new HeldStore(new TokenPair("token-1", "refresh-1")) { HoldSaves = true };
         var tokens = StartTokens(null, store);
@@ -84,6 +82,15 @@ public sealed class TokenActorInFlightTests(ITestOutputHelper output) : TokenAct
         AwaitCalls(1);
         Refresher.Answer(ControlledRefresher.Refreshed("token-2", "refresh-2"));
         AwaitAssert(() => Assert.Equal(1, store.SavesStarted));
+        return (tokens, store);
+    }
+
+    // ---- while the new pair is written ----------------------------------------------------------------------
+
+    [Fact]
+    public void Calls_arriving_while_the_new_pair_is_written_wait_for_the_write_and_continue_with_the_new_token()
+    {
+        var (tokens, store) = RefreshedPairBeingWritten();
 
         tokens.Tell(new GetToken(2));
         tokens.Tell(new TokenRejected(3, 1));
@@ -141,12 +148,7 @@ public sealed class TokenActorInFlightTests(ITestOutputHelper output) : TokenAct
     [Fact]
     public void A_SignOut_while_the_new_pair_is_written_fails_the_waiting_calls_and_the_store_ends_empty()
     {
-        var store = new HeldStore(new TokenPair("token-1", "refresh-1")) { HoldSaves = true };
-        var tokens = StartTokens(null, store);
-        tokens.Tell(new TokenRejected(1, 1));
-        AwaitCalls(1);
-        Refresher.Answer(ControlledRefresher.Refreshed("token-2", "refresh-2"));
-        AwaitAssert(() => Assert.Equal(1, store.SavesStarted));
+        var (tokens, store) = RefreshedPairBeingWritten();
 
         tokens.Tell(SignOut.Instance);
         var failed = ExpectMsg<TokenUnavailable>();
@@ -163,12 +165,7 @@ public sealed class TokenActorInFlightTests(ITestOutputHelper output) : TokenAct
     [Fact]
     public void A_SignIn_while_the_new_pair_is_written_wins_the_waiting_calls_get_it_and_it_is_what_the_store_keeps()
     {
-        var store = new HeldStore(new TokenPair("token-1", "refresh-1")) { HoldSaves = true };
-        var tokens = StartTokens(null, store);
-        tokens.Tell(new TokenRejected(1, 1));
-        AwaitCalls(1);
-        Refresher.Answer(ControlledRefresher.Refreshed("token-2", "refresh-2"));
-        AwaitAssert(() => Assert.Equal(1, store.SavesStarted));
+        var (tokens, store) = RefreshedPairBeingWritten();
 
         tokens.Tell(new SignIn(new TokenPair("token-9", "refresh-9")));
         Assert.Equal(("token-9", 2L), Token(ExpectMsg<TokenGranted>()));
