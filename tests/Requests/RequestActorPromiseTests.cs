@@ -660,6 +660,40 @@ public sealed class RequestActorPromiseTests : CoordinatorTestKit
         ExpectMsg("stopped");
     }
 
+    // A TestKit user advances virtual time as soon as the event of a host-paused retry arrives. The event must therefore
+    // follow the coordinator's setting up of the host's wait: the RequestActor reports the throttled attempt, then asks for
+    // its next permit with the event attached, and the coordinator publishes it once the request waits in the host's
+    // queue. Published by the RequestActor itself (as before), the event could overtake both messages in the
+    // coordinator's mailbox, and a pause armed after the test's Advance never ended (one CI run in many hit it).
+    [Fact]
+    public void A_host_paused_retry_is_announced_by_the_coordinator_after_it_has_heard_of_the_pause()
+    {
+        Handler.ThenStatus(HttpStatusCode.ServiceUnavailable, RetryAfterSeconds(30));
+        var call = HttpCall.Get(Url);
+        var parent = CreateTestProbe();
+        var runtime = Runtime(null, null);
+        var child = parent.ChildActorOf(RequestActor.Props(call, runtime, Scheduler.Now,
+            new Courier.Requests.Hosts.HostTicket(Courier.Requests.Hosts.HostKey.From(Url), 0, false), false));
+
+        var ended = parent.ExpectMsg<Courier.Requests.Hosts.AttemptEnded>();
+        Assert.Equal(TimeSpan.FromSeconds(30), ended.RetryAfter);
+        var request = parent.ExpectMsg<Courier.Requests.Hosts.AttemptPermitRequest>();
+        var announced = Assert.IsType<RetryScheduled>(request.Announce);
+        Assert.Equal((call.Id, TimeSpan.FromSeconds(30)), (announced.CallId, announced.Delay));
+        _retries.ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // the actor publishes nothing itself
+
+        // Through a real coordinator, the event arrives once, and a test advancing the clock on it finds the call resumed.
+        Handler.ThenStatus(HttpStatusCode.ServiceUnavailable, RetryAfterSeconds(30));
+        var coordinator = StartCoordinator();
+        var second = HttpCall.Get(Url);
+        coordinator.Tell(new ExecuteCall(second));
+        Assert.Equal(second.Id, _retries.ExpectMsg<RetryScheduled>().CallId);
+        Scheduler.Advance(TimeSpan.FromSeconds(30));
+        Assert.Equal(2, ExpectMsg<CallSucceeded>().Attempts);
+        _retries.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        child.Tell(PoisonPill.Instance);
+    }
+
     /// <summary>The parent of one unpooled RequestActor: admits every attempt, and passes its report and its end on.</summary>
     private sealed class SingleCallParent : ReceiveActor
     {

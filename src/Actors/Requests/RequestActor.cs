@@ -52,6 +52,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
     private int _throttles;         // retries after a host asked to slow down: bounded by the deadline, not MaxRetries
     private HostTicket? _ticket;     // the host permit of the attempt in flight, null when none is held
     private string? _pendingToken;  // the access token of the attempt waiting for its permit
+    private RetryScheduled? _announce; // a host-paused retry's event, published by the coordinator once the wait is set up
     private int _redirects;
     private long _inFlight;         // the attempt (its _attemptSeq) whose answer we wait for, 0 when none
     private Uri _uri;               // where the next request goes (changes when a redirect is followed)
@@ -99,6 +100,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         _retries = 0;
         _throttles = 0;
         _pendingToken = null;
+        _announce = null;
         _redirects = 0;
         _inFlight = 0;
         _sendBody = true;
@@ -331,7 +333,9 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         }
         if (!ArmDeadlineTimer()) return;
         _pendingToken = accessToken;
-        Context.Parent.Tell(new AttemptPermitRequest(_call.Id, HostKey.From(_uri)));
+        var announce = _announce;
+        _announce = null;
+        Context.Parent.Tell(new AttemptPermitRequest(_call.Id, HostKey.From(_uri), announce));
         Become(_awaitingPermit);
     }
 
@@ -569,10 +573,11 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         _telemetry.RetryScheduled(_throttles, _maxRetries, wait, retryAfter, reason + ", throttled", "status", _runtime.Logger);
         if (pausedByHost)
         {
+            // The event goes with the permit request, and the coordinator publishes it once the request waits in its
+            // host's queue: whoever reacts to it (a test advancing virtual time) finds the host's pause timer armed. A
+            // call that ends before it asks (its token wait fails) announces no retry.
+            _announce = new RetryScheduled(_call.Id, _call, _throttles, _maxRetries, wait, reason + " (throttled: waits for its host)");
             BeginAttempt();
-            // Published after the permit is asked for: whoever reacts to it (a test advancing virtual time, after a round
-            // trip to the coordinator) finds the host's wait already set up.
-            if (!_finished) Context.System.EventStream.Publish(new RetryScheduled(_call.Id, _call, _throttles, _maxRetries, wait, reason + " (throttled: waits for its host)"));
             return;
         }
         Timers.StartSingleTimer(RetryTimer, RetryNow.Instance, wait);

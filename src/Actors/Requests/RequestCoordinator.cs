@@ -53,7 +53,11 @@ public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, 
         });
         Receive<CancelCall>(m => _admission.Cancel(m.CallId, m));
         Receive<QueueDeadlineReached>(_admission.DeadlineReached);
-        Receive<AttemptPermitRequest>(m => Hosts.Request(m, Sender));
+        Receive<AttemptPermitRequest>(m =>
+        {
+            Hosts.Request(m, Sender);
+            if (m.Announce is { } announced) Context.System.EventStream.Publish(announced);
+        });
         Receive<AttemptEnded>(m => Hosts.Ended(m));
         Receive<HostReady>(m => Hosts.TimerFired(m));
         Receive<Terminated>(m =>

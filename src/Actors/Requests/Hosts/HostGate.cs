@@ -203,8 +203,13 @@ internal sealed class HostGate
     private sealed record HostTimerKey(HostKey Host);
 }
 
-/// <summary>A RequestActor asks its coordinator for a permit to send an attempt of call <paramref name="CallId"/> to <paramref name="Host"/>.</summary>
-internal sealed record AttemptPermitRequest(long CallId, HostKey Host);
+/// <summary>
+/// A RequestActor asks its coordinator for a permit to send an attempt of call <paramref name="CallId"/> to
+/// <paramref name="Host"/>. <paramref name="Announce"/>: an event the coordinator publishes once the request has joined
+/// its host's queue (a retry that waits for its host's pause announces itself only when that wait is set up, so that
+/// whoever reacts to the event, as a test advancing virtual time, finds the host's timer armed).
+/// </summary>
+internal sealed record AttemptPermitRequest(long CallId, HostKey Host, object? Announce = null);
 
 /// <summary>The attempt may go; hand <paramref name="Ticket"/> back in <see cref="AttemptEnded"/>.</summary>
 internal sealed record AttemptPermitGranted(HostTicket Ticket);
