@@ -79,8 +79,7 @@ internal static class PartialFile
                 Mode = FileMode.OpenOrCreate,
                 Access = FileAccess.Write,
                 Share = FileShare.Read,
-                Options = FileOptions.Asynchronous,
-                BufferSize = 0,
+                BufferSize = 0, // unbuffered and synchronous: the download's pump writes each block from its read's thread
             });
         }
         catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
