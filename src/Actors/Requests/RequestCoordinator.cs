@@ -45,6 +45,7 @@ public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, 
         Receive<ExecuteCall>(OnExecute);
         Receive<RequestFinished>(m =>
         {
+            if (m.LastAttempt is { } ended) Hosts.Ended(ended); // as if told before the report, as it used to be
             Hosts.CallEnded(m.Result.CallId);
             // Idle before the admission moves on, so that a queued call it starts now reuses this actor.
             if (_idle.Count < IdleCap) _idle.Push(Sender);
