@@ -15,6 +15,7 @@ internal static class Program
     private static readonly IScenario[] Scenarios =
     [
         new HttpScenario(),
+        new OverheadScenario(),
         new StormScenario(),
         new ClusterStormScenario(),
         new TransferScenario(),

@@ -43,9 +43,9 @@ internal abstract class HttpTarget : IAsyncDisposable
 }
 
 /// <summary>(a) The baseline: a plain <see cref="HttpClient"/> over the runtime's primary handler.</summary>
-internal sealed class RawHttpTarget(int maxConcurrency) : HttpTarget
+internal sealed class RawHttpTarget(int maxConcurrency, HttpMessageHandler? handler = null) : HttpTarget
 {
-    private readonly HttpClient _client = new(HttpRuntime.CreatePrimaryHandler(RuntimeOptions(maxConcurrency)));
+    private readonly HttpClient _client = new(handler ?? HttpRuntime.CreatePrimaryHandler(RuntimeOptions(maxConcurrency)), disposeHandler: handler is null);
 
     public override string Name => "(a) HttpClient";
 
@@ -108,11 +108,13 @@ internal sealed class CourierHttpTarget : HttpTarget
     private readonly HttpClient _client;
     private readonly HttpRuntimeClient _runtime;
 
-    public CourierHttpTarget(int maxConcurrency)
+    /// <param name="handler">The handler under the runtime (a canned one for the <c>overhead</c> scenario), or null for
+    /// the runtime's primary handler.</param>
+    public CourierHttpTarget(int maxConcurrency, HttpMessageHandler? handler = null)
     {
         var options = RuntimeOptions(maxConcurrency);
         // Infinite: the runtime enforces its own attempt timeout and deadline, as HttpRuntime.Start(handler) does.
-        _client = new HttpClient(HttpRuntime.CreatePrimaryHandler(options)) { Timeout = Timeout.InfiniteTimeSpan };
+        _client = new HttpClient(handler ?? HttpRuntime.CreatePrimaryHandler(options), disposeHandler: handler is null) { Timeout = Timeout.InfiniteTimeSpan };
         _system = ActorSystem.Create("bench", "akka.loglevel = WARNING");
         _runtime = HttpRuntime.Start(_system, options, () => _client);
     }
