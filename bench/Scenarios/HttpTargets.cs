@@ -115,7 +115,7 @@ internal sealed class CourierHttpTarget : HttpTarget
         var options = RuntimeOptions(maxConcurrency);
         // Infinite: the runtime enforces its own attempt timeout and deadline, as HttpRuntime.Start(handler) does.
         _client = new HttpClient(handler ?? HttpRuntime.CreatePrimaryHandler(options), disposeHandler: handler is null) { Timeout = Timeout.InfiniteTimeSpan };
-        _system = ActorSystem.Create("bench", "akka.loglevel = WARNING");
+        _system = ActorSystem.Create("bench", "akka.loglevel = WARNING\n" + Environment.GetEnvironmentVariable("COURIER_BENCH_HOCON"));
         _runtime = HttpRuntime.Start(_system, options, () => _client);
     }
 
