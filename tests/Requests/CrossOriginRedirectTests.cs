@@ -91,8 +91,7 @@ public sealed class CrossOriginRedirectTests(ITestOutputHelper output) : Coordin
         var call = HttpCall.Get(Url);
         coordinator.Tell(new ExecuteCall(call));
 
-        Tokens.ExpectMsg<GetToken>();
-        Tokens.Reply(new TokenGranted(call.Id, "access-1", 1));
+        Grant<GetToken>(call, 1);
         Assert.Equal("Bearer access-1", Seen.ExpectMsg<SeenRequest>().Headers["Authorization"]);
         var second = Seen.ExpectMsg<SeenRequest>();
         Assert.Equal("files.example.test", second.Uri.Host);
@@ -108,8 +107,7 @@ public sealed class CrossOriginRedirectTests(ITestOutputHelper output) : Coordin
         var call = HttpCall.Get(Url);
         coordinator.Tell(new ExecuteCall(call));
 
-        Tokens.ExpectMsg<GetToken>();
-        Tokens.Reply(new TokenGranted(call.Id, "access-1", 1));
+        Grant<GetToken>(call, 1);
         var seen = Seen.ExpectMsg<SeenRequest>();
         Assert.Equal("access-1", seen.Headers["X-Api-Key"]);
         Assert.False(seen.Headers.ContainsKey("Authorization"));
@@ -124,11 +122,9 @@ public sealed class CrossOriginRedirectTests(ITestOutputHelper output) : Coordin
         var call = HttpCall.Get(Url);
         coordinator.Tell(new ExecuteCall(call));
 
-        Tokens.ExpectMsg<GetToken>();
-        Tokens.Reply(new TokenGranted(call.Id, "access-1", 1));
+        Grant<GetToken>(call, 1);
         Assert.Equal("Bearer access-1", Seen.ExpectMsg<SeenRequest>().Headers["Authorization"]);
-        Tokens.ExpectMsg<GetToken>();
-        Tokens.Reply(new TokenGranted(call.Id, "access-2", 2));
+        Grant<GetToken>(call, 2);
         var second = Seen.ExpectMsg<SeenRequest>();
         Assert.Equal("/items/2", second.Uri.AbsolutePath);
         Assert.Equal("Bearer access-2", second.Headers["Authorization"]);

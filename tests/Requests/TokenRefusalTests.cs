@@ -19,13 +19,6 @@ public sealed class TokenRefusalTests(ITestOutputHelper output) : CoordinatorTes
 {
     private static readonly Uri Url = new("https://api.example.test/orders");
 
-    /// <summary>The probe expects <typeparamref name="T"/> from the call and answers with a token of <paramref name="generation"/>.</summary>
-    private void Grant<T>(HttpCall call, long generation)
-    {
-        Tokens.ExpectMsg<T>();
-        Tokens.Reply(new TokenGranted(call.Id, "access-" + generation, generation));
-    }
-
     private string ExpectRequestWithToken()
     {
         var seen = Seen.ExpectMsg<SeenRequest>();

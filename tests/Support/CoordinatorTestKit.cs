@@ -39,6 +39,13 @@ public abstract class CoordinatorTestKit : TestKit
     /// </summary>
     protected TestProbe Tokens => _tokens ??= CreateTestProbe();
 
+    /// <summary><see cref="Tokens"/> expects a <typeparamref name="T"/> (<c>GetToken</c>, <c>TokenRejected</c>) and answers it for <paramref name="call"/> with the token <c>access-{generation}</c> of <paramref name="generation"/>.</summary>
+    protected void Grant<T>(HttpCall call, long generation)
+    {
+        Tokens.ExpectMsg<T>();
+        Tokens.Reply(new TokenGranted(call.Id, "access-" + generation, generation));
+    }
+
     /// <summary>A probe that receives every <typeparamref name="T"/> published on the event stream (e.g. <see cref="RetryScheduled"/>).</summary>
     protected TestProbe EventProbe<T>()
     {
