@@ -60,6 +60,10 @@ internal sealed class TelemetryCapture : IDisposable
     /// <summary>Installs this capture's meter factory and logger factory for the runtime on <paramref name="system"/>.</summary>
     public void InstallOn(ActorSystem system) => CourierTelemetry.Install(system, MeterFactory, LoggerFactory);
 
+    /// <summary>The value of tag <paramref name="tag"/> on every measurement of <paramref name="instrument"/>, in the order recorded.</summary>
+    public List<string?> TagValues(string instrument, string tag) =>
+        Measurements.Where(m => m.Instrument == instrument).Select(m => m.Tag(tag) as string).ToList();
+
     public IReadOnlyList<Activity> InTrace(ActivityTraceId traceId) => Stopped.Where(s => s.TraceId == traceId).ToList();
 
     /// <summary>Every string the capture holds for these spans, the measurements and the logs: names, tags, events, links, messages.</summary>
