@@ -112,24 +112,12 @@ public sealed class RefusedCallTelemetryTests(ITestOutputHelper output) : Counte
     [Fact]
     public void A_call_whose_actor_throws_is_counted_as_a_runtime_failure()
     {
-        var coordinator = StartCounted(log: new ThrowingLog());
+        var coordinator = StartCounted(log: new ThrowingLog(LogLevel.ErrorLevel));
         Handler.ThenStatus(HttpStatusCode.InternalServerError);
         coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
         Assert.IsType<RuntimeUnavailableException>(ExpectMsg<CallFailed>().Error);
 
         Assert.Equal(["runtime"], Recorded().Durations);
         Assert.Equal(["runtime"], Recorded().Failures);
-    }
-
-    /// <summary>A logging adapter that throws when asked to log an error (the RequestActor logs a 5xx at error level).</summary>
-    private sealed class ThrowingLog() : LoggingAdapterBase(DefaultLogMessageFormatter.Instance)
-    {
-        public override bool IsDebugEnabled => false;
-        public override bool IsInfoEnabled => false;
-        public override bool IsWarningEnabled => false;
-        public override bool IsErrorEnabled => true;
-
-        protected override void NotifyLog(LogLevel logLevel, object message, Exception cause) =>
-            throw new InvalidOperationException("the logger failed");
     }
 }

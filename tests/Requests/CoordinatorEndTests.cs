@@ -111,16 +111,4 @@ public sealed class CoordinatorEndTests : CoordinatorTestKit
         var error = Assert.IsType<HttpCallTimeoutException>(ExpectMsg<CallFailed>().Error);
         Assert.Equal(TimeSpan.FromSeconds(3), error.Limit);
     }
-
-    /// <summary>A logging adapter that throws when asked to log at <paramref name="level"/> (and is silent otherwise).</summary>
-    private sealed class ThrowingLog(LogLevel level) : LoggingAdapterBase(DefaultLogMessageFormatter.Instance)
-    {
-        public override bool IsDebugEnabled => level == LogLevel.DebugLevel;
-        public override bool IsInfoEnabled => level == LogLevel.InfoLevel;
-        public override bool IsWarningEnabled => level == LogLevel.WarningLevel;
-        public override bool IsErrorEnabled => level == LogLevel.ErrorLevel;
-
-        protected override void NotifyLog(LogLevel logLevel, object message, Exception cause) =>
-            throw new InvalidOperationException("the logger failed");
-    }
 }
