@@ -1,9 +1,6 @@
-using Akka.Actor;
 using Akka.Configuration;
 using Courier.Cluster;
 using Courier.Cluster.Hosting;
-using Courier.Tests.Support;
-using Xunit;
 
 namespace Courier.Tests.Cluster;
 

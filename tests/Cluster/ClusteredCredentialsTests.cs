@@ -1,11 +1,7 @@
-using Akka.Actor;
 using Courier.Auth;
 using Courier.Errors;
 using Courier.Requests;
 using Courier.Sandbox;
-using Courier.Tests.Support;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Courier.Tests.Cluster;
 

@@ -1,8 +1,5 @@
-using Akka.Actor;
 using Akka.Event;
 using Courier.Diagnostics;
-using Courier.Tests.Support;
-using Xunit.Abstractions;
 
 namespace Courier.Tests.Diagnostics;
 

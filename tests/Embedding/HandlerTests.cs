@@ -6,11 +6,9 @@ using Akka.Hosting;
 using Courier.Auth;
 using Courier.Hosting;
 using Courier.Sandbox;
-using Courier.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Refit;
-using Xunit;
 
 namespace Courier.Tests.Embedding;
 

@@ -4,8 +4,6 @@ using Courier.Errors;
 using Courier.Hosting;
 using Courier.Requests;
 using Courier.Sandbox;
-using Courier.Tests.Support;
-using Xunit;
 
 namespace Courier.Tests.Embedding;
 

@@ -1,15 +1,12 @@
 using System.Net;
-using Akka.Actor;
 using Akka.Hosting;
 using Courier.Hosting;
 using Courier.Requests;
 using Courier.Sandbox;
-using Courier.Tests.Support;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using Xunit;
 
 namespace Courier.Tests.Hosting;
 

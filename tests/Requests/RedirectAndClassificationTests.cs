@@ -1,12 +1,7 @@
 using System.Net;
 using System.Security.Authentication;
-using Akka.Actor;
-using Akka.TestKit;
 using Courier.Errors;
 using Courier.Requests;
-using Courier.Tests.Support;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Courier.Tests.Requests;
 

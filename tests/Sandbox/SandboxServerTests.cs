@@ -4,7 +4,6 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using Courier.Sandbox;
-using Xunit;
 
 namespace Courier.Tests.Sandbox;
 

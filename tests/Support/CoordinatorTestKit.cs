@@ -1,11 +1,8 @@
-using Akka.Actor;
 using Akka.Event;
-using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using Courier.Auth;
 using Courier.Diagnostics;
 using Courier.Requests;
-using Xunit.Abstractions;
 
 namespace Courier.Tests.Support;
 
