@@ -47,6 +47,22 @@ public sealed class HostGateTests(ITestOutputHelper output) : CoordinatorTestKit
         Assert.Equal(1, results[waited.Id]);
     }
 
+    /// <summary>
+    /// Three times: the call's request to A, the retry A's 2 s pause schedules, the clock past the pause once the retry
+    /// waits at the gate; then the fourth request to A.
+    /// </summary>
+    private void ThroughThreePausesOfA(IActorRef coordinator)
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            ExpectRequest(A);
+            ExpectMsg<RetryScheduled>();
+            Sync(coordinator); // the retry's permit request has reached the gate (it waits for the pause)
+            Scheduler.Advance(TimeSpan.FromSeconds(2));
+        }
+        ExpectRequest(A);
+    }
+
     private static void TooMany(HttpResponseMessage response) => response.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromSeconds(2));
 
     /// <summary>Requests to a path listed in <see cref="_answers"/> wait for the test to answer them.</summary>
@@ -179,14 +195,7 @@ public sealed class HostGateTests(ITestOutputHelper output) : CoordinatorTestKit
             .ThenStatus(HttpStatusCode.TooManyRequests, TooMany);
         var call = HttpCall.Get(new Uri(A, "/1"));
         coordinator.Tell(new ExecuteCall(call));
-        for (var i = 0; i < 3; i++)
-        {
-            ExpectRequest(A);
-            ExpectMsg<RetryScheduled>();
-            Sync(coordinator); // the retry's permit request has reached the gate (it waits for the pause)
-            Scheduler.Advance(TimeSpan.FromSeconds(2));
-        }
-        ExpectRequest(A);
+        ThroughThreePausesOfA(coordinator);
         Assert.Equal(4, ExpectMsg<CallSucceeded>().Attempts);
 
         // The budget is whole: another call's failure is still retried once.
@@ -208,14 +217,7 @@ public sealed class HostGateTests(ITestOutputHelper output) : CoordinatorTestKit
         };
         var throttled = HttpCall.Get(new Uri(A, "/3"));
         coordinator.Tell(new ExecuteCall(throttled));
-        for (var i = 0; i < 3; i++)
-        {
-            ExpectRequest(A);
-            ExpectMsg<RetryScheduled>();
-            Sync(coordinator); // the retry's permit request has reached the gate (it waits for the pause)
-            Scheduler.Advance(TimeSpan.FromSeconds(2));
-        }
-        ExpectRequest(A);
+        ThroughThreePausesOfA(coordinator);
         var failed = ExpectMsg<CallFailed>();
         var timeout = Assert.IsType<HttpCallTimeoutException>(failed.Error);
         Assert.Equal(TimeoutKind.Deadline, timeout.Kind);
