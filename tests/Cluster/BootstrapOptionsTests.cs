@@ -1,11 +1,6 @@
-using Akka.Actor;
 using Akka.Configuration;
 using Courier.Cluster;
 using Courier.Cluster.Hosting;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
-using Xunit;
 
 namespace Courier.Tests.Cluster;
 
@@ -28,7 +23,7 @@ public sealed class BootstrapOptionsTests
     [Fact]
     public void Courier_Cluster_Bootstrap_binds_from_configuration()
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var bootstrap = BoundOptions.ClusteredCredentials(new()
         {
             ["Courier:Cluster:Bootstrap:ServiceName"] = "orders",
             ["Courier:Cluster:Bootstrap:ContactPoints:0"] = "10.0.0.1:8558",
@@ -37,10 +32,7 @@ public sealed class BootstrapOptionsTests
             ["Courier:Cluster:Bootstrap:RequiredContactPoints"] = "3",
             ["Courier:Cluster:Bootstrap:ManagementPort"] = "9000",
             ["Courier:Cluster:Bootstrap:StableMargin"] = "00:00:02",
-        }).Build();
-        using var services = new ServiceCollection().AddClusteredCredentials(configuration.GetSection(ClusteredCredentialsOptions.SectionName)).BuildServiceProvider();
-
-        var bootstrap = services.GetRequiredService<IOptions<ClusteredCredentialsOptions>>().Value.Bootstrap;
+        }).Bootstrap;
 
         Assert.NotNull(bootstrap);
         Assert.Equal("orders", bootstrap.ServiceName);
@@ -54,10 +46,7 @@ public sealed class BootstrapOptionsTests
     [Fact]
     public void Without_the_section_there_is_no_bootstrap()
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { ["Courier:Cluster:Role"] = "api" }).Build();
-        using var services = new ServiceCollection().AddClusteredCredentials(configuration.GetSection(ClusteredCredentialsOptions.SectionName)).BuildServiceProvider();
-
-        Assert.Null(services.GetRequiredService<IOptions<ClusteredCredentialsOptions>>().Value.Bootstrap);
+        Assert.Null(BoundOptions.ClusteredCredentials(new() { ["Courier:Cluster:Role"] = "api" }).Bootstrap);
     }
 
     [Theory]

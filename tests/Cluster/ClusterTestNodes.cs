@@ -1,4 +1,3 @@
-using Akka.Actor;
 using Akka.Cluster.Tools.Singleton;
 using Akka.Configuration;
 using Courier.Auth;

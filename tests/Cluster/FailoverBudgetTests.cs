@@ -1,6 +1,5 @@
 using Akka.Configuration;
 using Courier.Cluster;
-using Xunit;
 
 namespace Courier.Tests.Cluster;
 

@@ -1,8 +1,6 @@
 using Courier.Errors;
 using Courier.Requests;
 using Courier.Sandbox;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Courier.Tests.Cluster;
 

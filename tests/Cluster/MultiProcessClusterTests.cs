@@ -1,6 +1,4 @@
 using Courier.Sandbox;
-using Courier.Tests.Support;
-using Xunit;
 
 namespace Courier.Tests.Cluster;
 

@@ -1,8 +1,6 @@
-using Akka.Actor;
 using Courier.Auth;
 using Courier.Cluster;
 using Courier.Sandbox;
-using Xunit;
 
 namespace Courier.Tests.Cluster;
 

@@ -3,13 +3,11 @@ using Akka.Hosting;
 using Courier.Diagnostics;
 using Courier.Hosting;
 using Courier.Sandbox;
-using Courier.Tests.Support;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Xunit;
 
 namespace Courier.Tests.Diagnostics;
 

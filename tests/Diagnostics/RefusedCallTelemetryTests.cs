@@ -1,14 +1,7 @@
 using System.Net;
-using Akka.Actor;
 using Akka.Event;
-using Akka.TestKit;
-using Akka.TestKit.Xunit2;
-using Courier.Diagnostics;
 using Courier.Errors;
 using Courier.Requests;
-using Courier.Tests.Support;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Courier.Tests.Diagnostics;
 
@@ -17,31 +10,22 @@ namespace Courier.Tests.Diagnostics;
 /// failure and one call duration each, tagged with why (<c>courier.outcome</c>: invalid_request, queue_full, cancelled,
 /// deadline, runtime), so a dashboard counts refused calls as failures of the right kind.
 /// </summary>
-public sealed class RefusedCallTelemetryTests(ITestOutputHelper output) : CoordinatorTestKit(output)
+public sealed class RefusedCallTelemetryTests(ITestOutputHelper output) : CountedCoordinatorTestKit(output)
 {
     private static readonly Uri Url = new("https://api.example.test/items/1");
 
-    private readonly TelemetryCapture _capture = new();
-
-    protected override void Dispose(bool disposing)
-    {
-        base.Dispose(disposing);
-        if (disposing) _capture.Dispose();
-    }
-
-    /// <summary>A coordinator without retries whose metrics go to the capture (no logger factory: the request path logs through Akka's adapter, a throwing one for the crash).</summary>
-    private IActorRef StartCounted(Action<HttpRuntimeOptions>? configure = null, ILoggingAdapter? log = null)
+    /// <summary>A counted coordinator without retries over a handler that never answers (a throwing log for the crash).</summary>
+    private new IActorRef StartCounted(Action<HttpRuntimeOptions>? configure = null, ILoggingAdapter? log = null)
     {
         Handler.Default = (_, ct) => Hang(ct);
-        return StartCoordinator(CourierTelemetry.Install(Sys, _capture.MeterFactory, loggerFactory: null), o =>
+        return base.StartCounted(o =>
         {
             o.Retry.MaxRetries = 0;
             configure?.Invoke(o);
         }, log);
     }
 
-    private List<string?> Outcomes(string instrument, string tag) =>
-        _capture.Measurements.Where(m => m.Instrument == instrument).Select(m => m.Tag(tag) as string).ToList();
+    private List<string?> Outcomes(string instrument, string tag) => Capture.TagValues(instrument, tag);
 
     /// <summary>The outcome of every call duration recorded, and the reason of every failure counted, in order.</summary>
     private (List<string?> Durations, List<string?> Failures) Recorded() =>
@@ -65,7 +49,7 @@ public sealed class RefusedCallTelemetryTests(ITestOutputHelper output) : Coordi
         Assert.Equal(["invalid_request", "invalid_request"], Recorded().Durations);
         Assert.Equal(["invalid_request", "invalid_request"], Recorded().Failures);
         Assert.Equal(0, Handler.Count);
-        Assert.Equal(2, _capture.Measurements.Count(m => m.Instrument == "courier.http.calls"));
+        Assert.Equal(2, Capture.Measurements.Count(m => m.Instrument == "courier.http.calls"));
     }
 
     [Fact]
@@ -123,24 +107,12 @@ public sealed class RefusedCallTelemetryTests(ITestOutputHelper output) : Coordi
     [Fact]
     public void A_call_whose_actor_throws_is_counted_as_a_runtime_failure()
     {
-        var coordinator = StartCounted(log: new ThrowingLog());
+        var coordinator = StartCounted(log: new ThrowingLog(LogLevel.ErrorLevel));
         Handler.ThenStatus(HttpStatusCode.InternalServerError);
         coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
         Assert.IsType<RuntimeUnavailableException>(ExpectMsg<CallFailed>().Error);
 
         Assert.Equal(["runtime"], Recorded().Durations);
         Assert.Equal(["runtime"], Recorded().Failures);
-    }
-
-    /// <summary>A logging adapter that throws when asked to log an error (the RequestActor logs a 5xx at error level).</summary>
-    private sealed class ThrowingLog() : LoggingAdapterBase(DefaultLogMessageFormatter.Instance)
-    {
-        public override bool IsDebugEnabled => false;
-        public override bool IsInfoEnabled => false;
-        public override bool IsWarningEnabled => false;
-        public override bool IsErrorEnabled => true;
-
-        protected override void NotifyLog(LogLevel logLevel, object message, Exception cause) =>
-            throw new InvalidOperationException("the logger failed");
     }
 }

@@ -1,13 +1,7 @@
 using System.Net;
-using Akka.Actor;
-using Akka.TestKit;
-using Akka.TestKit.Xunit2;
 using Courier.Diagnostics;
 using Courier.Errors;
 using Courier.Requests;
-using Courier.Tests.Support;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Courier.Tests.Diagnostics;
 
@@ -16,11 +10,9 @@ namespace Courier.Tests.Diagnostics;
 /// transport, retry_budget, invalid_request, deadline, cancelled), and every retry with the kind of failure it follows
 /// (<c>courier.http.retries</c>), so a dashboard tells an outage from a slow host from a caller's mistake.
 /// </summary>
-public sealed class RunningCallTelemetryTests : CoordinatorTestKit
+public sealed class RunningCallTelemetryTests : CountedCoordinatorTestKit
 {
     private static readonly Uri Url = new("https://api.example.test/items/1");
-
-    private readonly TelemetryCapture _capture = new();
 
     public RunningCallTelemetryTests(ITestOutputHelper output) : base(output)
     {
@@ -28,17 +20,7 @@ public sealed class RunningCallTelemetryTests : CoordinatorTestKit
         Handler.Default = (_, ct) => Hang(ct);
     }
 
-    protected override void Dispose(bool disposing)
-    {
-        base.Dispose(disposing);
-        if (disposing) _capture.Dispose();
-    }
-
-    private IActorRef StartCounted(Action<HttpRuntimeOptions>? configure = null) =>
-        StartCoordinator(CourierTelemetry.Install(Sys, _capture.MeterFactory, loggerFactory: null), configure);
-
-    private List<string?> Reasons(string instrument) =>
-        _capture.Measurements.Where(m => m.Instrument == instrument).Select(m => m.Tag("reason") as string).ToList();
+    private List<string?> Reasons(string instrument) => Capture.TagValues(instrument, "reason");
 
     [Fact]
     public void Each_way_a_running_call_fails_and_each_retry_is_counted_with_its_reason()
@@ -119,7 +101,7 @@ public sealed class RunningCallTelemetryTests : CoordinatorTestKit
         Assert.Equal(0, ActiveCalls());
     }
 
-    private double ActiveCalls() => _capture.Measurements.Where(m => m.Instrument == "courier.http.active_calls").Sum(m => m.Value);
+    private double ActiveCalls() => Capture.Measurements.Where(m => m.Instrument == "courier.http.active_calls").Sum(m => m.Value);
 
     [Fact]
     public void A_throttled_retry_is_counted_and_a_followed_redirect_is_an_event_of_the_calls_span()
@@ -141,7 +123,7 @@ public sealed class RunningCallTelemetryTests : CoordinatorTestKit
         ExpectMsg<CallSucceeded>().Response.Dispose();
 
         Assert.Equal(["status"], Reasons("courier.http.retries"));
-        var span = Assert.Single(_capture.InTrace(caller.TraceId), s => s.OperationName == CourierActivities.CallOperation);
+        var span = Assert.Single(Capture.InTrace(caller.TraceId), s => s.OperationName == CourierActivities.CallOperation);
         var redirect = Assert.Single(span.Events, e => e.Name == CourierActivities.Events.Redirect);
         Assert.Contains(redirect.Tags, t => t is { Key: Tags.StatusCode, Value: 302 });
         Assert.Contains(redirect.Tags, t => t.Key == Tags.UrlFull && (string)t.Value! == "https://api.example.test/items/2?key=***");

@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Akka.Actor;
 using Courier.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -59,6 +58,10 @@ internal sealed class TelemetryCapture : IDisposable
 
     /// <summary>Installs this capture's meter factory and logger factory for the runtime on <paramref name="system"/>.</summary>
     public void InstallOn(ActorSystem system) => CourierTelemetry.Install(system, MeterFactory, LoggerFactory);
+
+    /// <summary>The value of tag <paramref name="tag"/> on every measurement of <paramref name="instrument"/>, in the order recorded.</summary>
+    public List<string?> TagValues(string instrument, string tag) =>
+        Measurements.Where(m => m.Instrument == instrument).Select(m => m.Tag(tag) as string).ToList();
 
     public IReadOnlyList<Activity> InTrace(ActivityTraceId traceId) => Stopped.Where(s => s.TraceId == traceId).ToList();
 

@@ -1,16 +1,13 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using Akka.Actor;
 using Courier.Auth;
 using Courier.Diagnostics;
 using Courier.Requests;
-using Courier.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
-using Xunit;
 
 namespace Courier.Tests.Diagnostics;
 

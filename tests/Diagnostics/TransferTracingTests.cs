@@ -2,10 +2,8 @@ using System.Diagnostics;
 using System.Net;
 using Courier.Diagnostics;
 using Courier.Sandbox;
-using Courier.Tests.Support;
 using Courier.Tests.Transfers;
 using Courier.Transfers;
-using Xunit;
 
 namespace Courier.Tests.Diagnostics;
 

@@ -5,8 +5,6 @@ using Courier.Auth;
 using Courier.Errors;
 using Courier.Requests;
 using Courier.Sandbox;
-using Courier.Tests.Support;
-using Xunit;
 
 namespace Courier.Tests.Embedding;
 

@@ -1,11 +1,6 @@
 using System.Net;
-using Akka.Actor;
-using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using Courier.Auth;
-using Courier.Tests.Support;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Courier.Tests.Embedding;
 

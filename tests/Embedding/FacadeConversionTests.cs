@@ -1,7 +1,6 @@
 using System.Net;
 using Akka.TestKit.Xunit2;
 using Courier.Requests;
-using Xunit;
 
 namespace Courier.Tests.Embedding;
 

@@ -6,11 +6,9 @@ using Akka.Hosting;
 using Courier.Auth;
 using Courier.Hosting;
 using Courier.Sandbox;
-using Courier.Tests.Support;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Refit;
-using Xunit;
 
 namespace Courier.Tests.Embedding;
 
@@ -69,7 +67,7 @@ public sealed class HandlerTests(SandboxFixture sandbox) : IClassFixture<Sandbox
     public async Task An_error_status_comes_back_as_a_response_so_refit_and_EnsureSuccessStatusCode_see_it()
     {
         await using var runtime = LoopbackRuntime.Start(o => o.Retry.MaxRetries = 1);
-        using var http = new HttpClient(new CourierDelegatingHandler(runtime.Client)) { BaseAddress = sandbox.Server.BaseAddress };
+        using var http = Through(runtime);
         var key = "status-" + Guid.NewGuid().ToString("N");
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/status");
         request.Headers.Add(SandboxHeaders.Key, key);
@@ -88,7 +86,7 @@ public sealed class HandlerTests(SandboxFixture sandbox) : IClassFixture<Sandbox
     public async Task A_failure_other_than_a_status_throws_an_HttpRequestException_carrying_the_runtime_error()
     {
         await using var runtime = LoopbackRuntime.Start(o => o.Retry.MaxRetries = 0);
-        using var http = new HttpClient(new CourierDelegatingHandler(runtime.Client)) { BaseAddress = sandbox.Server.BaseAddress };
+        using var http = Through(runtime);
         using var request = new HttpRequestMessage(HttpMethod.Get, "/api/abort");
         request.Headers.Add(SandboxHeaders.Key, "abort-" + Guid.NewGuid().ToString("N"));
         request.Headers.Add(SandboxHeaders.AbortFirst, "1");
@@ -104,34 +102,18 @@ public sealed class HandlerTests(SandboxFixture sandbox) : IClassFixture<Sandbox
     [Fact]
     public async Task A_byte_array_body_is_buffered_once_and_replayed_on_the_retry()
     {
-        await using var runtime = LoopbackRuntime.Start();
-        using var http = new HttpClient(new CourierDelegatingHandler(runtime.Client)) { BaseAddress = sandbox.Server.BaseAddress };
-        var key = "bytes-" + Guid.NewGuid().ToString("N");
-        using var request = new HttpRequestMessage(HttpMethod.Put, "/api/bytes") { Content = new ByteArrayContent("hello, twice"u8.ToArray()) };
-        request.Headers.Add(SandboxHeaders.Key, key);
-        request.Headers.Add(SandboxHeaders.FailFirst, "1");
+        var echo = await PutFailingFirstAsync("/api/bytes", "bytes-", new ByteArrayContent("hello, twice"u8.ToArray()));
 
-        using var response = await http.SendAsync(request);
-
-        var echo = await response.Content.ReadFromJsonAsync<EchoAnswer>(JsonSerializerOptions.Web);
-        Assert.Equal(2, echo!.Attempt);
+        Assert.Equal(2, echo.Attempt);
         Assert.Equal("hello, twice", echo.Body);
     }
 
     [Fact]
     public async Task A_short_stream_of_unknown_length_is_buffered_and_replayed()
     {
-        await using var runtime = LoopbackRuntime.Start();
-        using var http = new HttpClient(new CourierDelegatingHandler(runtime.Client)) { BaseAddress = sandbox.Server.BaseAddress };
-        var key = "short-" + Guid.NewGuid().ToString("N");
-        using var request = new HttpRequestMessage(HttpMethod.Put, "/api/short") { Content = new StreamContent(new UnknownLengthStream(Encoding.UTF8.GetBytes("short stream"))) };
-        request.Headers.Add(SandboxHeaders.Key, key);
-        request.Headers.Add(SandboxHeaders.FailFirst, "1");
+        var echo = await PutFailingFirstAsync("/api/short", "short-", new StreamContent(new UnknownLengthStream(Encoding.UTF8.GetBytes("short stream"))));
 
-        using var response = await http.SendAsync(request);
-
-        var echo = await response.Content.ReadFromJsonAsync<EchoAnswer>(JsonSerializerOptions.Web);
-        Assert.Equal(2, echo!.Attempt);
+        Assert.Equal(2, echo.Attempt);
         Assert.Equal("short stream", echo.Body);
     }
 
@@ -141,10 +123,7 @@ public sealed class HandlerTests(SandboxFixture sandbox) : IClassFixture<Sandbox
     public async Task A_body_longer_than_the_limit_is_sent_once_and_not_retried_after_it_may_have_been_sent(bool knownLength)
     {
         await using var runtime = LoopbackRuntime.Start();
-        using var http = new HttpClient(new CourierDelegatingHandler(runtime.Client, new CourierClientOptions { MaxBufferedRequestBodyBytes = 1024 }))
-        {
-            BaseAddress = sandbox.Server.BaseAddress,
-        };
+        using var http = Through(runtime, new CourierClientOptions { MaxBufferedRequestBodyBytes = 1024 });
         var key = "once-" + Guid.NewGuid().ToString("N");
         var payload = Encoding.ASCII.GetBytes(new string('x', 4096));
         Stream source = knownLength ? new MemoryStream(payload) : new UnknownLengthStream(payload);
@@ -171,10 +150,7 @@ public sealed class HandlerTests(SandboxFixture sandbox) : IClassFixture<Sandbox
     public async Task A_body_past_the_limit_arrives_whole_when_sent_once()
     {
         await using var runtime = LoopbackRuntime.Start();
-        using var http = new HttpClient(new CourierDelegatingHandler(runtime.Client, new CourierClientOptions { MaxBufferedRequestBodyBytes = 100 }))
-        {
-            BaseAddress = sandbox.Server.BaseAddress,
-        };
+        using var http = Through(runtime, new CourierClientOptions { MaxBufferedRequestBodyBytes = 100 });
         var text = string.Concat(Enumerable.Range(0, 500).Select(i => (char)('a' + i % 26)));
         using var request = new HttpRequestMessage(HttpMethod.Post, "/api/whole") { Content = new StreamContent(new UnknownLengthStream(Encoding.ASCII.GetBytes(text))) };
 
@@ -182,6 +158,24 @@ public sealed class HandlerTests(SandboxFixture sandbox) : IClassFixture<Sandbox
 
         var echo = await response.Content.ReadFromJsonAsync<EchoAnswer>(JsonSerializerOptions.Web);
         Assert.Equal(text, echo!.Body); // the 101 bytes read while deciding, then the rest of the stream
+    }
+
+    /// <summary>An HttpClient on the Sandbox whose requests go through <paramref name="runtime"/> (the handler AddCourier installs).</summary>
+    private HttpClient Through(LoopbackRuntime runtime, CourierClientOptions? options = null) =>
+        new(new CourierDelegatingHandler(runtime.Client, options)) { BaseAddress = sandbox.Server.BaseAddress };
+
+    /// <summary>PUTs <paramref name="content"/> through a runtime to a fresh Sandbox key whose first attempt fails; what the echo saw.</summary>
+    private async Task<EchoAnswer> PutFailingFirstAsync(string path, string keyPrefix, HttpContent content)
+    {
+        await using var runtime = LoopbackRuntime.Start();
+        using var http = Through(runtime);
+        using var request = new HttpRequestMessage(HttpMethod.Put, path) { Content = content };
+        request.Headers.Add(SandboxHeaders.Key, keyPrefix + Guid.NewGuid().ToString("N"));
+        request.Headers.Add(SandboxHeaders.FailFirst, "1");
+
+        using var response = await http.SendAsync(request);
+
+        return (await response.Content.ReadFromJsonAsync<EchoAnswer>(JsonSerializerOptions.Web))!;
     }
 
     /// <summary>A stream that cannot seek and does not know its length (a network or pipe stream).</summary>

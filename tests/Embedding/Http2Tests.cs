@@ -1,11 +1,9 @@
 using System.Net;
 using System.Net.Security;
-using Akka.Actor;
 using Courier.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Xunit;
 
 namespace Courier.Tests.Embedding;
 

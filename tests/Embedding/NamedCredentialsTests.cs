@@ -4,11 +4,6 @@ using Courier.Errors;
 using Courier.Hosting;
 using Courier.Requests;
 using Courier.Sandbox;
-using Courier.Tests.Support;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
-using Xunit;
 
 namespace Courier.Tests.Embedding;
 
@@ -171,7 +166,7 @@ public sealed class NamedCredentialsTests
     [Fact]
     public void Named_credentials_bind_from_configuration_and_bad_ones_are_refused_naming_the_key()
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var options = BoundOptions.HttpRuntime(new()
         {
             ["Courier:Auth:RefreshEndpoint"] = "https://idp.example/auth/refresh",
             ["Courier:Credentials:billing:Grant"] = "ClientCredentials",
@@ -183,12 +178,7 @@ public sealed class NamedCredentialsTests
             ["Courier:Credentials:catalog:HeaderName"] = "X-Api-Token",
             ["Courier:Credentials:catalog:Scheme"] = "",
             ["Courier:Credentials:catalog:TriggerStatusCodes:0"] = "403",
-        }).Build();
-        var services = new ServiceCollection();
-        services.AddHttpRuntime(configuration.GetSection("Courier"));
-        using var provider = services.BuildServiceProvider();
-
-        var options = provider.GetRequiredService<IOptions<HttpRuntimeOptions>>().Value;
+        });
 
         Assert.Equal(new Uri("https://idp.example/auth/refresh"), options.Auth!.RefreshEndpoint);
         Assert.Equal(2, options.Credentials.Count);

@@ -1,10 +1,8 @@
 using System.Net;
 using Courier.Hosting;
-using Courier.Tests.Support;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
-using Xunit;
 
 namespace Courier.Tests.Embedding;
 

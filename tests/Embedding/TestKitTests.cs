@@ -1,11 +1,8 @@
 using System.Net;
-using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using Courier.Auth;
 using Courier.Requests;
 using Courier.Testing;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Courier.Tests.Embedding;
 

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
-using Akka.Actor;
 using Akka.Event;
 using Akka.Cluster.Hosting;
 using Akka.Hosting;
@@ -10,13 +9,11 @@ using Courier.Cluster.Hosting;
 using Courier.Hosting;
 using Courier.Requests;
 using Courier.Sandbox;
-using Courier.Tests.Support;
 using Courier.Transfers;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using Xunit;
 
 namespace Courier.Tests.Hosting;
 

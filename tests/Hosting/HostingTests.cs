@@ -1,15 +1,12 @@
 using System.Net;
-using Akka.Actor;
 using Akka.Hosting;
 using Courier.Hosting;
 using Courier.Requests;
 using Courier.Sandbox;
-using Courier.Tests.Support;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
-using Xunit;
 
 namespace Courier.Tests.Hosting;
 
@@ -96,15 +93,12 @@ public sealed class OptionsBindingTests
     [Fact]
     public void Status_lists_from_configuration_replace_the_defaults()
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var options = BoundOptions.HttpRuntime(new()
         {
             ["Courier:Retry:RetryStatusCodes:0"] = "503",
             ["Courier:Auth:TriggerStatusCodes:0"] = "403",
             ["Courier:Auth:RefreshEndpoint"] = "https://login.example.com/token",
-        }).Build();
-        var services = new ServiceCollection();
-        services.AddHttpRuntime(configuration.GetSection("Courier"));
-        var options = services.BuildServiceProvider().GetRequiredService<IOptions<HttpRuntimeOptions>>().Value;
+        });
 
         Assert.Equal([503], options.Retry.RetryStatusCodes!.Order());
         Assert.Equal([403], options.Auth!.TriggerStatusCodes!.Order());
@@ -113,16 +107,13 @@ public sealed class OptionsBindingTests
     [Fact]
     public void Per_host_settings_and_automatic_idempotency_keys_bind_from_the_Courier_section_and_a_bad_rate_names_its_key()
     {
-        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        var options = BoundOptions.HttpRuntime(new()
         {
             ["Courier:Hosts:RateLimit"] = "200/s",
             ["Courier:Hosts:AdaptiveConcurrency"] = "true",
             ["Courier:Hosts:CircuitBreakerFailures"] = "5",
             ["Courier:Retry:AddIdempotencyKeys"] = "true",
-        }).Build();
-        var services = new ServiceCollection();
-        services.AddHttpRuntime(configuration.GetSection("Courier"));
-        var options = services.BuildServiceProvider().GetRequiredService<IOptions<HttpRuntimeOptions>>().Value;
+        });
 
         Assert.Equal("200/s", options.Hosts.RateLimit);
         Assert.True(options.Hosts.AdaptiveConcurrency);

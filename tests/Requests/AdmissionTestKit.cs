@@ -1,8 +1,4 @@
-using Akka.Actor;
-using Akka.TestKit;
 using Courier.Internal;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Courier.Tests.Requests;
 

@@ -1,7 +1,3 @@
-using Akka.Actor;
-using Xunit;
-using Xunit.Abstractions;
-
 namespace Courier.Tests.Requests;
 
 /// <summary>

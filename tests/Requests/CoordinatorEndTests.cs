@@ -1,13 +1,7 @@
 using System.Net;
-using Akka.Actor;
 using Akka.Event;
-using Akka.TestKit;
-using Akka.TestKit.Xunit2;
 using Courier.Errors;
 using Courier.Requests;
-using Courier.Tests.Support;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Courier.Tests.Requests;
 
@@ -110,17 +104,5 @@ public sealed class CoordinatorEndTests : CoordinatorTestKit
         Scheduler.Advance(TimeSpan.FromSeconds(3));
         var error = Assert.IsType<HttpCallTimeoutException>(ExpectMsg<CallFailed>().Error);
         Assert.Equal(TimeSpan.FromSeconds(3), error.Limit);
-    }
-
-    /// <summary>A logging adapter that throws when asked to log at <paramref name="level"/> (and is silent otherwise).</summary>
-    private sealed class ThrowingLog(LogLevel level) : LoggingAdapterBase(DefaultLogMessageFormatter.Instance)
-    {
-        public override bool IsDebugEnabled => level == LogLevel.DebugLevel;
-        public override bool IsInfoEnabled => level == LogLevel.InfoLevel;
-        public override bool IsWarningEnabled => level == LogLevel.WarningLevel;
-        public override bool IsErrorEnabled => level == LogLevel.ErrorLevel;
-
-        protected override void NotifyLog(LogLevel logLevel, object message, Exception cause) =>
-            throw new InvalidOperationException("the logger failed");
     }
 }

@@ -2,7 +2,6 @@ using System.Net;
 using System.Net.Sockets;
 using System.Security.Authentication;
 using Courier.Requests;
-using Xunit;
 
 namespace Courier.Tests.Requests;
 

@@ -1,11 +1,5 @@
-using Akka.Actor;
-using Akka.TestKit;
-using Akka.TestKit.Xunit2;
 using Courier.Errors;
 using Courier.Requests;
-using Courier.Tests.Support;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Courier.Tests.Requests;
 

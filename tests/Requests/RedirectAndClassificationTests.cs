@@ -1,13 +1,7 @@
 using System.Net;
 using System.Security.Authentication;
-using Akka.Actor;
-using Akka.TestKit;
-using Akka.TestKit.Xunit2;
 using Courier.Errors;
 using Courier.Requests;
-using Courier.Tests.Support;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Courier.Tests.Requests;
 
@@ -15,32 +9,15 @@ namespace Courier.Tests.Requests;
 /// What users rely on and the suite did not pin down (issue 15, items 8-10): redirects, the retry budget, and which
 /// errors are retried; every response the runtime does not hand back is disposed.
 /// </summary>
-public sealed class RedirectAndClassificationTests : TestKit
+public sealed class RedirectAndClassificationTests : CoordinatorTestKit
 {
     private static readonly Uri Url = new("https://api.example.test/items/1");
 
-    private readonly TestProbe _seen;
     private readonly TestProbe _retries;
-    private readonly ScriptedHandler _handler;
 
-    public RedirectAndClassificationTests(ITestOutputHelper output)
-        : base(@"akka.scheduler.implementation = ""Akka.TestKit.TestScheduler, Akka.TestKit""", output: output)
+    public RedirectAndClassificationTests(ITestOutputHelper output) : base(output)
     {
-        _seen = CreateTestProbe();
-        _retries = CreateTestProbe();
-        Sys.EventStream.Subscribe(_retries.Ref, typeof(RetryScheduled));
-        _handler = new ScriptedHandler(_seen.Ref, () => Scheduler.Now);
-    }
-
-    private TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
-
-    private IActorRef StartRuntime(Action<HttpRuntimeOptions>? configure = null)
-    {
-        var options = new HttpRuntimeOptions();
-        options.Retry.Jitter = JitterMode.None;
-        configure?.Invoke(options);
-        var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        return HttpRuntime.StartActors(Sys, options, () => client, name: "requests-" + Guid.NewGuid().ToString("N")).Requests;
+        _retries = EventProbe<RetryScheduled>();
     }
 
     private static Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> Redirect(HttpStatusCode status, string location,
@@ -68,21 +45,21 @@ public sealed class RedirectAndClassificationTests : TestKit
     [Fact]
     public void A_redirect_from_https_down_to_http_is_refused()
     {
-        _handler.Then(Redirect(HttpStatusCode.Found, "http://api.example.test/items/1"));
+        Handler.Then(Redirect(HttpStatusCode.Found, "http://api.example.test/items/1"));
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
 
-        _seen.ExpectMsg<SeenRequest>();
+        Seen.ExpectMsg<SeenRequest>();
         var error = Assert.IsType<HttpStatusException>(ExpectMsg<CallFailed>().Error);
         Assert.Equal(HttpStatusCode.Found, error.StatusCode);
         Assert.Contains("never from https down to http", error.Message);
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 
     [Fact]
     public void A_redirect_loop_ends_with_a_typed_error_at_the_limit_not_at_the_deadline()
     {
-        _handler.Default = Redirect(HttpStatusCode.Found, "/items/1");
+        Handler.Default = Redirect(HttpStatusCode.Found, "/items/1");
         var runtime = StartRuntime(o => o.MaxRedirects = 3);
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
 
@@ -90,21 +67,21 @@ public sealed class RedirectAndClassificationTests : TestKit
         var failed = ExpectMsg<CallFailed>();
         var error = Assert.IsType<HttpStatusException>(failed.Error);
         Assert.Contains("more than 3 redirects", error.Message);
-        Assert.Equal(4, _handler.Count);
+        Assert.Equal(4, Handler.Count);
         Assert.Equal(4, failed.Attempts);
     }
 
     [Fact]
     public void A_303_turns_any_method_into_a_GET_without_its_body()
     {
-        _handler.Then(Redirect(HttpStatusCode.SeeOther, "/result/7"));
+        Handler.Then(Redirect(HttpStatusCode.SeeOther, "/result/7"));
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(new HttpCall(HttpMethod.Put, Url) { Body = RequestBody.Json(new { name = "x" }) }));
 
-        var first = _seen.ExpectMsg<SeenRequest>();
+        var first = Seen.ExpectMsg<SeenRequest>();
         Assert.Equal(HttpMethod.Put, first.Method);
         Assert.NotNull(first.Body);
-        var second = _seen.ExpectMsg<SeenRequest>();
+        var second = Seen.ExpectMsg<SeenRequest>();
         Assert.Equal(HttpMethod.Get, second.Method);
         Assert.Null(second.Body);
         Assert.Equal("/result/7", second.Uri.AbsolutePath);
@@ -116,12 +93,12 @@ public sealed class RedirectAndClassificationTests : TestKit
     [InlineData(HttpStatusCode.Found)]
     public void A_POST_redirected_with_301_or_302_becomes_a_GET_and_drops_its_body(HttpStatusCode status)
     {
-        _handler.Then(Redirect(status, "/elsewhere"));
+        Handler.Then(Redirect(status, "/elsewhere"));
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(HttpCall.PostJson(Url, new { amount = 10 })));
 
-        Assert.Equal(HttpMethod.Post, _seen.ExpectMsg<SeenRequest>().Method);
-        var second = _seen.ExpectMsg<SeenRequest>();
+        Assert.Equal(HttpMethod.Post, Seen.ExpectMsg<SeenRequest>().Method);
+        var second = Seen.ExpectMsg<SeenRequest>();
         Assert.Equal(HttpMethod.Get, second.Method);
         Assert.Null(second.Body);
         ExpectMsg<CallSucceeded>().Response.Dispose();
@@ -132,12 +109,12 @@ public sealed class RedirectAndClassificationTests : TestKit
     [InlineData(HttpStatusCode.PermanentRedirect)]
     public void A_POST_redirected_with_307_or_308_keeps_its_method_and_body(HttpStatusCode status)
     {
-        _handler.Then(Redirect(status, "/elsewhere"));
+        Handler.Then(Redirect(status, "/elsewhere"));
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(HttpCall.PostJson(Url, new { amount = 10 })));
 
-        var first = _seen.ExpectMsg<SeenRequest>();
-        var second = _seen.ExpectMsg<SeenRequest>();
+        var first = Seen.ExpectMsg<SeenRequest>();
+        var second = Seen.ExpectMsg<SeenRequest>();
         Assert.Equal(HttpMethod.Post, second.Method);
         Assert.Equal(first.Body, second.Body);
         ExpectMsg<CallSucceeded>().Response.Dispose();
@@ -150,9 +127,9 @@ public sealed class RedirectAndClassificationTests : TestKit
     {
         // Room for one retry; five successes (refund 1 each) pay for the next one.
         var unavailable = new List<TrackedContent>();
-        _handler.Then(Status(HttpStatusCode.ServiceUnavailable, unavailable)).Then(Status(HttpStatusCode.ServiceUnavailable, unavailable));
-        for (var i = 0; i < 5; i++) _handler.Then(Ok);
-        _handler.Then(Status(HttpStatusCode.ServiceUnavailable, unavailable)).Then(Ok);
+        Handler.Then(Status(HttpStatusCode.ServiceUnavailable, unavailable)).Then(Status(HttpStatusCode.ServiceUnavailable, unavailable));
+        for (var i = 0; i < 5; i++) Handler.Then(Ok);
+        Handler.Then(Status(HttpStatusCode.ServiceUnavailable, unavailable)).Then(Ok);
         var runtime = StartRuntime(o => { o.RetryBudget.Capacity = 5; o.RetryBudget.RetryCost = 5; o.RetryBudget.SuccessRefund = 1; });
 
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
@@ -176,7 +153,7 @@ public sealed class RedirectAndClassificationTests : TestKit
     public void With_the_budget_disabled_no_retry_fails_as_exhausted_and_each_retry_is_numbered()
     {
         var unavailable = new List<TrackedContent>();
-        for (var i = 0; i < 3; i++) _handler.Then(Status(HttpStatusCode.ServiceUnavailable, unavailable));
+        for (var i = 0; i < 3; i++) Handler.Then(Status(HttpStatusCode.ServiceUnavailable, unavailable));
         // A budget that could not pay a single retry, switched off.
         var runtime = StartRuntime(o => { o.Retry.MaxRetries = 3; o.RetryBudget.Enabled = false; o.RetryBudget.Capacity = 1; o.RetryBudget.RetryCost = 5; });
         var call = HttpCall.Get(Url);
@@ -211,7 +188,7 @@ public sealed class RedirectAndClassificationTests : TestKit
     [MemberData(nameof(NotRetried))]
     public void Proxy_authentication_and_TLS_failures_are_not_retried(string name, Exception error)
     {
-        _handler.ThenThrow(error);
+        Handler.ThenThrow(error);
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
 
@@ -219,13 +196,13 @@ public sealed class RedirectAndClassificationTests : TestKit
         Assert.True(failed.Error is HttpTransportException, name);
         Assert.Equal(1, failed.Attempts);
         _retries.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
-        Assert.Equal(1, _handler.Count);
+        Assert.Equal(1, Handler.Count);
     }
 
     [Fact]
     public void A_407_response_is_not_retried()
     {
-        _handler.ThenStatus(HttpStatusCode.ProxyAuthenticationRequired);
+        Handler.ThenStatus(HttpStatusCode.ProxyAuthenticationRequired);
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
 
@@ -237,7 +214,7 @@ public sealed class RedirectAndClassificationTests : TestKit
     public void Responses_of_retried_attempts_and_of_followed_redirects_are_disposed()
     {
         var seen = new List<TrackedContent>();
-        _handler.Then(Status(HttpStatusCode.ServiceUnavailable, seen)).Then(Redirect(HttpStatusCode.Found, "/moved", seen))
+        Handler.Then(Status(HttpStatusCode.ServiceUnavailable, seen)).Then(Redirect(HttpStatusCode.Found, "/moved", seen))
             .Then(Status(HttpStatusCode.BadGateway, seen));
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));

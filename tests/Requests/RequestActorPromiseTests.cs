@@ -1,13 +1,8 @@
 using System.Net;
 using System.Net.Http.Headers;
-using Akka.Actor;
-using Akka.TestKit;
 using Courier.Auth;
 using Courier.Errors;
 using Courier.Requests;
-using Courier.Tests.Support;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Courier.Tests.Requests;
 

@@ -3,14 +3,8 @@ using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Sockets;
 using System.Security.Authentication;
-using Akka.Actor;
-using Akka.TestKit;
-using Akka.TestKit.Xunit2;
 using Courier.Errors;
 using Courier.Requests;
-using Courier.Tests.Support;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Courier.Tests.Requests;
 
@@ -19,43 +13,26 @@ namespace Courier.Tests.Requests;
 /// network, and the test waits on messages (requests seen, <see cref="RetryScheduled"/> events, the call's result).
 /// This is the example to copy for testing your own code on the runtime.
 /// </summary>
-public sealed class RequestActorTests : TestKit
+public sealed class RequestActorTests : CoordinatorTestKit
 {
     private static readonly Uri Url = new("https://api.example.test/items/1?token=secret");
 
-    private readonly TestProbe _seen;
+    /// <summary>Every <see cref="RetryScheduled"/>: published once the retry's timer is set, so the test may advance the clock.</summary>
     private readonly TestProbe _retries;
-    private readonly ScriptedHandler _handler;
 
-    public RequestActorTests(ITestOutputHelper output)
-        : base(@"akka.scheduler.implementation = ""Akka.TestKit.TestScheduler, Akka.TestKit""", output: output)
+    /// <summary>
+    /// The kit (<see cref="CoordinatorTestKit"/>) gives a TestScheduler (<c>Scheduler</c>), the scripted handler
+    /// (<c>Handler</c>) reporting each request to <c>Seen</c>, and <c>StartRuntime</c>: the runtime without jitter, so
+    /// delays are exact (100 ms, 200 ms, 400 ms... capped at 2 s).
+    /// </summary>
+    public RequestActorTests(ITestOutputHelper output) : base(output)
     {
-        _seen = CreateTestProbe();
-        _retries = CreateTestProbe();
-        Sys.EventStream.Subscribe(_retries.Ref, typeof(RetryScheduled));
-        _handler = new ScriptedHandler(_seen.Ref, () => Scheduler.Now);
-    }
-
-    private TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
-
-    /// <summary>Options with no jitter so delays are exact: 100 ms, 200 ms, 400 ms... capped at 2 s.</summary>
-    private static HttpRuntimeOptions Options(Action<HttpRuntimeOptions>? configure = null)
-    {
-        var options = new HttpRuntimeOptions();
-        options.Retry.Jitter = JitterMode.None;
-        configure?.Invoke(options);
-        return options;
-    }
-
-    private IActorRef StartRuntime(HttpRuntimeOptions? options = null)
-    {
-        var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        return HttpRuntime.StartActors(Sys, options ?? Options(), () => client, name: "requests-" + Guid.NewGuid().ToString("N")).Requests;
+        _retries = EventProbe<RetryScheduled>();
     }
 
     private SeenRequest ExpectRequest(int number)
     {
-        var seen = _seen.ExpectMsg<SeenRequest>(TimeSpan.FromSeconds(5));
+        var seen = Seen.ExpectMsg<SeenRequest>(TimeSpan.FromSeconds(5));
         Assert.Equal(number, seen.Number);
         return seen;
     }
@@ -63,14 +40,14 @@ public sealed class RequestActorTests : TestKit
     [Fact]
     public void Retries_503_at_the_exact_backoff_times_then_succeeds()
     {
-        _handler.ThenStatus(HttpStatusCode.ServiceUnavailable).ThenStatus(HttpStatusCode.ServiceUnavailable);
+        Handler.ThenStatus(HttpStatusCode.ServiceUnavailable).ThenStatus(HttpStatusCode.ServiceUnavailable);
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
 
         var first = ExpectRequest(1);
         Assert.Equal(TimeSpan.FromMilliseconds(100), _retries.ExpectMsg<RetryScheduled>().Delay);
         Scheduler.Advance(TimeSpan.FromMilliseconds(99));
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
         Scheduler.Advance(TimeSpan.FromMilliseconds(1));
         var second = ExpectRequest(2);
         Assert.Equal(TimeSpan.FromMilliseconds(100), second.At - first.At);
@@ -89,7 +66,7 @@ public sealed class RequestActorTests : TestKit
     [Fact]
     public void Gives_up_after_MaxRetries_with_a_status_error_that_names_the_call_without_secrets()
     {
-        _handler.Default = (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.BadGateway) { Content = new StringContent("upstream down") });
+        Handler.Default = (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.BadGateway) { Content = new StringContent("upstream down") });
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url).WithHeader("Authorization", "Bearer super-secret-token")));
 
@@ -107,20 +84,20 @@ public sealed class RequestActorTests : TestKit
         Assert.Contains("GET https://api.example.test/items/1?token=***", error.Message);
         Assert.DoesNotContain("secret", error.Message);
         Assert.DoesNotContain("secret", failed.ToString());
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 
     [Fact]
     public void Honours_Retry_After_in_seconds()
     {
-        _handler.ThenStatus(HttpStatusCode.TooManyRequests, r => r.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromSeconds(3)));
+        Handler.ThenStatus(HttpStatusCode.TooManyRequests, r => r.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromSeconds(3)));
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
 
         var first = ExpectRequest(1);
         Assert.Equal(TimeSpan.FromSeconds(3), _retries.ExpectMsg<RetryScheduled>().Delay);
         Scheduler.Advance(TimeSpan.FromMilliseconds(2999));
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
         Scheduler.Advance(TimeSpan.FromMilliseconds(1));
         Assert.Equal(TimeSpan.FromSeconds(3), ExpectRequest(2).At - first.At);
         ExpectMsg<CallSucceeded>().Response.Dispose();
@@ -132,7 +109,7 @@ public sealed class RequestActorTests : TestKit
         // An HTTP-date has whole seconds: the wait is from "now" on the scheduler's clock to that date.
         var date = Scheduler.Now.AddSeconds(5);
         var rounded = new DateTimeOffset(date.Year, date.Month, date.Day, date.Hour, date.Minute, date.Second, TimeSpan.Zero);
-        _handler.ThenStatus(HttpStatusCode.ServiceUnavailable,
+        Handler.ThenStatus(HttpStatusCode.ServiceUnavailable,
             r => r.Headers.TryAddWithoutValidation("Retry-After", rounded.ToString("r", CultureInfo.InvariantCulture)));
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
@@ -153,7 +130,7 @@ public sealed class RequestActorTests : TestKit
     [Fact]
     public void A_Retry_After_longer_than_the_maximum_fails_at_once()
     {
-        _handler.ThenStatus(HttpStatusCode.ServiceUnavailable, r => r.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromHours(1)));
+        Handler.ThenStatus(HttpStatusCode.ServiceUnavailable, r => r.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromHours(1)));
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
 
@@ -167,8 +144,8 @@ public sealed class RequestActorTests : TestKit
     [Fact]
     public void A_retry_that_would_start_after_the_deadline_fails_now()
     {
-        _handler.ThenStatus(HttpStatusCode.ServiceUnavailable, r => r.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromSeconds(10)));
-        var runtime = StartRuntime(Options(o => o.CallDeadline = TimeSpan.FromSeconds(5)));
+        Handler.ThenStatus(HttpStatusCode.ServiceUnavailable, r => r.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromSeconds(10)));
+        var runtime = StartRuntime(o => o.CallDeadline = TimeSpan.FromSeconds(5));
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
 
         ExpectRequest(1);
@@ -182,14 +159,14 @@ public sealed class RequestActorTests : TestKit
     [Fact]
     public void The_deadline_stops_a_call_between_retries()
     {
-        _handler.Default = (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.ServiceUnavailable));
-        var runtime = StartRuntime(Options(o =>
+        Handler.Default = (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.ServiceUnavailable));
+        var runtime = StartRuntime(o =>
         {
             o.CallDeadline = TimeSpan.FromSeconds(1);
             o.Retry.MaxRetries = 10;
             o.Retry.BaseDelay = TimeSpan.FromMilliseconds(300);
             o.Retry.BackoffFactor = 1;
-        }));
+        });
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
 
         ExpectRequest(1);
@@ -208,7 +185,7 @@ public sealed class RequestActorTests : TestKit
     [Fact]
     public void Cancelling_during_a_scheduled_retry_fails_at_once_and_the_retry_never_runs()
     {
-        _handler.ThenStatus(HttpStatusCode.ServiceUnavailable);
+        Handler.ThenStatus(HttpStatusCode.ServiceUnavailable);
         var runtime = StartRuntime();
         var call = HttpCall.Get(Url);
         runtime.Tell(new ExecuteCall(call));
@@ -220,14 +197,14 @@ public sealed class RequestActorTests : TestKit
         var canceled = Assert.IsType<HttpCallCanceledException>(ExpectMsg<CallFailed>().Error);
         Assert.Equal(1, canceled.Attempts);
         Scheduler.Advance(retry.Delay + TimeSpan.FromSeconds(1));
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
     }
 
     [Fact]
     public async Task Cancelling_aborts_the_attempt_in_flight()
     {
         var aborted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        _handler.Then(async (_, ct) =>
+        Handler.Then(async (_, ct) =>
         {
             var never = new TaskCompletionSource<HttpResponseMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
             await using var registration = ct.Register(() => { aborted.TrySetResult(); never.TrySetCanceled(ct); });
@@ -247,8 +224,8 @@ public sealed class RequestActorTests : TestKit
     [Fact]
     public void A_hanging_attempt_times_out_on_the_scheduler_and_is_retried()
     {
-        _handler.ThenHang();
-        var runtime = StartRuntime(Options(o => o.AttemptTimeout = TimeSpan.FromSeconds(2)));
+        Handler.ThenHang();
+        var runtime = StartRuntime(o => o.AttemptTimeout = TimeSpan.FromSeconds(2));
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
 
         var first = ExpectRequest(1);
@@ -264,8 +241,8 @@ public sealed class RequestActorTests : TestKit
     [Fact]
     public void An_attempt_still_running_at_the_deadline_ends_with_a_deadline_error()
     {
-        _handler.ThenHang();
-        var runtime = StartRuntime(Options(o => { o.AttemptTimeout = TimeSpan.FromSeconds(10); o.CallDeadline = TimeSpan.FromSeconds(3); }));
+        Handler.ThenHang();
+        var runtime = StartRuntime(o => { o.AttemptTimeout = TimeSpan.FromSeconds(10); o.CallDeadline = TimeSpan.FromSeconds(3); });
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
 
         ExpectRequest(1);
@@ -281,8 +258,8 @@ public sealed class RequestActorTests : TestKit
     [Fact]
     public void Every_attempt_timing_out_ends_in_a_timeout_error()
     {
-        _handler.Default = (_, ct) => Hang(ct);
-        var runtime = StartRuntime(Options(o => { o.AttemptTimeout = TimeSpan.FromSeconds(1); o.Retry.MaxRetries = 1; }));
+        Handler.Default = (_, ct) => Hang(ct);
+        var runtime = StartRuntime(o => { o.AttemptTimeout = TimeSpan.FromSeconds(1); o.Retry.MaxRetries = 1; });
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
 
         ExpectRequest(1);
@@ -296,17 +273,10 @@ public sealed class RequestActorTests : TestKit
         Assert.Equal(2, error.Attempts);
     }
 
-    private static async Task<HttpResponseMessage> Hang(CancellationToken ct)
-    {
-        var never = new TaskCompletionSource<HttpResponseMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
-        await using var registration = ct.Register(() => never.TrySetCanceled(ct));
-        return await never.Task;
-    }
-
     [Fact]
     public void A_POST_without_an_idempotency_key_is_not_retried_after_reaching_the_server()
     {
-        _handler.ThenStatus(HttpStatusCode.ServiceUnavailable);
+        Handler.ThenStatus(HttpStatusCode.ServiceUnavailable);
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(HttpCall.PostJson(Url, new { amount = 10 })));
 
@@ -320,7 +290,7 @@ public sealed class RequestActorTests : TestKit
     [Fact]
     public void A_POST_with_an_idempotency_key_is_retried_with_the_same_body()
     {
-        _handler.ThenStatus(HttpStatusCode.ServiceUnavailable);
+        Handler.ThenStatus(HttpStatusCode.ServiceUnavailable);
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(HttpCall.PostJson(Url, new { amount = 10 }).WithHeader("Idempotency-Key", "k-1")));
 
@@ -336,7 +306,7 @@ public sealed class RequestActorTests : TestKit
     [Fact]
     public void A_POST_refused_before_anything_was_sent_is_retried()
     {
-        _handler.ThenThrow(new HttpRequestException(HttpRequestError.ConnectionError, "Connection refused",
+        Handler.ThenThrow(new HttpRequestException(HttpRequestError.ConnectionError, "Connection refused",
             new SocketException((int)SocketError.ConnectionRefused)));
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(HttpCall.PostJson(Url, new { amount = 10 })));
@@ -351,7 +321,7 @@ public sealed class RequestActorTests : TestKit
     [Fact]
     public void A_POST_cut_off_mid_response_is_not_retried()
     {
-        _handler.ThenThrow(new HttpRequestException(HttpRequestError.ResponseEnded, "The response ended prematurely."));
+        Handler.ThenThrow(new HttpRequestException(HttpRequestError.ResponseEnded, "The response ended prematurely."));
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(HttpCall.PostJson(Url, new { amount = 10 })));
 
@@ -366,7 +336,7 @@ public sealed class RequestActorTests : TestKit
     [InlineData(HttpStatusCode.NotImplemented)]
     public void Statuses_outside_the_retry_set_fail_after_one_attempt(HttpStatusCode status)
     {
-        _handler.ThenStatus(status);
+        Handler.ThenStatus(status);
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
 
@@ -380,7 +350,7 @@ public sealed class RequestActorTests : TestKit
     [Fact]
     public void A_TLS_failure_is_not_retried()
     {
-        _handler.ThenThrow(new HttpRequestException(HttpRequestError.SecureConnectionError, "The SSL connection could not be established",
+        Handler.ThenThrow(new HttpRequestException(HttpRequestError.SecureConnectionError, "The SSL connection could not be established",
             new AuthenticationException("remote certificate is invalid")));
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
@@ -394,9 +364,9 @@ public sealed class RequestActorTests : TestKit
     [Fact]
     public void A_spent_retry_budget_fails_fast_with_a_typed_error()
     {
-        _handler.Default = (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.ServiceUnavailable));
+        Handler.Default = (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.ServiceUnavailable));
         // Room for exactly one retry.
-        var runtime = StartRuntime(Options(o => { o.RetryBudget.Capacity = 5; o.RetryBudget.RetryCost = 5; }));
+        var runtime = StartRuntime(o => { o.RetryBudget.Capacity = 5; o.RetryBudget.RetryCost = 5; });
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
 
         ExpectRequest(1);
@@ -417,8 +387,8 @@ public sealed class RequestActorTests : TestKit
     [Fact]
     public void A_full_queue_refuses_at_once()
     {
-        _handler.Default = (_, ct) => Hang(ct);
-        var runtime = StartRuntime(Options(o => { o.MaxConcurrentCalls = 1; o.MaxQueuedCalls = 1; }));
+        Handler.Default = (_, ct) => Hang(ct);
+        var runtime = StartRuntime(o => { o.MaxConcurrentCalls = 1; o.MaxQueuedCalls = 1; });
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
         runtime.Tell(new ExecuteCall(HttpCall.Get(Url)));
         var third = HttpCall.Get(Url);
@@ -428,22 +398,22 @@ public sealed class RequestActorTests : TestKit
         Assert.Equal(third.Id, refused.CallId);
         Assert.IsType<CallQueueFullException>(refused.Error);
         ExpectRequest(1);
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // the queued call waits for the slot
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // the queued call waits for the slot
     }
 
     [Fact]
     public void A_queued_call_starts_when_a_slot_frees()
     {
         var release = new TaskCompletionSource<HttpResponseMessage>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _handler.Then((_, _) => release.Task);
-        var runtime = StartRuntime(Options(o => o.MaxConcurrentCalls = 1));
+        Handler.Then((_, _) => release.Task);
+        var runtime = StartRuntime(o => o.MaxConcurrentCalls = 1);
         var first = HttpCall.Get(Url);
         var second = HttpCall.Get(Url);
         runtime.Tell(new ExecuteCall(first));
         runtime.Tell(new ExecuteCall(second));
 
         ExpectRequest(1);
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
         release.SetResult(ScriptedHandler.Ok());
 
         Assert.Equal(first.Id, ExpectMsg<CallSucceeded>().CallId);
@@ -458,7 +428,7 @@ public sealed class RequestActorTests : TestKit
         Assert.NotEqual(call.Id, (call with { }).Id);
         Assert.NotEqual(call.Id, call.WithHeader("X-A", "1").Id);
 
-        _handler.Default = (_, ct) => Hang(ct);
+        Handler.Default = (_, ct) => Hang(ct);
         var runtime = StartRuntime();
         runtime.Tell(new ExecuteCall(call));
         ExpectRequest(1);
@@ -478,6 +448,6 @@ public sealed class RequestActorTests : TestKit
         runtime.Tell(new ExecuteCall(new HttpCall(HttpMethod.Get, new Uri("/relative", UriKind.Relative))));
         var error = Assert.IsType<InvalidHttpCallException>(ExpectMsg<CallFailed>().Error);
         Assert.Equal(HttpCallFailure.InvalidRequest, error.Failure);
-        Assert.Equal(0, _handler.Count);
+        Assert.Equal(0, Handler.Count);
     }
 }

@@ -1,13 +1,9 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
-using Akka.Actor;
-using Akka.TestKit;
 using Akka.TestKit.Xunit2;
 using Courier.Auth;
 using Courier.Requests;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Courier.Tests.Requests;
 

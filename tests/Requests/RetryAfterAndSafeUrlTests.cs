@@ -1,6 +1,5 @@
 using Courier.Diagnostics;
 using Courier.Requests;
-using Xunit;
 
 namespace Courier.Tests.Requests;
 

@@ -1,6 +1,5 @@
 using System.Net.Http.Headers;
 using Courier.Requests;
-using Xunit;
 
 namespace Courier.Tests.Requests;
 

@@ -1,5 +1,4 @@
 using Courier.Requests;
-using Xunit;
 
 namespace Courier.Tests.Requests;
 

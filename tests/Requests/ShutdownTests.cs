@@ -1,8 +1,6 @@
-using Akka.Actor;
 using Courier.Errors;
 using Courier.Requests;
 using Courier.Transfers;
-using Xunit;
 
 namespace Courier.Tests.Requests;
 

@@ -1,13 +1,7 @@
 using System.Net;
-using Akka.Actor;
-using Akka.TestKit;
-using Akka.TestKit.Xunit2;
 using Courier.Auth;
 using Courier.Errors;
 using Courier.Requests;
-using Courier.Tests.Support;
-using Xunit;
-using Xunit.Abstractions;
 
 namespace Courier.Tests.Requests;
 
@@ -16,41 +10,13 @@ namespace Courier.Tests.Requests;
 /// since its last attempt, at most <see cref="HttpRuntimeOptions.MaxRefreshesPerCall"/> times; a refusal of the
 /// generation it was just given ends it. A TestProbe plays the TokenActor, so the test decides every generation.
 /// </summary>
-public sealed class TokenRefusalTests : TestKit
+public sealed class TokenRefusalTests(ITestOutputHelper output) : CoordinatorTestKit(output)
 {
     private static readonly Uri Url = new("https://api.example.test/orders");
 
-    private readonly TestProbe _seen;
-    private readonly TestProbe _tokens;
-    private readonly ScriptedHandler _handler;
-
-    public TokenRefusalTests(ITestOutputHelper output)
-        : base(@"akka.scheduler.implementation = ""Akka.TestKit.TestScheduler, Akka.TestKit""", output: output)
-    {
-        _seen = CreateTestProbe();
-        _tokens = CreateTestProbe();
-        _handler = new ScriptedHandler(_seen.Ref, () => ((TestScheduler)Sys.Scheduler).Now);
-    }
-
-    private IActorRef StartCoordinator(Action<HttpRuntimeOptions>? configure = null)
-    {
-        var options = new HttpRuntimeOptions { Auth = new TokenOptions() };
-        configure?.Invoke(options);
-        var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        var runtime = new RequestRuntime(options, () => client, Sys.Log) { Tokens = _tokens.Ref };
-        return Sys.ActorOf(RequestCoordinator.Props(runtime));
-    }
-
-    /// <summary>The probe expects <typeparamref name="T"/> from the call and answers with a token of <paramref name="generation"/>.</summary>
-    private void Grant<T>(HttpCall call, long generation)
-    {
-        _tokens.ExpectMsg<T>();
-        _tokens.Reply(new TokenGranted(call.Id, "access-" + generation, generation));
-    }
-
     private string ExpectRequestWithToken()
     {
-        var seen = _seen.ExpectMsg<SeenRequest>();
+        var seen = Seen.ExpectMsg<SeenRequest>();
         return seen.Headers["Authorization"];
     }
 
@@ -58,16 +24,16 @@ public sealed class TokenRefusalTests : TestKit
     [Fact]
     public void A_second_refusal_is_retried_when_the_credentials_moved_to_a_newer_generation()
     {
-        _handler.ThenStatus(HttpStatusCode.Unauthorized).ThenStatus(HttpStatusCode.Unauthorized);
-        var coordinator = StartCoordinator();
+        Handler.ThenStatus(HttpStatusCode.Unauthorized).ThenStatus(HttpStatusCode.Unauthorized);
+        var coordinator = StartCoordinatorWithTokens();
         var call = HttpCall.Get(Url);
         coordinator.Tell(new ExecuteCall(call));
 
         Grant<GetToken>(call, 1);
         Assert.Equal("Bearer access-1", ExpectRequestWithToken());
-        var rejected = _tokens.ExpectMsg<TokenRejected>();
+        var rejected = Tokens.ExpectMsg<TokenRejected>();
         Assert.Equal(1, rejected.Generation);
-        _tokens.Reply(new TokenGranted(call.Id, "access-2", 2));
+        Tokens.Reply(new TokenGranted(call.Id, "access-2", 2));
         Assert.Equal("Bearer access-2", ExpectRequestWithToken());
 
         // Refused again: the call asks for the current token (never a second refresh of its own) and gets a newer one.
@@ -82,8 +48,8 @@ public sealed class TokenRefusalTests : TestKit
     [Fact]
     public void A_refusal_of_the_generation_the_call_was_just_given_ends_it()
     {
-        _handler.Default = (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.Unauthorized));
-        var coordinator = StartCoordinator();
+        Handler.Default = (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.Unauthorized));
+        var coordinator = StartCoordinatorWithTokens();
         var call = HttpCall.Get(Url);
         coordinator.Tell(new ExecuteCall(call));
 
@@ -95,15 +61,15 @@ public sealed class TokenRefusalTests : TestKit
 
         var error = Assert.IsType<AuthenticationFailedException>(ExpectMsg<CallFailed>().Error);
         Assert.Contains("401 again after a refresh", error.Message);
-        Assert.Equal(2, _handler.Count);
-        _tokens.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Assert.Equal(2, Handler.Count);
+        Tokens.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 
     [Fact]
     public void Refusals_are_bounded_by_MaxRefreshesPerCall_even_when_every_generation_is_newer()
     {
-        _handler.Default = (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.Unauthorized));
-        var coordinator = StartCoordinator(o => o.MaxRefreshesPerCall = 3);
+        Handler.Default = (_, _) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.Unauthorized));
+        var coordinator = StartCoordinatorWithTokens(o => o.MaxRefreshesPerCall = 3);
         var call = HttpCall.Get(Url);
         coordinator.Tell(new ExecuteCall(call));
 
@@ -118,22 +84,22 @@ public sealed class TokenRefusalTests : TestKit
 
         var error = Assert.IsType<AuthenticationFailedException>(ExpectMsg<CallFailed>().Error);
         Assert.Contains("Courier:MaxRefreshesPerCall", error.Message);
-        Assert.Equal(4, _handler.Count);
-        _tokens.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Assert.Equal(4, Handler.Count);
+        Tokens.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 
     [Fact]
     public void With_no_refreshes_allowed_the_first_refusal_ends_the_call()
     {
-        _handler.ThenStatus(HttpStatusCode.Unauthorized);
-        var coordinator = StartCoordinator(o => o.MaxRefreshesPerCall = 0);
+        Handler.ThenStatus(HttpStatusCode.Unauthorized);
+        var coordinator = StartCoordinatorWithTokens(o => o.MaxRefreshesPerCall = 0);
         var call = HttpCall.Get(Url);
         coordinator.Tell(new ExecuteCall(call));
 
         Grant<GetToken>(call, 1);
         ExpectRequestWithToken();
         Assert.IsType<AuthenticationFailedException>(ExpectMsg<CallFailed>().Error);
-        _tokens.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
+        Tokens.ExpectNoMsg(TimeSpan.FromMilliseconds(100));
     }
 
     [Fact]

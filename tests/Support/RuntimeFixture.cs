@@ -1,4 +1,3 @@
-using Akka.Actor;
 using Courier.Sandbox;
 
 namespace Courier.Tests.Support;

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Net;
-using Akka.Actor;
 
 namespace Courier.Tests.Support;
 

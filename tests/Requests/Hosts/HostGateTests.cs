@@ -3,7 +3,6 @@ using System.Net;
 using System.Net.Http.Headers;
 using Akka.Actor;
 using Akka.TestKit;
-using Akka.TestKit.Xunit2;
 using Courier.Diagnostics;
 using Courier.Errors;
 using Courier.Tests.Diagnostics;
@@ -19,38 +18,17 @@ namespace Courier.Tests.Requests.Hosts;
 /// The per-host gate seen through the request coordinator, on the TestScheduler: a host's pause, its AIMD window and its
 /// circuit breaker decide when its calls are sent, and never hold up another host; throttled retries spend no budget.
 /// </summary>
-public sealed class HostGateTests : TestKit
+public sealed class HostGateTests(ITestOutputHelper output) : CoordinatorTestKit(output)
 {
     private static readonly Uri A = new("https://a.example.test/");
     private static readonly Uri B = new("https://b.example.test/");
 
-    private readonly TestProbe _seen;
-    private readonly ScriptedHandler _handler;
     private readonly ConcurrentDictionary<string, TaskCompletionSource<HttpResponseMessage>> _answers = new();
-
-    public HostGateTests(ITestOutputHelper output)
-        : base(@"akka.scheduler.implementation = ""Akka.TestKit.TestScheduler, Akka.TestKit""", output: output)
-    {
-        _seen = CreateTestProbe();
-        _handler = new ScriptedHandler(_seen.Ref, () => Scheduler.Now);
-    }
-
-    private TestScheduler Scheduler => (TestScheduler)Sys.Scheduler;
 
     private (IActorRef Coordinator, RequestRuntime Runtime) Start(Action<HttpRuntimeOptions>? configure = null, CourierTelemetry? telemetry = null)
     {
-        var options = new HttpRuntimeOptions();
-        options.Retry.Jitter = JitterMode.None;
-        configure?.Invoke(options);
-        var client = new HttpClient(_handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        var runtime = new RequestRuntime(options, () => client, Sys.Log) { Telemetry = telemetry ?? CourierTelemetry.Default };
+        var runtime = Runtime(configure, telemetry: telemetry);
         return (Sys.ActorOf(RequestCoordinator.Props(runtime)), runtime);
-    }
-
-    private void Sync(IActorRef actor)
-    {
-        actor.Tell(new Identify(null));
-        ExpectMsg<ActorIdentity>();
     }
 
     /// <summary>Waits until the coordinator's <paramref name="count"/> call actors have started (their PreStart has run).</summary>
@@ -61,10 +39,34 @@ public sealed class HostGateTests : TestKit
         for (var i = 0; i < count; i++) Assert.NotNull(ExpectMsg<ActorIdentity>().Subject);
     }
 
+    /// <summary>Two calls succeed, in either order: <paramref name="retried"/> at its second attempt, <paramref name="waited"/> at its first.</summary>
+    private void ExpectBothSucceeded(HttpCall retried, HttpCall waited)
+    {
+        var results = new[] { ExpectMsg<CallSucceeded>(), ExpectMsg<CallSucceeded>() }.ToDictionary(r => r.CallId, r => r.Attempts);
+        Assert.Equal(2, results[retried.Id]);
+        Assert.Equal(1, results[waited.Id]);
+    }
+
+    /// <summary>
+    /// Three times: the call's request to A, the retry A's 2 s pause schedules, the clock past the pause once the retry
+    /// waits at the gate; then the fourth request to A.
+    /// </summary>
+    private void ThroughThreePausesOfA(IActorRef coordinator)
+    {
+        for (var i = 0; i < 3; i++)
+        {
+            ExpectRequest(A);
+            ExpectMsg<RetryScheduled>();
+            Sync(coordinator); // the retry's permit request has reached the gate (it waits for the pause)
+            Scheduler.Advance(TimeSpan.FromSeconds(2));
+        }
+        ExpectRequest(A);
+    }
+
     private static void TooMany(HttpResponseMessage response) => response.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromSeconds(2));
 
     /// <summary>Requests to a path listed in <see cref="_answers"/> wait for the test to answer them.</summary>
-    private void HoldListedPaths() => _handler.Default = (request, _) =>
+    private void HoldListedPaths() => Handler.Default = (request, _) =>
         _answers.TryGetValue(request.RequestUri!.AbsolutePath, out var answer) ? answer.Task : Task.FromResult(ScriptedHandler.Ok());
 
     private HttpCall Held(Uri host, string path)
@@ -76,14 +78,14 @@ public sealed class HostGateTests : TestKit
     private void Answer(string path, HttpStatusCode status) => _answers[path].SetResult(new HttpResponseMessage(status) { Content = new StringContent("{}") });
 
     private SeenRequest ExpectRequest(Uri host) =>
-        _seen.ExpectMsg<SeenRequest>(r => Assert.Equal(host.Host, r.Uri.Host), TimeSpan.FromSeconds(5));
+        Seen.ExpectMsg<SeenRequest>(r => Assert.Equal(host.Host, r.Uri.Host), TimeSpan.FromSeconds(5));
 
     [Fact]
     public void A_429_with_Retry_After_pauses_every_call_to_that_host_until_the_time_it_named_and_no_other_host()
     {
         Sys.EventStream.Subscribe(TestActor, typeof(RetryScheduled));
         var (coordinator, _) = Start();
-        _handler.ThenStatus(HttpStatusCode.TooManyRequests, TooMany);
+        Handler.ThenStatus(HttpStatusCode.TooManyRequests, TooMany);
         var first = HttpCall.Get(new Uri(A, "/1"));
         coordinator.Tell(new ExecuteCall(first));
         ExpectRequest(A);
@@ -98,20 +100,18 @@ public sealed class HostGateTests : TestKit
         ExpectRequest(B);
         Assert.Equal(other.Id, ExpectMsg<CallSucceeded>().CallId);
         Sync(coordinator);
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
 
         Scheduler.Advance(TimeSpan.FromMilliseconds(1999));
         Sync(coordinator);
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
 
         // At the time the host named, the retry of the first call and the waiting call go, in their order.
         Scheduler.Advance(TimeSpan.FromMilliseconds(1));
         var sent = new[] { ExpectRequest(A), ExpectRequest(A) };
         Assert.Equal(["/1", "/2"], sent.Select(r => r.Uri.AbsolutePath).OrderBy(p => p));
         Assert.All(sent, r => Assert.Equal(sent[0].At, r.At));
-        var results = new[] { ExpectMsg<CallSucceeded>(), ExpectMsg<CallSucceeded>() }.ToDictionary(r => r.CallId, r => r.Attempts);
-        Assert.Equal(2, results[first.Id]);
-        Assert.Equal(1, results[second.Id]);
+        ExpectBothSucceeded(retried: first, waited: second);
     }
 
     [Fact]
@@ -123,7 +123,7 @@ public sealed class HostGateTests : TestKit
         Sys.EventStream.Subscribe(TestActor, typeof(RetryScheduled));
         var (coordinator, _) = Start(o => o.MaxConcurrentCalls = 2);
         HoldListedPaths();
-        _handler.ThenStatus(HttpStatusCode.TooManyRequests, TooMany);
+        Handler.ThenStatus(HttpStatusCode.TooManyRequests, TooMany);
         var first = Held(A, "/1");
         coordinator.Tell(new ExecuteCall(first));
         Assert.Equal("/1", ExpectRequest(A).Uri.AbsolutePath);
@@ -141,7 +141,7 @@ public sealed class HostGateTests : TestKit
         Scheduler.Advance(TimeSpan.FromSeconds(2));
         var sentFirst = ExpectRequest(A).Uri.AbsolutePath;
         Sync(coordinator);
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200));
 
         // B's call ends: its slot goes to the other call waiting for A.
         Answer("/b", HttpStatusCode.OK);
@@ -150,9 +150,7 @@ public sealed class HostGateTests : TestKit
         Assert.Equal(["/1", "/2"], new[] { sentFirst, sentSecond }.OrderBy(p => p));
         Answer("/1", HttpStatusCode.OK);
         Answer("/2", HttpStatusCode.OK);
-        var results = new[] { ExpectMsg<CallSucceeded>(), ExpectMsg<CallSucceeded>() }.ToDictionary(r => r.CallId, r => r.Attempts);
-        Assert.Equal(2, results[first.Id]);
-        Assert.Equal(1, results[second.Id]);
+        ExpectBothSucceeded(retried: first, waited: second);
     }
 
     [Fact]
@@ -165,7 +163,7 @@ public sealed class HostGateTests : TestKit
             o.MaxConcurrentCalls = 1;
             o.MaxQueuedCalls = 0;
         });
-        _handler.ThenStatus(HttpStatusCode.TooManyRequests, TooMany);
+        Handler.ThenStatus(HttpStatusCode.TooManyRequests, TooMany);
         var first = HttpCall.Get(new Uri(A, "/1"));
         coordinator.Tell(new ExecuteCall(first));
         ExpectRequest(A);
@@ -192,23 +190,16 @@ public sealed class HostGateTests : TestKit
             o.RetryBudget.RetryCost = 5;
             o.CallDeadline = TimeSpan.FromSeconds(7);
         });
-        _handler.ThenStatus(HttpStatusCode.TooManyRequests, TooMany)
+        Handler.ThenStatus(HttpStatusCode.TooManyRequests, TooMany)
             .ThenStatus(HttpStatusCode.ServiceUnavailable, TooMany)
             .ThenStatus(HttpStatusCode.TooManyRequests, TooMany);
         var call = HttpCall.Get(new Uri(A, "/1"));
         coordinator.Tell(new ExecuteCall(call));
-        for (var i = 0; i < 3; i++)
-        {
-            ExpectRequest(A);
-            ExpectMsg<RetryScheduled>();
-            Sync(coordinator); // the retry's permit request has reached the gate (it waits for the pause)
-            Scheduler.Advance(TimeSpan.FromSeconds(2));
-        }
-        ExpectRequest(A);
+        ThroughThreePausesOfA(coordinator);
         Assert.Equal(4, ExpectMsg<CallSucceeded>().Attempts);
 
         // The budget is whole: another call's failure is still retried once.
-        _handler.ThenStatus(HttpStatusCode.InternalServerError);
+        Handler.ThenStatus(HttpStatusCode.InternalServerError);
         var failing = HttpCall.Get(new Uri(B, "/2")) with { MaxRetries = 1 };
         coordinator.Tell(new ExecuteCall(failing));
         ExpectRequest(B);
@@ -218,7 +209,7 @@ public sealed class HostGateTests : TestKit
         Assert.Equal(2, ExpectMsg<CallSucceeded>().Attempts);
 
         // A host that keeps throttling holds the call until its deadline, not for ever.
-        _handler.Default = (_, _) =>
+        Handler.Default = (_, _) =>
         {
             var response = new HttpResponseMessage(HttpStatusCode.TooManyRequests);
             TooMany(response);
@@ -226,14 +217,7 @@ public sealed class HostGateTests : TestKit
         };
         var throttled = HttpCall.Get(new Uri(A, "/3"));
         coordinator.Tell(new ExecuteCall(throttled));
-        for (var i = 0; i < 3; i++)
-        {
-            ExpectRequest(A);
-            ExpectMsg<RetryScheduled>();
-            Sync(coordinator); // the retry's permit request has reached the gate (it waits for the pause)
-            Scheduler.Advance(TimeSpan.FromSeconds(2));
-        }
-        ExpectRequest(A);
+        ThroughThreePausesOfA(coordinator);
         var failed = ExpectMsg<CallFailed>();
         var timeout = Assert.IsType<HttpCallTimeoutException>(failed.Error);
         Assert.Equal(TimeoutKind.Deadline, timeout.Kind);
@@ -257,18 +241,18 @@ public sealed class HostGateTests : TestKit
         var sent = Enumerable.Range(0, 4).Select(_ => ExpectRequest(A).Uri.AbsolutePath).ToList();
         var waiting = calls.Select(c => c.Uri.AbsolutePath).Except(sent).Order().ToList();
         Sync(coordinator);
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // the window is 4
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // the window is 4
 
         Answer(sent[0], HttpStatusCode.InternalServerError);
         ExpectMsg<CallFailed>();
         Sync(coordinator);
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // cut to 2, with 3 in flight
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // cut to 2, with 3 in flight
         Assert.Equal(2, runtime.Hosts.Snapshot(HostKey.From(A))!.Limit);
 
         Answer(sent[1], HttpStatusCode.InternalServerError);
         ExpectMsg<CallFailed>();
         Sync(coordinator);
-        _seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // sent under the old window: no second cut; 2 in flight, window 2
+        Seen.ExpectNoMsg(TimeSpan.FromMilliseconds(200)); // sent under the old window: no second cut; 2 in flight, window 2
         Assert.Equal(2, runtime.Hosts.Snapshot(HostKey.From(A))!.Limit);
 
         Answer(sent[2], HttpStatusCode.OK);
@@ -291,7 +275,7 @@ public sealed class HostGateTests : TestKit
             o.Hosts.CircuitBreakerFailures = 2;
             o.Hosts.CircuitBreakDuration = TimeSpan.FromSeconds(5);
         });
-        _handler.ThenStatus(HttpStatusCode.InternalServerError).ThenStatus(HttpStatusCode.BadGateway);
+        Handler.ThenStatus(HttpStatusCode.InternalServerError).ThenStatus(HttpStatusCode.BadGateway);
         for (var i = 0; i < 2; i++)
         {
             coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(A, "/fail" + i))));
@@ -336,7 +320,7 @@ public sealed class HostGateTests : TestKit
             o.Hosts.CircuitBreakerFailures = 1;
             o.Hosts.CircuitBreakDuration = TimeSpan.FromSeconds(5);
         });
-        _handler.ThenStatus(HttpStatusCode.ServiceUnavailable).ThenThrow(new HttpRequestException(HttpRequestError.ConnectionError, "refused"));
+        Handler.ThenStatus(HttpStatusCode.ServiceUnavailable).ThenThrow(new HttpRequestException(HttpRequestError.ConnectionError, "refused"));
         coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(A, "/1"))));
         ExpectRequest(A);
         ExpectMsg<CallFailed>();
@@ -358,7 +342,7 @@ public sealed class HostGateTests : TestKit
     {
         Sys.EventStream.Subscribe(TestActor, typeof(RetryScheduled));
         var (coordinator, runtime) = Start(o => o.Retry.MaxRetryAfter = TimeSpan.FromSeconds(30));
-        _handler.ThenStatus(HttpStatusCode.TooManyRequests, r => r.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromSeconds(20)));
+        Handler.ThenStatus(HttpStatusCode.TooManyRequests, r => r.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromSeconds(20)));
         coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(A, "/1")) with { Deadline = TimeSpan.FromSeconds(30) }));
         ExpectRequest(A);
         ExpectMsg<RetryScheduled>();
@@ -396,7 +380,7 @@ public sealed class HostGateTests : TestKit
         }, CourierTelemetry.Install(Sys, capture.MeterFactory, null));
 
         // A 429 with Retry-After: 2 s pauses A (one pause, 2 s) and cuts its window; a second call waits for A meanwhile.
-        _handler.ThenStatus(HttpStatusCode.TooManyRequests, TooMany);
+        Handler.ThenStatus(HttpStatusCode.TooManyRequests, TooMany);
         coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(A, "/1"))));
         ExpectRequest(A);
         ExpectMsg<RetryScheduled>();
@@ -417,7 +401,7 @@ public sealed class HostGateTests : TestKit
         Assert.Equal(0, Sum(capture, "courier.host.waiting_calls"));
 
         // A failure opens A's circuit; after the break a probe goes (half-open) and its success closes it.
-        _handler.ThenStatus(HttpStatusCode.InternalServerError);
+        Handler.ThenStatus(HttpStatusCode.InternalServerError);
         coordinator.Tell(new ExecuteCall(HttpCall.Get(new Uri(A, "/fail"))));
         ExpectRequest(A);
         ExpectMsg<CallFailed>();
@@ -439,7 +423,7 @@ public sealed class HostGateTests : TestKit
     {
         Sys.EventStream.Subscribe(TestActor, typeof(RetryScheduled));
         var (coordinator, _) = Start(o => o.Retry.AddIdempotencyKeys = true);
-        _handler.ThenStatus(HttpStatusCode.ServiceUnavailable);
+        Handler.ThenStatus(HttpStatusCode.ServiceUnavailable);
         var post = new HttpCall(HttpMethod.Post, new Uri(A, "/orders")) { Body = RequestBody.Json(new { sku = "A7" }) };
         coordinator.Tell(new ExecuteCall(post));
         var first = ExpectRequest(A);
@@ -469,7 +453,7 @@ public sealed class HostGateTests : TestKit
     public void Without_AddIdempotencyKeys_a_POST_that_reached_the_server_is_not_retried()
     {
         var (coordinator, _) = Start();
-        _handler.ThenStatus(HttpStatusCode.ServiceUnavailable);
+        Handler.ThenStatus(HttpStatusCode.ServiceUnavailable);
         coordinator.Tell(new ExecuteCall(new HttpCall(HttpMethod.Post, new Uri(A, "/orders")) { Body = RequestBody.Json(new { sku = "A7" }) }));
         Assert.False(ExpectRequest(A).Headers.ContainsKey("Idempotency-Key"));
         var failed = ExpectMsg<CallFailed>();
