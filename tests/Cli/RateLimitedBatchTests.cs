@@ -1,4 +1,7 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using System.Globalization;
+using System.Text;
 using System.Text.Json;
 using Courier.Host.Cli;
 using Courier.Sandbox;
@@ -30,6 +33,85 @@ public sealed class RateLimitedBatchTests(ITestOutputHelper output) : IAsyncLife
         _folder.Delete(recursive: true);
     }
 
+    /// <summary>
+    /// What the client did to the Sandbox's host, from the runtime's host metrics (courier.host.pauses, paused_time,
+    /// learned_rate): every pause and every learned rate with its time since the batch started. In-process, so the
+    /// listener sees the CLI's runtime; filtered to the Sandbox's port (other tests' runtimes may record too).
+    /// </summary>
+    private sealed class HostTimeline : IDisposable
+    {
+        private readonly MeterListener _listener = new();
+        private readonly Stopwatch _clock = Stopwatch.StartNew();
+        private readonly List<(TimeSpan At, string Name, double Value)> _events = [];
+
+        public HostTimeline(int port)
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Meter.Name == Courier.Diagnostics.HttpRuntimeMetrics.MeterName
+                    && instrument.Name is "courier.host.pauses" or "courier.host.paused_time" or "courier.host.learned_rate")
+                    listener.EnableMeasurementEvents(instrument);
+            };
+            _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Record(instrument, value, tags, port));
+            _listener.SetMeasurementEventCallback<double>((instrument, value, tags, _) => Record(instrument, value, tags, port));
+            _listener.Start();
+        }
+
+        public int Pauses { get { lock (_events) return _events.Count(e => e.Name == "courier.host.pauses"); } }
+
+        private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags, int port)
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "server.port" && Convert.ToInt32(tag.Value, CultureInfo.InvariantCulture) != port) return;
+            }
+            lock (_events) _events.Add((_clock.Elapsed, instrument.Name, value));
+        }
+
+        /// <summary>Each pause (when, how long in all), and the learned rate at each pause and every half second between.</summary>
+        public string Describe()
+        {
+            var text = new StringBuilder();
+            lock (_events)
+            {
+                var printed = TimeSpan.FromSeconds(-1);
+                foreach (var (at, name, value) in _events)
+                {
+                    switch (name)
+                    {
+                        case "courier.host.pauses":
+                            text.Append(CultureInfo.InvariantCulture, $"  {at.TotalSeconds:0.000} s: PAUSE\n");
+                            break;
+                        case "courier.host.paused_time" when value >= 0.005: // the stragglers' 429s that move the end by a few ms are left out
+                            text.Append(CultureInfo.InvariantCulture, $"  {at.TotalSeconds:0.000} s: paused +{value:0.000} s\n");
+                            break;
+                        case "courier.host.learned_rate" when at - printed >= TimeSpan.FromMilliseconds(500):
+                            printed = at;
+                            text.Append(CultureInfo.InvariantCulture, $"  {at.TotalSeconds:0.000} s: learned rate {value:0.#}/s\n");
+                            break;
+                    }
+                }
+            }
+            return text.ToString();
+        }
+
+        public void Dispose() => _listener.Dispose();
+    }
+
+    /// <summary>The server's view, a line per second: admitted and throttled per tenth of a second.</summary>
+    private static string DescribeServer(JsonElement stats)
+    {
+        var text = new StringBuilder();
+        var tenth = 0;
+        foreach (var bin in stats.GetProperty("tenths").EnumerateArray())
+        {
+            if (tenth % 10 == 0) text.Append(CultureInfo.InvariantCulture, $"  server {tenth / 10,3} s:");
+            text.Append(CultureInfo.InvariantCulture, $" {bin[0].GetInt64()}/{bin[1].GetInt64()}");
+            if (++tenth % 10 == 0) text.Append('\n');
+        }
+        return text.Append('\n').ToString();
+    }
+
     private async Task<(TimeSpan Wall, long Admitted, long Throttled, string ResultsPath, ConsoleCapture.Result Run)> RunBatchAsync(
         int lines, int serverRate, string name, params string[] extra)
     {
@@ -40,11 +122,14 @@ public sealed class RateLimitedBatchTests(ITestOutputHelper output) : IAsyncLife
             JsonSerializer.Serialize(new { id = "l" + i, url = new Uri(_sandbox.BaseAddress, "/limited/" + i) })));
         var results = Path.Combine(_folder.FullName, name + ".jsonl");
 
+        using var timeline = new HostTimeline(_sandbox.BaseAddress.Port);
         var clock = Stopwatch.StartNew();
         var run = await ConsoleCapture.RunAsync(["batch", input, "--out", results, "--concurrency", "256", "--retries", "5", "--json", .. extra]);
         clock.Stop();
 
         using var stats = JsonDocument.Parse(await http.GetStringAsync("/_sandbox/limit"));
+        output.WriteLine($"{name}: {clock.Elapsed.TotalSeconds:0.000} s, {timeline.Pauses} pauses");
+        output.WriteLine(timeline.Describe() + DescribeServer(stats.RootElement));
         return (clock.Elapsed, stats.RootElement.GetProperty("admitted").GetInt64(), stats.RootElement.GetProperty("throttled").GetInt64(), results, run);
     }
 

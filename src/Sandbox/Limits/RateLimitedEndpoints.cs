@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Globalization;
 using System.Threading.RateLimiting;
 using Courier.Sandbox.Http;
@@ -8,16 +9,32 @@ namespace Courier.Sandbox.Limits;
 /// <summary>
 /// A rate-limited API: <c>/limited/{**path}</c> answers 200 <c>{"ok":true}</c> within a server-wide token bucket and
 /// 429 with <c>Retry-After</c> beyond it, as APIs that protect themselves do. <c>POST /_sandbox/limit?rate=500&amp;burst=50&amp;retryAfter=1</c>
-/// sets the limit (and zeroes the counters); <c>GET /_sandbox/limit</c> reads <c>{"rate","admitted","throttled"}</c>.
+/// sets the limit (and zeroes the counters); <c>GET /_sandbox/limit</c> reads <c>{"rate","admitted","throttled","tenths"}</c>,
+/// where <c>tenths</c> holds <c>[admitted, throttled]</c> for each tenth of a second since the limit was set (the first
+/// <see cref="TimelineTenths"/>, trailing empty tenths left out): where a client's time went, seen from the server.
 /// Without a limit set, every call is admitted. Real time on purpose: this is a server for clients under test.
 /// </summary>
 internal sealed class RateLimitedEndpoints : IDisposable
 {
+    /// <summary>How many tenths of a second the timeline of <c>GET /_sandbox/limit</c> covers (two minutes).</summary>
+    public const int TimelineTenths = 1200;
+
     private Limit? _limit;
     private long _admitted;
     private long _throttled;
 
-    private sealed record Limit(TokenBucketRateLimiter Bucket, int Rate, int RetryAfterSeconds);
+    private sealed record Limit(TokenBucketRateLimiter Bucket, int Rate, int RetryAfterSeconds)
+    {
+        public long Since { get; } = Stopwatch.GetTimestamp();
+        public long[] Admitted { get; } = new long[TimelineTenths];
+        public long[] Throttled { get; } = new long[TimelineTenths];
+
+        public void Count(long[] tenths)
+        {
+            var tenth = (long)(Stopwatch.GetElapsedTime(Since).Ticks / (TimeSpan.TicksPerMillisecond * 100));
+            if (tenth < TimelineTenths) Interlocked.Increment(ref tenths[tenth]);
+        }
+    }
 
     /// <summary><c>/limited/{**path}</c>.</summary>
     public Task HandleAsync(HttpContext context)
@@ -29,6 +46,7 @@ internal sealed class RateLimitedEndpoints : IDisposable
             if (!lease.IsAcquired)
             {
                 Interlocked.Increment(ref _throttled);
+                limit.Count(limit.Throttled);
                 context.Response.Headers.RetryAfter = limit.RetryAfterSeconds.ToString(CultureInfo.InvariantCulture);
                 return JsonResponse.WriteAsync(context, StatusCodes.Status429TooManyRequests, 0, static (writer, _) =>
                 {
@@ -39,6 +57,7 @@ internal sealed class RateLimitedEndpoints : IDisposable
             }
         }
         Interlocked.Increment(ref _admitted);
+        limit?.Count(limit.Admitted);
         return JsonResponse.WriteAsync(context, StatusCodes.Status200OK, 0, static (writer, _) =>
         {
             writer.WriteStartObject();
@@ -84,6 +103,20 @@ internal sealed class RateLimitedEndpoints : IDisposable
             if (Volatile.Read(ref self._limit) is { } limit) writer.WriteNumber("rate"u8, limit.Rate); else writer.WriteNull("rate"u8);
             writer.WriteNumber("admitted"u8, Interlocked.Read(ref self._admitted));
             writer.WriteNumber("throttled"u8, Interlocked.Read(ref self._throttled));
+            writer.WriteStartArray("tenths"u8);
+            if (Volatile.Read(ref self._limit) is { } timeline)
+            {
+                var last = TimelineTenths - 1;
+                while (last >= 0 && Interlocked.Read(ref timeline.Admitted[last]) + Interlocked.Read(ref timeline.Throttled[last]) == 0) last--;
+                for (var tenth = 0; tenth <= last; tenth++)
+                {
+                    writer.WriteStartArray();
+                    writer.WriteNumberValue(Interlocked.Read(ref timeline.Admitted[tenth]));
+                    writer.WriteNumberValue(Interlocked.Read(ref timeline.Throttled[tenth]));
+                    writer.WriteEndArray();
+                }
+            }
+            writer.WriteEndArray();
             writer.WriteEndObject();
         });
 
