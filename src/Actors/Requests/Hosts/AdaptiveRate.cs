@@ -3,11 +3,13 @@ namespace Courier.Requests.Hosts;
 /// <summary>
 /// A send rate learned from a host's throttling, for APIs that limit requests per second: a window of calls in flight
 /// cannot match a rate when answers are fast, and each 429 pauses the host for its whole <c>Retry-After</c>, so the
-/// rate has to be found in few throttles. Unlimited until the first throttle; then the rate is <c>0.9 ×</c> the
-/// successes of the last second (what the server let through), grown by half every 100 ms until the next throttle
-/// (slow start: find the limit fast), and after that by 1 % a second (stay just under it). Pure: time is passed in;
-/// single-threaded. Like <see cref="AimdLimit"/>, one cut per window: throttles of attempts admitted before the last
-/// cut say nothing new.
+/// rate has to be found in few throttles. Unlimited until the first throttle. At each throttle the rate becomes
+/// <c>0.9 ×</c> what the server let through (<see cref="Measure"/>), never more than <c>0.9 ×</c> the rate that was
+/// refused. After the first throttle it grows by half every 100 ms until the next one (slow start: the first window
+/// is the server's burst plus the client's warm-up, and says little about the rate); after a later one, by 1 % a second
+/// (stay just under it), unless the server let far less through than before (then fast again, up to <c>0.9 ×</c> the
+/// previous estimate). Pure: time is passed in; single-threaded. Like <see cref="AimdLimit"/>, one cut per window:
+/// throttles of attempts admitted before the last cut say nothing new.
 /// </summary>
 internal sealed class AdaptiveRate
 {
@@ -16,19 +18,29 @@ internal sealed class AdaptiveRate
     private const double Backoff = 0.9;
     private const double SlowStartGrowth = 1.5;
     private const double SteadyGrowthPerSecond = 0.01;
-    private const int TrustedSuccesses = 32; // a measurement of this many successes is not a fluke: no slow start after it
+    private const double FarBelow = 0.75; // an estimate under this share of the last: the server slowed down, grow fast again
+
+    /// <summary>
+    /// The burst a server is assumed to allow above its rate, in time at that rate: a token bucket starts full, so the
+    /// successes of a window ending in a throttle are its burst plus its rate times the window. Counting the window this
+    /// much longer keeps a short window from reading the burst as rate (a window of 150 ms after a pause read 760/s of a
+    /// 500/s server with a burst of 50, and each such overestimate cost another throttle).
+    /// </summary>
+    internal static readonly TimeSpan BurstAllowance = TimeSpan.FromMilliseconds(100);
 
     private readonly long[] _successes = new long[WindowSteps];
     private long _windowStep;
     private long _lastCutSequence = -1;
+    private int _cuts;
     private bool _steady;
     private double _tokens;
     private DateTimeOffset _tokensAt;
     private DateTimeOffset _grownAt;
     private DateTimeOffset _activeFrom = DateTimeOffset.MinValue;
-    private double? _lastEstimate;
-    private long _measuredSuccesses;
+    private DateTimeOffset _cutAt;
     private DateTimeOffset _measuredFrom;
+    private double _ceiling;
+    private double? _lastEstimate;
     private double? _slowStartCap;
 
     /// <summary>The rate in calls per second, or null while no throttle has been seen.</summary>
@@ -60,15 +72,19 @@ internal sealed class AdaptiveRate
     {
         if (Rate is not null && now < _activeFrom && _lastEstimate is { } measured)
         {
-            // Paused after a throttle: an attempt sent before it succeeded, so the server let one more through.
-            var seconds = Math.Max((now - _measuredFrom).TotalSeconds, Step.TotalSeconds);
-            var estimate = Math.Max(measured, ++_measuredSuccesses / seconds * Backoff);
+            // Paused after a throttle: an attempt sent before it succeeded, so the server let one more through in the
+            // window that ended at the cut. Measured again over the windows that started before the cut and end now (the
+            // time since the cut counts as sending time: the answers of a drain can come in a clump, long after the
+            // server let them through), never above the ceiling of the cut.
+            Slide(now);
+            _successes[_windowStep % WindowSteps]++;
+            var estimate = Math.Min(Measure(now, _measuredFrom, _cutAt) * Backoff, _ceiling);
             if (estimate > measured)
             {
-                Rate = Rate.Value * estimate / measured;
+                Rate = estimate;
                 _lastEstimate = estimate;
             }
-            if (_measuredSuccesses >= TrustedSuccesses && _slowStartCap is null) _steady = true;
+            return;
         }
         Slide(now);
         _successes[_windowStep % WindowSteps]++;
@@ -93,40 +109,61 @@ internal sealed class AdaptiveRate
         _lastCutSequence = nextSequence - 1;
         Slide(now);
 
-        // What the server let through per second of sending: the successes of the last second, but not of a pause.
-        var from = now - TimeSpan.FromTicks(Step.Ticks * WindowSteps);
-        if (_activeFrom > from) from = _activeFrom;
-        var elapsed = Math.Max((now - from).TotalSeconds, Step.TotalSeconds);
-        var firstStep = from.UtcTicks / Step.Ticks;
-        var successes = 0L;
-        for (var step = Math.Max(firstStep, _windowStep - WindowSteps + 1); step <= _windowStep; step++) successes += _successes[step % WindowSteps];
-        var estimate = Math.Max(1, successes / elapsed * Backoff);
+        var estimate = Math.Max(1, Measure(now, _activeFrom, now) * Backoff);
         // A throttle at a learned rate means that rate was too high: never go back up to it.
-        if (Rate is { } current && estimate > current * Backoff) estimate = current * Backoff;
+        _ceiling = Rate is { } current ? current * Backoff : double.MaxValue;
+        if (estimate > _ceiling) estimate = _ceiling;
 
-        // Steady (slow growth) when this estimate agrees with the last within a quarter, or when it is the first and rests
-        // on TrustedSuccesses. One far below the last (the server slowed down for a moment) grows fast again, up to
-        // Backoff × the last (TCP's slow-start threshold); one far above it, or a first on few successes, grows fast
-        // until the next throttle.
+        // After the first throttle, slow start: the first window was the server's burst and the client's warm-up (a
+        // burst of 256 calls reaches a loopback server within 100 ms and its answers come back out of order), so it
+        // says little about the rate. A later one measured a window of sending at a learned rate: steady, unless it is
+        // far below the last estimate (the server slowed down for a moment), which grows fast again up to Backoff × the
+        // last (TCP's slow-start threshold).
         _slowStartCap = null;
-        if (_lastEstimate is not { } last) _steady = successes >= TrustedSuccesses;
-        else if (Math.Abs(estimate - last) <= 0.25 * estimate) _steady = true;
+        if (_cuts++ == 0 || _lastEstimate is not { } last) _steady = false;
+        else if (estimate >= last * FarBelow) _steady = true;
         else
         {
             _steady = false;
-            if (estimate < last) _slowStartCap = last * Backoff;
+            _slowStartCap = last * Backoff;
         }
         _lastEstimate = estimate;
         Rate = estimate;
-        // Successes still arriving during the pause were sent before the throttle: they refine this measurement.
-        _measuredSuccesses = successes;
-        _measuredFrom = from;
+        // Successes still arriving during the pause were let through before the throttle: they refine this measurement.
+        _cutAt = now;
+        _measuredFrom = _activeFrom;
         // Neither tokens nor growth accrue while the host is paused: the rate starts from the estimate when it resumes.
         _activeFrom = resumesAt > now ? resumesAt : now;
         _tokens = 0;
         _tokensAt = _activeFrom;
         _grownAt = _activeFrom;
         return true;
+    }
+
+    /// <summary>
+    /// What the server let through per second in the window that ends at <paramref name="end"/> and starts no earlier
+    /// than <paramref name="sendingFrom"/> (the end of the last pause): the most, over the windows of the last second that
+    /// start at a step boundary no later than <paramref name="latestStart"/>, of their successes over their length plus
+    /// <see cref="BurstAllowance"/>. A window in
+    /// which the server was saturated measures its rate; one that also holds a ramp-up from a low rate would
+    /// underestimate it (a slow start reaches the limit in its last 100 to 300 ms).
+    /// </summary>
+    private double Measure(DateTimeOffset end, DateTimeOffset sendingFrom, DateTimeOffset latestStart)
+    {
+        var endStep = end.UtcTicks / Step.Ticks;
+        var latestStep = latestStart.UtcTicks / Step.Ticks;
+        var best = 0.0;
+        var successes = 0L;
+        for (var step = endStep; step > endStep - WindowSteps && step > _windowStep - WindowSteps; step--)
+        {
+            if (step <= _windowStep) successes += _successes[step % WindowSteps];
+            var from = new DateTimeOffset(step * Step.Ticks, TimeSpan.Zero);
+            if (from < sendingFrom) from = sendingFrom;
+            var seconds = Math.Max(0, (end - from).TotalSeconds) + BurstAllowance.TotalSeconds;
+            if (step <= latestStep) best = Math.Max(best, successes / seconds);
+            if (from == sendingFrom) break; // the window reaches back to the end of the last pause
+        }
+        return best;
     }
 
     private void Refill(DateTimeOffset now)
