@@ -48,7 +48,7 @@ public sealed class HostPoliciesSimulationTests(ITestOutputHelper output)
     /// </summary>
     private sealed record Noise(Random Random, int WarmUpCalls, TimeSpan WarmUp, TimeSpan Jitter, TimeSpan TimerLateness);
 
-    private (TimeSpan Wall, LimitedServer Server) Simulate(HostPolicyOptions options, int calls, int serverRate, TimeSpan latency, Noise? noise = null)
+    private (TimeSpan Wall, LimitedServer Server, int Pauses) Simulate(HostPolicyOptions options, int calls, int serverRate, TimeSpan latency, Noise? noise = null)
     {
         var table = new HostPolicies(options, maxConcurrentCalls: 256, maxRetryAfter: TimeSpan.FromSeconds(30));
         var server = new LimitedServer(serverRate, noise is null ? null : TimeSpan.FromMilliseconds(10));
@@ -92,6 +92,7 @@ public sealed class HostPoliciesSimulationTests(ITestOutputHelper output)
         }
 
         double? lastRate = null;
+        var pauses = 0;
         var lastPrinted = T0 - TimeSpan.FromSeconds(1);
         Pump();
         while (done < calls && events.TryDequeue(out var e, out var at))
@@ -114,6 +115,7 @@ public sealed class HostPoliciesSimulationTests(ITestOutputHelper output)
                 {
                     var before = table.Snapshot(Api)?.PausedUntil;
                     table.OnOutcome(ticket, HostOutcomes.FromStatus(HttpStatusCode.TooManyRequests, TimeSpan.FromSeconds(1)), now, TimeSpan.FromSeconds(1));
+                    if (before is null || before < now) pauses++;
                     if (before is null || before < now) output.WriteLine($"  {(now - T0).TotalSeconds:0.000} s: paused after {done} done; learned {table.Snapshot(Api)?.LearnedRate:0.#}/s");
                     waiting++; // requeued: a throttled call waits for the host, it does not spend the retry budget
                 }
@@ -127,37 +129,40 @@ public sealed class HostPoliciesSimulationTests(ITestOutputHelper output)
         }
         Assert.Equal(calls, done);
         output.WriteLine($"{calls} calls in {(now - T0).TotalSeconds:0.00} s (ideal {(double)calls / serverRate:0.00} s); server saw {server.Admitted + server.Throttled}, 429: {server.Throttled}");
-        return (now - T0, server);
+        return (now - T0, server, pauses);
     }
 
     [Fact]
     public void With_a_rate_at_the_servers_limit_5000_calls_finish_within_1_3_times_the_ideal_with_at_most_10_percent_429s()
     {
-        var (wall, server) = Simulate(new HostPolicyOptions { AdaptiveConcurrency = true, RateLimit = "500/s" }, 5000, 500, TimeSpan.FromMilliseconds(5));
+        var (wall, server, _) = Simulate(new HostPolicyOptions { AdaptiveConcurrency = true, RateLimit = "500/s" }, 5000, 500, TimeSpan.FromMilliseconds(5));
 
         Assert.True(wall <= TimeSpan.FromSeconds(10 * 1.3), $"wall {wall}");
         Assert.True(server.Throttled <= 0.10 * (server.Admitted + server.Throttled), $"{server.Throttled} 429s of {server.Admitted + server.Throttled}");
     }
 
     [Fact]
-    public void With_the_adaptive_rate_and_no_configured_rate_5000_calls_finish_within_twice_the_ideal_with_at_most_10_percent_429s()
+    public void With_the_adaptive_rate_and_no_configured_rate_5000_calls_finish_within_1_3_times_the_ideal_with_at_most_10_percent_429s()
     {
         // The scenario: 500/s, 429 + Retry-After: 1 beyond it, 256 calls at a time, nothing told to the client.
-        // Without the learned rate the same run takes about 96 s (one 1 s pause after another). The target is
-        // 1.3 × ideal; this design reaches about 1.7 × (17 s): each throttle still costs the whole Retry-After.
-        var (wall, server) = Simulate(new HostPolicyOptions { AdaptiveConcurrency = true, AdaptiveRate = true }, 5000, 500, TimeSpan.FromMilliseconds(5));
+        // Without the learned rate the same run takes about 96 s (one 1 s pause after another). Two pauses: the first (no
+        // rate known yet), and the one that ends the slow start, whose measurement is then kept: 12.4 s. (Before the
+        // burst allowance: 17 s.)
+        var (wall, server, pauses) = Simulate(new HostPolicyOptions { AdaptiveConcurrency = true, AdaptiveRate = true }, 5000, 500, TimeSpan.FromMilliseconds(5));
 
-        Assert.True(wall <= TimeSpan.FromSeconds(10 * 2), $"wall {wall}");
+        Assert.True(pauses <= 2, $"{pauses} pauses");
+        Assert.True(wall <= TimeSpan.FromSeconds(10 * 1.3), $"wall {wall}");
         Assert.True(server.Throttled <= 0.10 * (server.Admitted + server.Throttled), $"{server.Throttled} 429s of {server.Admitted + server.Throttled}");
     }
 
     // The scenario as a real client meets it: the first 256 requests reach the server over 400 ms (connections
     // opening, JIT), latencies vary, timers fire up to 20 ms late, the server's bucket is refilled every 10 ms. This law
-    // takes 1.47-1.52 x the ideal here (two or three pauses: the first, then the slow start's overshoot). Tried and
-    // dropped: reading the rate from the drain after the first 429 (the successes among the answers still in flight)
-    // gave 1.1 x in this simulation, but against the real Sandbox the coordinator receives the drain in one clump
-    // (73 successes within 44 ms: "1,650/s" for a server at 500/s), and the successes before the first 429 are the
-    // server's burst plus the client's warm-up (55-105 of 256: "100-200/s"). See the report in bench/RESULTS.md.
+    // takes 1.25-1.28 x the ideal here with two pauses: the first, then the one that ends the slow start. Before the
+    // burst allowance (AdaptiveRate.BurstAllowance) it took 1.47-1.52 x with five: each short window after a pause read
+    // the server's burst as rate (689/s for a 500/s server), and each cut went at most to 0.9 x the last. Tried and
+    // dropped earlier: reading the rate from the drain after the first 429 alone gave 1.1 x in this simulation, but
+    // against the real Sandbox the coordinator receives the drain in one clump (73 successes within 44 ms: "1,650/s"
+    // for a server at 500/s). See the report in bench/RESULTS.md.
     [Theory]
     [InlineData(500, 1)]
     [InlineData(500, 2)]
@@ -165,13 +170,14 @@ public sealed class HostPoliciesSimulationTests(ITestOutputHelper output)
     [InlineData(500, 4)]
     [InlineData(500, 5)]
     [InlineData(200, 6)]
-    public void With_the_adaptive_rate_a_noisy_client_finishes_within_1_6_times_the_ideal_with_few_429s(int serverRate, int seed)
+    public void With_the_adaptive_rate_a_noisy_client_finishes_within_1_3_times_the_ideal_after_two_pauses_with_few_429s(int serverRate, int seed)
     {
         var noise = new Noise(new Random(seed), WarmUpCalls: 256, WarmUp: TimeSpan.FromMilliseconds(400), Jitter: TimeSpan.FromMilliseconds(4), TimerLateness: TimeSpan.FromMilliseconds(20));
         var calls = serverRate * 10;
-        var (wall, server) = Simulate(new HostPolicyOptions { AdaptiveConcurrency = true, AdaptiveRate = true }, calls, serverRate, TimeSpan.FromMilliseconds(5), noise);
+        var (wall, server, pauses) = Simulate(new HostPolicyOptions { AdaptiveConcurrency = true, AdaptiveRate = true }, calls, serverRate, TimeSpan.FromMilliseconds(5), noise);
 
-        Assert.True(wall <= TimeSpan.FromSeconds(10 * 1.6), $"wall {wall}");
+        Assert.True(pauses <= 2, $"{pauses} pauses");
+        Assert.True(wall <= TimeSpan.FromSeconds(10 * 1.3), $"wall {wall}");
         Assert.True(server.Throttled <= 0.10 * (server.Admitted + server.Throttled), $"{server.Throttled} 429s of {server.Admitted + server.Throttled}");
     }
 
@@ -181,8 +187,8 @@ public sealed class HostPoliciesSimulationTests(ITestOutputHelper output)
         // Without a configured rate, the window and the pause govern. Every call still succeeds; the pause keeps the
         // server's 429s to a fraction of what calls retrying on their own cause. (Wall time is the price: each pause
         // costs its Retry-After for every call, see the report on learning the rate.)
-        var (_, paused) = Simulate(new HostPolicyOptions { AdaptiveConcurrency = true, BackoffRatio = 0.5 }, 5000, 500, TimeSpan.FromMilliseconds(5));
-        var (_, unpaused) = Simulate(new HostPolicyOptions { AdaptiveConcurrency = true, BackoffRatio = 0.5, PauseOnRetryAfter = false }, 5000, 500, TimeSpan.FromMilliseconds(5));
+        var (_, paused, _) = Simulate(new HostPolicyOptions { AdaptiveConcurrency = true, BackoffRatio = 0.5 }, 5000, 500, TimeSpan.FromMilliseconds(5));
+        var (_, unpaused, _) = Simulate(new HostPolicyOptions { AdaptiveConcurrency = true, BackoffRatio = 0.5, PauseOnRetryAfter = false }, 5000, 500, TimeSpan.FromMilliseconds(5));
 
         Assert.Equal(5000, paused.Admitted);
         Assert.True(paused.Throttled * 4 < unpaused.Throttled, $"{paused.Throttled} 429s paused vs {unpaused.Throttled} unpaused");
