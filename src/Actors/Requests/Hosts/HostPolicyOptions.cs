@@ -31,8 +31,9 @@ public sealed class HostPolicyOptions
 
     /// <summary>
     /// Learn each host's rate from its throttling: unlimited until a 429 (or 503 with
-    /// <c>Retry-After</c>), then 0.9 × the successes of the last second, grown quickly until the next throttle and slowly
-    /// after it. For APIs that limit requests per second, where a window of calls in flight cannot match the limit.
+    /// <c>Retry-After</c>), then 0.9 × what the server let through (the best window of the last second, counted 100 ms
+    /// longer for the server's burst), grown quickly until the next throttle and slowly after it. For APIs that limit
+    /// requests per second, where a window of calls in flight cannot match the limit.
     /// </summary>
     /// <value>The default value is <see langword="false"/> (the <c>batch</c> command turns it on).</value>
     public bool AdaptiveRate { get; set; } = HostPolicyDefaults.AdaptiveRate;
