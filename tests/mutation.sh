@@ -22,7 +22,7 @@ export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
 dotnet tool restore >/dev/null
 
 declare -A MUTATE FILTER
-MUTATE[auth]='src/Actors/Auth/TokenActor.cs,src/Actors/Auth/RefreshCore.cs,src/Actors/Auth/RefreshDecision.cs,src/Actors/Auth/TokenStores.cs'
+MUTATE[auth]='src/Actors/Auth/TokenActor.cs,src/Actors/Auth/RefreshCore.cs,src/Actors/Auth/RefreshDecision.cs,src/Actors/Auth/TokenStores.cs,src/Actors/Auth/HttpTokenRefreshers.cs,src/Actors/Auth/ClientCredentialsTokenSource.cs,src/Actors/Auth/JwtExpiry.cs,src/Actors/Auth/TokenOptions.cs,src/Actors/Auth/CredentialsSupervisor.cs,src/Actors/Auth/TokenPair.cs,src/Actors/Auth/TokenSnapshot.cs,src/Actors/Auth/TokenProtocol.cs'
 FILTER[auth]='FullyQualifiedName~Courier.Tests.Auth&FullyQualifiedName!~ExplorerTests'
 MUTATE[requests]='src/Actors/Requests/RequestCoordinator.cs,src/Actors/Internal/Admission.cs,src/Actors/Requests/Backoff.cs,src/Actors/Requests/RetryAfter.cs,src/Actors/Requests/RetryBudget.cs'
 FILTER[requests]='(FullyQualifiedName~Courier.Tests.Requests|FullyQualifiedName~Courier.Tests.Internal)&FullyQualifiedName!~ExplorerTests'

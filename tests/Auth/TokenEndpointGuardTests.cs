@@ -35,6 +35,16 @@ public sealed class TokenEndpointGuardTests
         Assert.Throws<ArgumentException>(() => TokenEndpointGuard.Validate(new Uri(url, UriKind.RelativeOrAbsolute), allowInsecureHttp: true));
 
     [Fact]
+    public void Each_refusal_says_what_is_wrong_with_the_endpoint()
+    {
+        Assert.Equal("endpoint", Assert.Throws<ArgumentNullException>(() => TokenEndpointGuard.Validate(null!, allowInsecureHttp: true)).ParamName);
+        Assert.Contains("'/relative/token' must be an absolute URL",
+            Assert.Throws<ArgumentException>(() => TokenEndpointGuard.Validate(new Uri("/relative/token", UriKind.Relative), allowInsecureHttp: true)).Message);
+        Assert.Contains("must be an http(s) URL, not 'ftp:'",
+            Assert.Throws<ArgumentException>(() => TokenEndpointGuard.Validate(new Uri("ftp://login.example.com/token"), allowInsecureHttp: true)).Message);
+    }
+
+    [Fact]
     public void Options_validation_applies_the_guard()
     {
         var options = new TokenOptions { RefreshEndpoint = new Uri("http://login.example.com/token") };
