@@ -415,6 +415,7 @@ public sealed class TusUploadTests(ITestOutputHelper output) : ScriptedTransferT
 
         Assert.Equal(2048, ExpectMsg<TransferCompleted>().Bytes);
         Assert.Equal((1, 0L, 1, 1024L), (first.Retry, first.Offset, second.Retry, second.Offset));
+        Assert.Contains("503", second.Reason);
     }
 
     [Fact]
@@ -457,10 +458,138 @@ public sealed class TusUploadTests(ITestOutputHelper output) : ScriptedTransferT
             Exchange);
     }
 
+    [Fact]
+    public void A_failed_HEAD_does_not_shrink_the_next_chunk_only_a_failed_chunk_does()
+    {
+        var (source, _) = Folder.CreateFile("movie.mp4", 8192);
+        Options();
+        Created();
+        Patched(1024);                                // 1 KiB, fast: 2 KiB next
+        Patched(3072);                                // 2 KiB, fast: 4 KiB next
+        Answer(HttpStatusCode.ServiceUnavailable);    // the 4 KiB chunk fails: 2 KiB next
+        Answer(HttpStatusCode.ServiceUnavailable);    // the HEAD fails: still 2 KiB
+        Head(3072, 8192);
+        Patched(5120);                                // fast: 4 KiB next
+        Patched(8192);
+
+        Upload(UploadRequest.Tus(Endpoint, source), o => o.MaxChunkSize = 8 * Chunk);
+        Scheduler.Advance(Events.ExpectMsg<TransferRetryScheduled>().Delay);
+        Scheduler.Advance(Events.ExpectMsg<TransferRetryScheduled>().Delay);
+
+        Assert.Equal(8192, ExpectMsg<TransferCompleted>().Bytes);
+        Assert.Equal(
+            ["OPTIONS /files/", "POST /files/", "PATCH /files/abc123 @0 +1024", "PATCH /files/abc123 @1024 +2048",
+             "PATCH /files/abc123 @3072 +4096", "HEAD /files/abc123", "HEAD /files/abc123", "PATCH /files/abc123 @3072 +2048",
+             "PATCH /files/abc123 @5120 +3072"],
+            Exchange);
+    }
+
+    [Fact]
+    public void A_PATCH_of_which_the_server_kept_only_part_goes_on_from_the_offset_it_acknowledged()
+    {
+        var (source, sha) = Folder.CreateFile("movie.mp4", 2048, seed: 8);
+        Options();
+        Created();
+        Patched(1024);
+        Patched(1024); // kept nothing of the second chunk
+        Patched(1500); // kept part of it
+        Patched(2048);
+
+        Upload(UploadRequest.Tus(Endpoint, source) with { ComputeSha256 = true }, FixedChunks);
+
+        Assert.Equal(sha, ExpectMsg<TransferCompleted>().Sha256);
+        Assert.Equal(
+            ["OPTIONS /files/", "POST /files/", "PATCH /files/abc123 @0 +1024", "PATCH /files/abc123 @1024 +1024",
+             "PATCH /files/abc123 @1024 +1024", "PATCH /files/abc123 @1500 +548"],
+            Exchange);
+    }
+
+    [Fact]
+    public void The_creation_announces_the_files_length_name_type_and_the_callers_metadata()
+    {
+        var (source, _) = Folder.CreateFile("movie.mp4", 1000);
+        Options();
+        Created();
+        Patched(1000);
+
+        Upload(UploadRequest.Tus(Endpoint, source) with { FileName = "clip.mp4", ContentType = "video/mp4", Fields = [new("owner", "ana")] }, FixedChunks);
+
+        ExpectMsg<TransferCompleted>();
+        Seen.ExpectMsg<SeenRequest>(r => r.Method == HttpMethod.Options);
+        var create = Seen.ExpectMsg<SeenRequest>(r => r.Method == HttpMethod.Post);
+        static string B64(string text) => Convert.ToBase64String(System.Text.Encoding.UTF8.GetBytes(text));
+        Assert.Equal(("1.0.0", "1000", $"filename {B64("clip.mp4")},filetype {B64("video/mp4")},owner {B64("ana")}"),
+            (create.Headers["Tus-Resumable"], create.Headers["Upload-Length"], create.Headers["Upload-Metadata"]));
+    }
+
+    [Fact]
+    public void A_source_that_grows_while_its_last_chunk_is_sent_fails_instead_of_being_cut()
+    {
+        var (source, _) = Folder.CreateFile("movie.mp4", 2000);
+        Options();
+        Created();
+        Handler.Then((request, _) =>
+        {
+            Record(request);
+            File.AppendAllText(source, "more"); // written to while the upload runs
+            return Task.FromResult(Response(HttpStatusCode.NoContent, [("Upload-Offset", "1024")]));
+        });
+
+        Upload(UploadRequest.Tus(Endpoint, source), FixedChunks);
+
+        var error = Assert.IsType<TransferSourceException>(ExpectMsg<TransferFailed>().Error);
+        Assert.Equal((TransferFailure.SourceUnreadable, source), (error.Failure, error.Path));
+        Assert.Contains("grew while it was being sent", error.Message);
+        Events.ExpectNoMsg(TimeSpan.Zero); // a local file that changed is not a network failure: sending it again cannot help
+        Assert.Equal(4, Handler.Count);
+    }
+
+    [Fact]
+    public void A_source_cut_short_before_its_hash_is_computed_fails_with_no_hash_reported()
+    {
+        var (source, _) = Folder.CreateFile("movie.mp4", 1000);
+        Options();
+        Created();
+        var answer = HoldNextAnswer();
+
+        Upload(UploadRequest.Tus(Endpoint, source) with { ComputeSha256 = true }, FixedChunks);
+        Seen.ExpectMsg<SeenRequest>(r => r.Method == HttpMethod.Options);
+        Seen.ExpectMsg<SeenRequest>(r => r.Method == HttpMethod.Post);
+        Seen.ExpectMsg<SeenRequest>(r => r.Method == HttpMethod.Patch);
+        File.WriteAllBytes(source, new byte[10]); // the whole file was sent; then it changed
+        answer.SetResult(Response(HttpStatusCode.NoContent, [("Upload-Offset", "1000")]));
+
+        var error = Assert.IsType<TransferSourceException>(ExpectMsg<TransferFailed>().Error);
+        Assert.Equal((TransferFailure.SourceUnreadable, source), (error.Failure, error.Path));
+    }
+
     // ---- progress -----------------------------------------------------------------------------------------------
 
     [Fact]
-    public void Progress_starts_at_zero_and_ends_with_a_final_event_for_the_whole_file()
+    public void Progress_starts_at_zero_before_the_server_answers_and_ends_with_a_final_event_for_the_whole_file()
+    {
+        var (source, _) = Folder.CreateFile("movie.mp4", 3000);
+        var progress = Subscribe<TransferProgress>();
+        var options = HoldNextAnswer();
+        Created();
+        Patched(1024);
+        Patched(2048);
+        Patched(3000);
+
+        // Only the events a transfer must publish: no interval or step passes during the test.
+        Upload(UploadRequest.Tus(Endpoint, source), o => (o.MaxChunkSize, o.ProgressInterval, o.ProgressStep) = (Chunk, TimeSpan.FromHours(1), 0));
+
+        var first = progress.ExpectMsg<TransferProgress>(); // the OPTIONS is not answered yet
+        Assert.Equal((0L, 0L, (long?)3000), (first.BytesTransferred, first.BytesAcknowledged, first.TotalBytes));
+        options.SetResult(Response(HttpStatusCode.NoContent, [("Tus-Resumable", "1.0.0"), ("Tus-Extension", "creation")]));
+        var last = progress.ExpectMsg<TransferProgress>();
+        Assert.Equal((3000L, 3000L, (long?)3000, (TimeSpan?)TimeSpan.Zero), (last.BytesTransferred, last.BytesAcknowledged, last.TotalBytes, last.Eta));
+        ExpectMsg<TransferCompleted>();
+        progress.ExpectNoMsg(TimeSpan.Zero);
+    }
+
+    [Fact]
+    public void Each_chunk_the_server_acknowledges_is_reported_as_stored()
     {
         var (source, _) = Folder.CreateFile("movie.mp4", 3000);
         var progress = Subscribe<TransferProgress>();
@@ -470,15 +599,13 @@ public sealed class TusUploadTests(ITestOutputHelper output) : ScriptedTransferT
         Patched(2048);
         Patched(3000);
 
-        // Only the events a transfer must publish: no interval or step passes during the test.
-        Upload(UploadRequest.Tus(Endpoint, source), o => (o.MaxChunkSize, o.ProgressInterval, o.ProgressStep) = (Chunk, TimeSpan.FromHours(1), 0));
+        Upload(UploadRequest.Tus(Endpoint, source), o => (o.MaxChunkSize, o.ProgressInterval, o.ProgressStep) = (Chunk, TimeSpan.Zero, 0));
 
-        var first = progress.ExpectMsg<TransferProgress>();
-        Assert.Equal((0L, 0L, (long?)3000), (first.BytesTransferred, first.BytesAcknowledged, first.TotalBytes));
-        var last = progress.ExpectMsg<TransferProgress>();
-        Assert.Equal((3000L, 3000L, (long?)3000, (TimeSpan?)TimeSpan.Zero), (last.BytesTransferred, last.BytesAcknowledged, last.TotalBytes, last.Eta));
         ExpectMsg<TransferCompleted>();
-        progress.ExpectNoMsg(TimeSpan.Zero);
+        var events = progress.ReceiveWhile(TimeSpan.FromSeconds(1), m => (TransferProgress)m, 5);
+        Assert.Equal([(0L, 0L), (1024L, 1024L), (2048L, 2048L), (3000L, 3000L), (3000L, 3000L)],
+            events.Select(e => (e.BytesTransferred, e.BytesAcknowledged)).ToArray());
+        Assert.All(events, e => Assert.Equal(3000, e.TotalBytes));
     }
 
     [Fact]
@@ -546,9 +673,12 @@ public sealed class TusUploadTests(ITestOutputHelper output) : ScriptedTransferT
         Patched(1000);
 
         // The state's folder does not exist (a read-only place, say): the upload runs, it just cannot be resumed elsewhere.
-        Upload(UploadRequest.Tus(Endpoint, source) with { StatePath = Path.Combine(Folder.Path, "missing", "movie.tus") }, FixedChunks);
-
-        Assert.Equal(1000, ExpectMsg<TransferCompleted>().Bytes);
+        var state = Path.Combine(Folder.Path, "missing", "movie.tus");
+        EventFilter.Warning(contains: $"the tus state '{state}' cannot be written").ExpectOne(() =>
+        {
+            Upload(UploadRequest.Tus(Endpoint, source) with { StatePath = state }, FixedChunks);
+            Assert.Equal(1000, ExpectMsg<TransferCompleted>().Bytes);
+        });
         Assert.Equal(["OPTIONS /files/", "POST /files/", "PATCH /files/abc123 @0 +1000"], Exchange);
     }
 
@@ -567,6 +697,29 @@ public sealed class TusUploadTests(ITestOutputHelper output) : ScriptedTransferT
         // An exclusive open fails while any handle of this process holds the file (.NET locks files it opens on Unix too).
         using var exclusive = new FileStream(source, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
         Assert.Equal(2000, exclusive.Length);
+    }
+
+    [Fact]
+    public async Task A_source_that_cannot_be_opened_fails_with_a_typed_error_naming_it_and_sends_nothing()
+    {
+        var (source, _) = Folder.CreateFile("movie.mp4", 1000);
+        // The state path is a named pipe: reading it waits for the test, after the source was inspected and before it is
+        // opened for the upload. Meanwhile another process (here, the test) holds the source exclusively.
+        var state = Folder.File("movie.tus");
+        using (var mkfifo = System.Diagnostics.Process.Start("mkfifo", [state]))
+            await mkfifo.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(10));
+
+        Upload(UploadRequest.Tus(Endpoint, source) with { StatePath = state });
+        await using (var writer = await Task.Run(() => new FileStream(state, FileMode.Open, FileAccess.Write)).WaitAsync(TimeSpan.FromSeconds(10)))
+        {
+            await using var exclusive = new FileStream(source, FileMode.Open, FileAccess.Read, FileShare.None);
+            await writer.WriteAsync("{}"u8.ToArray());
+            await writer.DisposeAsync(); // the state is read: no upload to resume
+            var error = Assert.IsType<TransferSourceException>(ExpectMsg<TransferFailed>().Error);
+            Assert.Equal((TransferFailure.SourceUnreadable, source), (error.Failure, error.Path));
+            Assert.StartsWith($"The upload source '{source}' cannot be opened: ", error.Message);
+        }
+        Assert.Equal(0, Handler.Count);
     }
 
     /// <summary>A request stream that takes the first write, signals it, and holds the next until <c>rest</c> completes.</summary>
