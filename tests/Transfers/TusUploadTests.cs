@@ -505,6 +505,26 @@ public sealed class TusUploadTests(ITestOutputHelper output) : ScriptedTransferT
     }
 
     [Fact]
+    public void A_chunk_the_server_kept_only_part_of_halves_the_next_one()
+    {
+        var (source, sha) = Folder.CreateFile("movie.mp4", 4096, seed: 10);
+        Options();
+        Created();
+        Patched(1024); // fast: 2 KiB next
+        Patched(2048); // kept only half of the 2 KiB: 1 KiB next
+        Patched(3072); // fast again: 2 KiB next, cut to the last 1 KiB
+        Patched(4096);
+
+        Upload(UploadRequest.Tus(Endpoint, source) with { ComputeSha256 = true }, o => o.MaxChunkSize = 4 * Chunk);
+
+        Assert.Equal(sha, ExpectMsg<TransferCompleted>().Sha256);
+        Assert.Equal(
+            ["OPTIONS /files/", "POST /files/", "PATCH /files/abc123 @0 +1024", "PATCH /files/abc123 @1024 +2048",
+             "PATCH /files/abc123 @2048 +1024", "PATCH /files/abc123 @3072 +1024"],
+            Exchange);
+    }
+
+    [Fact]
     public void The_creation_announces_the_files_length_name_type_and_the_callers_metadata()
     {
         var (source, _) = Folder.CreateFile("movie.mp4", 1000);
