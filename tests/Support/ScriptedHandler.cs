@@ -45,6 +45,16 @@ public sealed class ScriptedHandler : HttpMessageHandler
         return this;
     }
 
+    /// <summary>
+    /// Runs <paramref name="step"/> for the next request without reading its body first: the step reads what it wants
+    /// (a server that is still receiving the body when the test looks). The request is reported with a null body.
+    /// </summary>
+    public ScriptedHandler ThenUnread(Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> step)
+    {
+        _steps.Enqueue((step, false));
+        return this;
+    }
+
     public ScriptedHandler ThenStatus(HttpStatusCode status, Action<HttpResponseMessage>? configure = null) =>
         Then((_, _) =>
         {

@@ -388,7 +388,7 @@ internal sealed class TusUploadActor : TransferActor
             RetryOrFail(Describe(error, What), "offset mismatch (409): asking the server for its offset", _offset);
             return;
         }
-        if (IsTransient(error))
+        if (IsTransient(error) && FindInner<TransferException>(error) is null) // a source that changed is not retried
         {
             RetryOrFail(Describe(error, What), error.Message, _offset);
             return;
