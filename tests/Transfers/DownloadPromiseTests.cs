@@ -300,6 +300,72 @@ public sealed class DownloadPromiseTests(ITestOutputHelper output)
         ExpectMsg<TransferCompleted>();
     }
 
+    [Fact]
+    public void A_206_counted_in_another_unit_than_bytes_is_not_appended_and_the_whole_file_is_asked_for()
+    {
+        var content = TempFolder.Bytes(4 * Chunk, seed: 75);
+        BreakAfter(content, 2 * Chunk);
+        ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content.AsMemory(2 * Chunk)).End(), 2 * Chunk,
+            contentRange: $"items {2 * Chunk}-{4 * Chunk - 1}/{4 * Chunk}");
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), content.Length);
+        var transfers = StartRuntime();
+        var destination = Folder.File("items.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        Seen.ExpectMsg<SeenRequest>();
+        Scheduler.Advance(Expect<TransferRetryScheduled>().Delay);
+        Assert.True(Seen.ExpectMsg<SeenRequest>().Headers.ContainsKey("Range"));
+        Assert.False(Seen.ExpectMsg<SeenRequest>().Headers.ContainsKey("Range"));
+        ExpectMsg<TransferCompleted>();
+        Assert.Equal(content, File.ReadAllBytes(destination));
+    }
+
+    [Fact]
+    public void A_compressed_body_has_an_unknown_total_even_with_a_Content_Length_and_restarts_instead_of_resuming()
+    {
+        // Its Content-Length counts compressed bytes: offsets into the decoded file cannot be asked for with a range.
+        var content = TempFolder.Bytes(3 * Chunk, seed: 76);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content.AsMemory(0, Chunk)).Fail(new IOException("reset")), content.Length,
+            configure: r => r.Content.Headers.ContentEncoding.Add("gzip"));
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), content.Length, configure: r => r.Content.Headers.ContentEncoding.Add("gzip"));
+        var transfers = StartRuntime();
+        var destination = Folder.File("gzip.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        Seen.ExpectMsg<SeenRequest>();
+        Assert.Null(Expect<TransferProgress>().TotalBytes);
+        Scheduler.Advance(Expect<TransferRetryScheduled>().Delay);
+        Assert.False(Seen.ExpectMsg<SeenRequest>().Headers.ContainsKey("Range"));
+        ExpectMsg<TransferCompleted>();
+        Assert.Equal(content, File.ReadAllBytes(destination));
+    }
+
+    [Fact]
+    public void A_digest_announced_before_a_cancel_is_still_checked_by_the_download_that_resumes_the_part()
+    {
+        var content = TempFolder.Bytes(3 * Chunk, seed: 77);
+        var digest = TransferHeaders.FormatSha256(System.Security.Cryptography.SHA256.HashData(content));
+        var first = new GatedStream().Release(content.AsMemory(0, Chunk));
+        ThenBody(HttpStatusCode.OK, first, content.Length, configure: r => r.Headers.TryAddWithoutValidation("Repr-Digest", digest));
+        // The resume's 206 carries no digest, and bytes that are not the file's.
+        ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(TempFolder.Bytes(2 * Chunk, seed: 78)).End(), 2 * Chunk,
+            contentRange: Range(Chunk, 3 * Chunk, 3 * Chunk));
+        var transfers = StartRuntime();
+        var destination = Folder.File("digest-kept.bin");
+        var request = DownloadRequest.ToFile(Url, destination);
+        transfers.Tell(new StartDownload(request));
+        Expect<TransferProgress>();
+        transfers.Tell(new CancelTransfer(request.Id));
+        ExpectMsg<TransferCancelled>();
+
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        var error = Assert.IsType<TransferIntegrityException>(ExpectMsg<TransferFailed>().Error);
+        Assert.Equal(TransferFailure.DigestMismatch, error.Failure);
+        Assert.Equal(TempFolder.Sha256(content), error.Expected);
+        Assert.False(File.Exists(destination));
+    }
+
     // ---- folder mode ---------------------------------------------------------------------------------------------------
 
     [Fact]
