@@ -227,6 +227,38 @@ public sealed class TransferActorPromiseTests(ITestOutputHelper output)
         Assert.Equal(content, File.ReadAllBytes(destination));
     }
 
+    [Fact]
+    public void With_the_retry_budget_turned_off_a_failure_is_still_retried()
+    {
+        var content = TempFolder.Bytes(Chunk, seed: 59);
+        Handler.ThenStatus(HttpStatusCode.ServiceUnavailable);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), content.Length);
+        var transfers = StartRuntime(configureRuntime: o => o.RetryBudget.Enabled = false);
+        var destination = Folder.File("no-budget.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        Scheduler.Advance(Expect<TransferRetryScheduled>().Delay);
+
+        ExpectMsg<TransferCompleted>();
+        Assert.Equal(content, File.ReadAllBytes(destination));
+    }
+
+    [Fact]
+    public void The_end_of_a_transfer_is_published_on_the_event_stream()
+    {
+        var content = TempFolder.Bytes(Chunk, seed: 60);
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), content.Length);
+        var ends = CreateTestProbe();
+        Sys.EventStream.Subscribe(ends.Ref, typeof(TransferResult));
+        var transfers = StartRuntime();
+        var request = DownloadRequest.ToFile(Url, Folder.File("published.bin"));
+        transfers.Tell(new StartDownload(request));
+
+        var published = ends.ExpectMsg<TransferCompleted>();
+        Assert.Equal((request.Id, (long)Chunk), (published.TransferId, published.Bytes));
+        Assert.Equal(published, ExpectMsg<TransferCompleted>());
+    }
+
     // ---- error answers -------------------------------------------------------------------------------------------------
 
     [Fact]
