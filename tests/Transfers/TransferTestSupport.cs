@@ -76,6 +76,10 @@ public sealed class GatedStream : Stream
 {
     private readonly Channel<object> _items = Channel.CreateUnbounded<object>();
     private ReadOnlyMemory<byte> _rest;
+    private int _reads;
+
+    /// <summary>How many reads were asked for so far (a read is asked for before it waits for bytes).</summary>
+    public int Reads => Volatile.Read(ref _reads);
 
     public TaskCompletionSource ReadCancelled { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
@@ -99,6 +103,7 @@ public sealed class GatedStream : Stream
 
     public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
     {
+        Interlocked.Increment(ref _reads);
         while (_rest.IsEmpty)
         {
             object item;
