@@ -485,23 +485,59 @@ public sealed class TusUploadTests(ITestOutputHelper output) : ScriptedTransferT
     }
 
     [Fact]
-    public void A_PATCH_of_which_the_server_kept_only_part_goes_on_from_the_offset_it_acknowledged()
+    public void A_PATCH_of_which_the_server_kept_nothing_is_retried_after_the_backoff_and_one_it_kept_part_of_goes_on_from_its_offset()
     {
         var (source, sha) = Folder.CreateFile("movie.mp4", 2048, seed: 8);
         Options();
         Created();
         Patched(1024);
-        Patched(1024); // kept nothing of the second chunk
-        Patched(1500); // kept part of it
+        Patched(1024); // kept nothing of the second chunk: a failed attempt
+        Head(1024, 2048);
+        Patched(1500); // kept part of it: goes on at once
         Patched(2048);
 
         Upload(UploadRequest.Tus(Endpoint, source) with { ComputeSha256 = true }, FixedChunks);
+        Scheduler.Advance(Events.ExpectMsg<TransferRetryScheduled>().Delay);
 
         Assert.Equal(sha, ExpectMsg<TransferCompleted>().Sha256);
         Assert.Equal(
             ["OPTIONS /files/", "POST /files/", "PATCH /files/abc123 @0 +1024", "PATCH /files/abc123 @1024 +1024",
-             "PATCH /files/abc123 @1024 +1024", "PATCH /files/abc123 @1500 +548"],
+             "HEAD /files/abc123", "PATCH /files/abc123 @1024 +1024", "PATCH /files/abc123 @1500 +548"],
             Exchange);
+    }
+
+    // A server that answers every PATCH with the offset it already had (it keeps nothing, says so, and says nothing
+    // else) must not be fed the same chunk again and again at once: a PATCH that moved nothing is a failed attempt,
+    // retried after the backoff and counted, and the upload ends with a typed error naming what happened.
+    [Fact]
+    public void A_server_that_keeps_nothing_of_every_PATCH_gets_retries_with_backoff_then_a_clear_failure()
+    {
+        var (source, _) = Folder.CreateFile("movie.mp4", 2048);
+        Options();
+        Created();
+        Patched(1024);
+        Handler.Default = (request, _) =>
+        {
+            Record(request);
+            return Task.FromResult(request.Method == HttpMethod.Head
+                ? Response(HttpStatusCode.OK, [("Upload-Offset", "1024"), ("Upload-Length", "2048"), ("Cache-Control", "no-store")])
+                : Response(HttpStatusCode.NoContent, [("Upload-Offset", "1024")]));
+        };
+
+        Upload(UploadRequest.Tus(Endpoint, source), o => (o.MaxChunkSize, o.MaxRetriesPerChunk) = (Chunk, 2));
+        var first = Events.ExpectMsg<TransferRetryScheduled>();
+        Assert.Equal((1, 1024L), (first.Retry, first.Offset));
+        Assert.True(first.Delay > TimeSpan.Zero);
+        Assert.Contains("kept none", first.Reason);
+        Scheduler.Advance(first.Delay);
+        var second = Events.ExpectMsg<TransferRetryScheduled>();
+        Assert.Equal(2, second.Retry);
+        Scheduler.Advance(second.Delay);
+
+        var failed = ExpectMsg<TransferFailed>();
+        Assert.Equal(TransferFailure.ProtocolViolation, failed.Error.Failure);
+        Assert.Contains("kept none of the 1024-byte PATCH at offset 1024", failed.Error.Message);
+        Assert.Equal(3, Exchange.Count(e => e == "PATCH /files/abc123 @1024 +1024")); // the first, then one per retry
     }
 
     [Fact]

@@ -312,8 +312,18 @@ internal sealed class TusUploadActor : TransferActor
             Fail(Integrity(end, offset.Value, $"the server acknowledged offset {offset} after a PATCH of {_chunkCount} bytes at {_chunkStart}"));
             return;
         }
+        var (start, count) = (_chunkStart, _chunkCount);
         ChunkAnswered(offset.Value - _chunkStart);
         Acknowledged(offset.Value);
+        if (offset.Value == start && count > 0)
+        {
+            // The server kept none of the chunk and said so. Sending it again at once would loop without end against a
+            // server that keeps doing that: it is a failed attempt, retried after the backoff (a HEAD first, as after
+            // any failure) and counted, so the upload ends with this error once the retries are spent.
+            RetryOrFail(Protocol($"the server kept none of the {count}-byte PATCH at offset {start} (it answered Upload-Offset {offset})"),
+                "the server kept none of the PATCH: asking it for its offset", _offset);
+            return;
+        }
         Next();
     }
 
