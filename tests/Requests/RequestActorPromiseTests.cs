@@ -675,6 +675,7 @@ public sealed class RequestActorPromiseTests : CoordinatorTestKit
         var request = parent.ExpectMsg<Courier.Requests.Hosts.AttemptPermitRequest>();
         var announced = Assert.IsType<RetryScheduled>(request.Announce);
         Assert.Equal((call.Id, TimeSpan.FromSeconds(30)), (announced.CallId, announced.Delay));
+        Assert.Contains("waits for its host", announced.Reason);
         _retries.ExpectNoMsg(TimeSpan.FromMilliseconds(100)); // the actor publishes nothing itself
 
         // Through a real coordinator, the event arrives once, and a test advancing the clock on it finds the call resumed.
