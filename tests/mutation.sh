@@ -41,7 +41,8 @@ FILE_FILTER[RequestCoordinator.cs]="(FullyQualifiedName~Courier.Tests.Requests|F
 FILE_FILTER[RequestActor.cs]="(FullyQualifiedName~Courier.Tests.Requests|FullyQualifiedName~Courier.Tests.Diagnostics)&$NO_SLOW"
 # The transfer files: their loopback integration tests (a real Kestrel server, tus, multipart, ranges) are in: most of
 # what a transfer promises shows only against a server, and they take a few seconds.
-FILE_FILTER[Transfers]="FullyQualifiedName~Courier.Tests.Transfers&FullyQualifiedName!~Soak"
+# TransferTracingTests (Diagnostics) check the transfers' telemetry calls: in too.
+FILE_FILTER[Transfers]="(FullyQualifiedName~Courier.Tests.Transfers&FullyQualifiedName!~Soak)|FullyQualifiedName~TransferTracingTests"
 
 out="$(pwd)/tests/mutation-output"; mkdir -p "$out"
 if [ "${1:-}" = file ]; then
