@@ -6,6 +6,8 @@ using Courier.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
+using static Courier.Tests.Auth.TokenEndpointScript;
+
 namespace Courier.Tests.Auth;
 
 /// <summary>
@@ -21,29 +23,10 @@ public sealed class ClientCredentialsTokenSourceTests(ITestOutputHelper output) 
 
     private ScriptedHandler Handler() => new(TestActor, () => Sys.Scheduler.Now);
 
-    private static Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> Answer(HttpStatusCode status, string body,
-        string mediaType = "application/json") =>
-        (_, _) => Task.FromResult(new HttpResponseMessage(status) { Content = new StringContent(body, Encoding.UTF8, mediaType) });
-
     private static ClientCredentialsTokenSource Source(ScriptedHandler handler, string clientId = "svc", string? clientSecret = Secret,
         ClientAuthentication authentication = ClientAuthentication.Basic, string? scope = null, IEnumerable<string>? resources = null,
         string? audience = null) =>
         new(new HttpClient(handler), Endpoint, clientId, clientSecret, authentication, scope, resources, audience);
-
-    /// <summary>The form as a server reads it: every value of every parameter, in order.</summary>
-    private static ILookup<string, string> Form(string? body) =>
-        (body ?? "").Split('&', StringSplitOptions.RemoveEmptyEntries)
-            .Select(p => p.Split('=', 2))
-            .ToLookup(p => WebUtility.UrlDecode(p[0]), p => WebUtility.UrlDecode(p[1]));
-
-    private static (string Id, string Secret) BasicCredentials(string header)
-    {
-        Assert.StartsWith("Basic ", header);
-        var decoded = Encoding.UTF8.GetString(Convert.FromBase64String(header["Basic ".Length..]));
-        var colon = decoded.IndexOf(':');
-        Assert.True(colon > 0, decoded);
-        return (WebUtility.UrlDecode(decoded[..colon]), WebUtility.UrlDecode(decoded[(colon + 1)..]));
-    }
 
     private async Task<(TokenRefreshResult Result, SeenRequest Request)> AcquireAsync(ClientCredentialsTokenSource source)
     {
@@ -64,7 +47,7 @@ public sealed class ClientCredentialsTokenSourceTests(ITestOutputHelper output) 
         Assert.Equal(HttpMethod.Post, request.Method);
         Assert.Equal(Endpoint, request.Uri);
         Assert.Equal(("svc", Secret), BasicCredentials(request.Headers["Authorization"]));
-        var form = Form(request.Body);
+        var form = FormValues(request.Body);
         Assert.Equal(["client_credentials"], form["grant_type"]);
         Assert.Equal(["orders.read orders.write"], form["scope"]);
         Assert.Equal(["https://orders.example/", "https://billing.example/"], form["resource"]);
@@ -91,7 +74,7 @@ public sealed class ClientCredentialsTokenSourceTests(ITestOutputHelper output) 
         var (_, request) = await AcquireAsync(Source(handler, authentication: ClientAuthentication.Body));
 
         Assert.False(request.Headers.ContainsKey("Authorization"));
-        var form = Form(request.Body);
+        var form = FormValues(request.Body);
         Assert.Equal(["svc"], form["client_id"]);
         Assert.Equal([Secret], form["client_secret"]);
     }
@@ -104,7 +87,7 @@ public sealed class ClientCredentialsTokenSourceTests(ITestOutputHelper output) 
         var (_, request) = await AcquireAsync(Source(handler, clientSecret: null));
 
         Assert.False(request.Headers.ContainsKey("Authorization"));
-        var form = Form(request.Body);
+        var form = FormValues(request.Body);
         Assert.Equal(["svc"], form["client_id"]);
         Assert.Empty(form["client_secret"]);
     }
@@ -118,8 +101,8 @@ public sealed class ClientCredentialsTokenSourceTests(ITestOutputHelper output) 
         var (_, blank) = await AcquireAsync(Source(handler, scope: "  ", resources: ["", " "], audience: " "));
         var (_, padded) = await AcquireAsync(Source(handler, scope: " api ", resources: [" ", "https://orders.example/"], audience: " orders "));
 
-        Assert.Equal(["grant_type"], Form(blank.Body).Select(g => g.Key));
-        var form = Form(padded.Body);
+        Assert.Equal(["grant_type"], FormValues(blank.Body).Select(g => g.Key));
+        var form = FormValues(padded.Body);
         Assert.Equal(["api"], form["scope"]);
         Assert.Equal(["https://orders.example/"], form["resource"]);
         Assert.Equal(["orders"], form["audience"]);

@@ -8,6 +8,8 @@ using Courier.Tests.Support;
 using Xunit;
 using Xunit.Abstractions;
 
+using static Courier.Tests.Auth.TokenEndpointScript;
+
 namespace Courier.Tests.Auth;
 
 /// <summary>
@@ -23,28 +25,9 @@ public sealed class HttpTokenRefresherTests(ITestOutputHelper output) : TestKit(
 
     private ScriptedHandler Handler() => new(TestActor, () => Sys.Scheduler.Now);
 
-    private static Func<HttpRequestMessage, CancellationToken, Task<HttpResponseMessage>> Answer(HttpStatusCode status, string body,
-        string mediaType = "application/json") =>
-        (_, _) => Task.FromResult(new HttpResponseMessage(status) { Content = new StringContent(body, Encoding.UTF8, mediaType) });
-
     private static OAuth2TokenRefresher OAuth2(ScriptedHandler handler, string? clientId = "app", string? clientSecret = "app-secret",
         ClientAuthentication authentication = ClientAuthentication.Basic, string? scope = null) =>
         new(new HttpClient(handler), Endpoint, clientId, clientSecret, authentication, scope);
-
-    private static Dictionary<string, string> Form(string? body) =>
-        (body ?? "").Split('&', StringSplitOptions.RemoveEmptyEntries)
-            .Select(p => p.Split('=', 2))
-            .ToDictionary(p => WebUtility.UrlDecode(p[0]), p => WebUtility.UrlDecode(p[1]));
-
-    /// <summary>The client id and secret a server reads from a Basic header as RFC 6749 §2.3.1 says: base64, split, form-decode.</summary>
-    private static (string Id, string Secret) BasicCredentials(string header)
-    {
-        Assert.StartsWith("Basic ", header);
-        var decoded = Encoding.UTF8.GetString(Convert.FromBase64String(header["Basic ".Length..]));
-        var colon = decoded.IndexOf(':');
-        Assert.True(colon > 0, decoded);
-        return (WebUtility.UrlDecode(decoded[..colon]), WebUtility.UrlDecode(decoded[(colon + 1)..]));
-    }
 
     private async Task<(TokenRefreshResult Result, SeenRequest Request)> RefreshAsync(ITokenRefresher refresher)
     {
