@@ -17,19 +17,6 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
 {
     private static readonly Uri Url = new("https://files.example.test/data/report.bin?sig=secret");
 
-    /// <summary>Answers the next request with <paramref name="body"/> and the given headers.</summary>
-    private void ThenBody(HttpStatusCode status, Stream body, long? length, string? etag = "\"v1\"", string? contentRange = null,
-        Action<HttpResponseMessage>? configure = null) =>
-        Handler.Then((_, _) =>
-        {
-            var response = new HttpResponseMessage(status) { Content = new StreamContent(body) };
-            response.Content.Headers.ContentLength = length;
-            if (etag is not null) response.Headers.ETag = EntityTagHeaderValue.Parse(etag);
-            if (contentRange is not null) response.Content.Headers.ContentRange = ContentRangeHeaderValue.Parse(contentRange);
-            configure?.Invoke(response);
-            return Task.FromResult(response);
-        });
-
     private TransferProgress ExpectProgress(long bytes)
     {
         var progress = Events.ExpectMsg<TransferProgress>(TimeSpan.FromSeconds(5));

@@ -19,20 +19,6 @@ public sealed class DownloadPromiseTests(ITestOutputHelper output)
 {
     private static readonly Uri Url = new("https://files.example.test/data/report.bin?sig=secret");
 
-    private void ThenBody(HttpStatusCode status, Stream body, long? length, string? etag = "\"v1\"", string? contentRange = null,
-        Action<HttpResponseMessage>? configure = null) =>
-        Handler.Then((_, _) =>
-        {
-            var response = new HttpResponseMessage(status) { Content = new StreamContent(body) };
-            response.Content.Headers.ContentLength = length;
-            if (etag is not null) response.Headers.ETag = EntityTagHeaderValue.Parse(etag);
-            if (contentRange is not null) response.Content.Headers.ContentRange = ContentRangeHeaderValue.Parse(contentRange);
-            configure?.Invoke(response);
-            return Task.FromResult(response);
-        });
-
-    private static string Range(int from, int to, int total) => $"bytes {from}-{to - 1}/{total}";
-
     private T Expect<T>()
     {
         while (true)

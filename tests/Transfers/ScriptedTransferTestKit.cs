@@ -53,4 +53,24 @@ public abstract class ScriptedTransferTestKit : TestKit
         base.Dispose(disposing);
         if (disposing) Folder.Dispose();
     }
+
+    /// <summary>
+    /// Answers the next request with <paramref name="body"/> (a <see cref="GatedStream"/> to feed it piece by piece),
+    /// its length, a strong <paramref name="etag"/> (null: none), a <c>Content-Range</c> and whatever
+    /// <paramref name="configure"/> adds.
+    /// </summary>
+    protected void ThenBody(System.Net.HttpStatusCode status, Stream body, long? length, string? etag = "\"v1\"", string? contentRange = null,
+        Action<HttpResponseMessage>? configure = null) =>
+        Handler.Then((_, _) =>
+        {
+            var response = new HttpResponseMessage(status) { Content = new StreamContent(body) };
+            response.Content.Headers.ContentLength = length;
+            if (etag is not null) response.Headers.ETag = System.Net.Http.Headers.EntityTagHeaderValue.Parse(etag);
+            if (contentRange is not null) response.Content.Headers.ContentRange = System.Net.Http.Headers.ContentRangeHeaderValue.Parse(contentRange);
+            configure?.Invoke(response);
+            return Task.FromResult(response);
+        });
+
+    /// <summary>The <c>Content-Range</c> of bytes [<paramref name="from"/>, <paramref name="to"/>) of <paramref name="total"/>.</summary>
+    protected static string Range(int from, int to, int total) => $"bytes {from}-{to - 1}/{total}";
 }

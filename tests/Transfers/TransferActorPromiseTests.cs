@@ -21,24 +21,12 @@ public sealed class TransferActorPromiseTests(ITestOutputHelper output)
 {
     private static readonly Uri Url = new("https://files.example.test/data/report.bin?sig=secret");
 
-    private void ThenBody(HttpStatusCode status, Stream body, long? length, string? contentRange = null) =>
-        Handler.Then((_, _) =>
-        {
-            var response = new HttpResponseMessage(status) { Content = new StreamContent(body) };
-            response.Content.Headers.ContentLength = length;
-            response.Headers.ETag = EntityTagHeaderValue.Parse("\"v1\"");
-            if (contentRange is not null) response.Content.Headers.ContentRange = ContentRangeHeaderValue.Parse(contentRange);
-            return Task.FromResult(response);
-        });
-
     /// <summary>The next event of type <typeparamref name="T"/>, skipping the others.</summary>
     private T Expect<T>()
     {
         while (true)
             if (Events.ExpectMsg<object>(TimeSpan.FromSeconds(5)) is T wanted) return wanted;
     }
-
-    private static string Range(int from, int to, int total) => $"bytes {from}-{to - 1}/{total}";
 
     // ---- the stall watch ---------------------------------------------------------------------------------------------
 
@@ -77,7 +65,7 @@ public sealed class TransferActorPromiseTests(ITestOutputHelper output)
         var body = new GatedStream();
         ThenBody(HttpStatusCode.OK, body, content.Length);
         ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content.AsMemory(2 * Chunk)).End(), 6 * Chunk,
-            Range(2 * Chunk, 8 * Chunk, 8 * Chunk));
+            contentRange: Range(2 * Chunk, 8 * Chunk, 8 * Chunk));
         var transfers = StartRuntime(o =>
         {
             o.StallTimeout = TimeSpan.FromSeconds(10);
@@ -141,7 +129,7 @@ public sealed class TransferActorPromiseTests(ITestOutputHelper output)
         var content = TempFolder.Bytes(3 * Chunk, seed: 54);
         ThenBody(HttpStatusCode.OK, new GatedStream().Release(content.AsMemory(0, Chunk)).Fail(new IOException("connection reset")), content.Length);
         ThenBody(HttpStatusCode.PartialContent, new GatedStream().Fail(new IOException("connection reset again")), 2 * Chunk,
-            Range(Chunk, 3 * Chunk, 3 * Chunk));
+            contentRange: Range(Chunk, 3 * Chunk, 3 * Chunk));
         var transfers = StartRuntime(o => o.MaxRetriesPerChunk = 1);
         var destination = Folder.File("gave-up.bin");
         transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
@@ -165,9 +153,9 @@ public sealed class TransferActorPromiseTests(ITestOutputHelper output)
         var content = TempFolder.Bytes(3 * Chunk, seed: 55);
         ThenBody(HttpStatusCode.OK, new GatedStream().Release(content.AsMemory(0, Chunk)).Fail(new IOException("reset 1")), content.Length);
         ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content.AsMemory(Chunk, Chunk)).Fail(new IOException("reset 2")), 2 * Chunk,
-            Range(Chunk, 3 * Chunk, 3 * Chunk));
+            contentRange: Range(Chunk, 3 * Chunk, 3 * Chunk));
         ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content.AsMemory(2 * Chunk)).End(), Chunk,
-            Range(2 * Chunk, 3 * Chunk, 3 * Chunk));
+            contentRange: Range(2 * Chunk, 3 * Chunk, 3 * Chunk));
         var transfers = StartRuntime(o => o.MaxRetriesPerChunk = 1);
         var destination = Folder.File("afresh.bin");
         transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
@@ -208,9 +196,9 @@ public sealed class TransferActorPromiseTests(ITestOutputHelper output)
         var content = TempFolder.Bytes(3 * Chunk, seed: 56);
         ThenBody(HttpStatusCode.OK, new GatedStream().Release(content.AsMemory(0, Chunk)).Fail(new IOException("reset 1")), content.Length);
         ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content.AsMemory(Chunk, Chunk)).Fail(new IOException("reset 2")), 2 * Chunk,
-            Range(Chunk, 3 * Chunk, 3 * Chunk));
+            contentRange: Range(Chunk, 3 * Chunk, 3 * Chunk));
         ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(content.AsMemory(2 * Chunk)).End(), Chunk,
-            Range(2 * Chunk, 3 * Chunk, 3 * Chunk));
+            contentRange: Range(2 * Chunk, 3 * Chunk, 3 * Chunk));
         var transfers = StartRuntime(configureRuntime: o =>
         {
             o.RetryBudget.Capacity = 5;
