@@ -135,13 +135,21 @@ public sealed class TusUploadTests(ITestOutputHelper output) : ScriptedTransferT
     [InlineData("another length")]
     [InlineData("the file written since")]
     [InlineData("no absolute upload URL")]
+    [InlineData("a path for an upload URL")] // "/files/x" is an absolute file: URI on Unix, never an upload URL
+    [InlineData("an upload URL that is not http")]
     public void A_kept_upload_of_another_file_or_endpoint_is_not_resumed_a_new_upload_is_created(string difference)
     {
         var (source, _) = Folder.CreateFile("movie.mp4", 1000);
         var written = File.GetLastWriteTimeUtc(source);
         var state = KeepState(source,
             difference == "another endpoint" ? "https://uploads.example.test/other/" : Endpoint.AbsoluteUri,
-            difference == "no absolute upload URL" ? "abc123" : UploadUrl,
+            difference switch
+            {
+                "no absolute upload URL" => "abc123",
+                "a path for an upload URL" => "/files/abc123",
+                "an upload URL that is not http" => "ftp://uploads.example.test/files/abc123",
+                _ => UploadUrl,
+            },
             difference == "another length" ? 999 : 1000,
             difference == "the file written since" ? written.AddSeconds(-1) : written);
         var resumed = Subscribe<TransferResumed>();

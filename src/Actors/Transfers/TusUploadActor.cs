@@ -80,9 +80,11 @@ internal sealed class TusUploadActor : TransferActor
     {
         var source = await TransferFiles.InspectSourceAsync(path).ConfigureAwait(false);
         var state = await TransferState.LoadAsync(statePath, UploadState.Read, cancellationToken).ConfigureAwait(false);
-        // Only an upload of this very file (same length, not written since) to the same endpoint is resumed.
+        // Only an upload of this very file (same length, not written since) to the same endpoint is resumed, and only at an
+        // http(s) URL: on Unix "/files/x" parses as an absolute file: URI, which no request may go to.
         if (state is not null && (state.Endpoint != endpoint || state.Length != source.Length || state.SourceWrittenUtc != source.WrittenUtc
-                                  || !Uri.TryCreate(state.UploadUrl, UriKind.Absolute, out _)))
+                                  || !Uri.TryCreate(state.UploadUrl, UriKind.Absolute, out var kept)
+                                  || kept.Scheme != Uri.UriSchemeHttp && kept.Scheme != Uri.UriSchemeHttps))
             state = null;
         try
         {
