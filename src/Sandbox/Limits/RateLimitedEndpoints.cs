@@ -42,6 +42,10 @@ internal sealed class RateLimitedEndpoints : IDisposable
         var limit = Volatile.Read(ref _limit);
         if (limit is not null)
         {
+            // Refilled here, from the time elapsed since the last refill, as nginx's limit_req and other servers compute
+            // it on each request: a timer-driven refill runs late when this (shared, in-process) host is starved, and the
+            // requests that arrive before it catches up would see a stale bucket and be throttled below the rate.
+            limit.Bucket.TryReplenish();
             using var lease = limit.Bucket.AttemptAcquire(1);
             if (!lease.IsAcquired)
             {
@@ -79,13 +83,14 @@ internal sealed class RateLimitedEndpoints : IDisposable
         if (query.ContainsKey("retryAfter") && !int.TryParse(query["retryAfter"], NumberStyles.None, CultureInfo.InvariantCulture, out retryAfter))
             return BadRequest(context, "retryAfter must be a whole number of seconds");
 
-        // Replenished every 10 ms (a hundredth of the rate each time), so the rate holds at sub-second scale too.
+        // Replenished on each request (see HandleAsync) once 10 ms have passed, in proportion to the time elapsed (a
+        // hundredth of the rate per 10 ms), so the rate holds at sub-second scale too.
         var bucket = new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
         {
             TokenLimit = burst,
             TokensPerPeriod = Math.Max(1, rate / 100),
             ReplenishmentPeriod = TimeSpan.FromMilliseconds(rate >= 100 ? 10 : 1000.0 / rate),
-            AutoReplenishment = true,
+            AutoReplenishment = false,
             QueueLimit = 0,
         });
         Interlocked.Exchange(ref _limit, new Limit(bucket, rate, retryAfter))?.Bucket.Dispose();
