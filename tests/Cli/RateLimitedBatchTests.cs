@@ -172,8 +172,8 @@ public sealed class RateLimitedBatchTests(ITestOutputHelper output) : IAsyncLife
     }
 
     // --rate: the client keeps to the rate it was told. 800 lines at 200/s (about 3.9 s) against an API that allows
-    // 1,000/s: the time shows the client's limit at work, and the server, well above it even when this machine is loaded
-    //, has no reason to throttle.
+    // 1,000/s: the time shows the client's limit at work, and the server, well above it even when this machine is
+    // loaded, has no reason to throttle.
     [Fact]
     public async Task With_rate_the_batch_keeps_to_that_rate_per_host_and_is_not_throttled()
     {

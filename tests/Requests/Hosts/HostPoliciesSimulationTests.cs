@@ -157,7 +157,8 @@ public sealed class HostPoliciesSimulationTests(ITestOutputHelper output)
 
     // The scenario as a real client meets it: the first 256 requests reach the server over 400 ms (connections
     // opening, JIT), latencies vary, timers fire up to 20 ms late, the server's bucket is refilled every 10 ms. This law
-    // takes 1.25-1.28 x the ideal here with two pauses: the first, then the one that ends the slow start. Before the
+    // takes 1.21-1.24 x the ideal here with two pauses: the first, then the one that ends the slow start (1.25-1.28 x
+    // before the rate climbed back to the measurement after it and held there, AdaptiveRate.HoldTime). Before the
     // burst allowance (AdaptiveRate.BurstAllowance) it took 1.47-1.52 x with five: each short window after a pause read
     // the server's burst as rate (689/s for a 500/s server), and each cut went at most to 0.9 x the last. Tried and
     // dropped earlier: reading the rate from the drain after the first 429 alone gave 1.1 x in this simulation, but

@@ -327,7 +327,32 @@ public sealed class HostPoliciesTests
         var second = rate.Rate!.Value;
         Assert.True(second >= first * 0.75, $"{second} after {first}"); // not far below the last: steady
         rate.TryAcquire(Ms(3300));
-        Assert.Equal(second * 1.01, rate.Rate!.Value, precision: 3);
+        Assert.Equal(second * 1.05, rate.Rate!.Value, precision: 3); // back towards the measurement, 5 % a second
+    }
+
+    // Rule changed: after a steady cut the rate grew 1 % a second for ever, from 0.9 x the measurement: below the limit
+    // for the ten seconds it took to get back (0.9 x on average; the batch took 1.26-1.30 x the ideal with two
+    // pauses), then past it into the next throttle and its pause. It now climbs back to the measurement in about two
+    // seconds and holds there; the noisy simulation went from 12.6 to 12.1-12.4 s for 10 s of ideal.
+    [Fact]
+    public void After_a_steady_cut_the_rate_climbs_back_to_what_the_server_let_through_holds_there_then_probes_slowly()
+    {
+        var rate = AfterAFirstThrottle(); // slow start from 281/s after 1.1 s
+        for (var t = 1100; t < 2100; t += 2) rate.OnSuccess(Ms(t)); // the server let 500/s through for a second
+        Assert.True(rate.OnThrottled(Ms(2100), admittedSequence: 900, nextSequence: 1000, resumesAt: Ms(3100)));
+        var measured = rate.Rate!.Value / 0.9;
+        Assert.InRange(measured, 440, 460); // 450 in the last 900 ms, over 0.9 s + the burst allowance
+
+        rate.TryAcquire(Ms(4100));
+        Assert.Equal(0.9 * measured * 1.05, rate.Rate!.Value, precision: 3);
+        rate.TryAcquire(Ms(6100));
+        Assert.Equal(measured, rate.Rate!.Value, precision: 3); // 0.945 x 1.1 would pass it: held at the measurement
+        rate.TryAcquire(Ms(2100) + AdaptiveRate.HoldTime - TimeSpan.FromMilliseconds(1));
+        Assert.Equal(measured, rate.Rate!.Value, precision: 3); // for HoldTime after the cut
+
+        // Then 1 % a second from the end of the hold, not from the last growth (no jump for the time held).
+        rate.TryAcquire(Ms(2100) + AdaptiveRate.HoldTime + TimeSpan.FromSeconds(1));
+        Assert.Equal(measured * 1.01, rate.Rate!.Value, precision: 3);
     }
 
     [Fact]

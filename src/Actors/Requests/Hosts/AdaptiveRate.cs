@@ -6,10 +6,13 @@ namespace Courier.Requests.Hosts;
 /// rate has to be found in few throttles. Unlimited until the first throttle. At each throttle the rate becomes
 /// <c>0.9 ×</c> what the server let through (<see cref="Measure"/>), never more than <c>0.9 ×</c> the rate that was
 /// refused. After the first throttle it grows by half every 100 ms until the next one (slow start: the first window
-/// is the server's burst plus the client's warm-up, and says little about the rate); after a later one, by 1 % a second
-/// (stay just under it), unless the server let far less through than before (then fast again, up to <c>0.9 ×</c> the
-/// previous estimate). Pure: time is passed in; single-threaded. Like <see cref="AimdLimit"/>, one cut per window:
-/// throttles of attempts admitted before the last cut say nothing new.
+/// is the server's burst plus the client's warm-up, and says little about the rate). After a later one (steady) it
+/// grows by 5 % a second back up to what the server was measured to let through, holds there for
+/// <see cref="HoldTime"/> (climbing further would only find the same limit again, a <c>Retry-After</c> pause later),
+/// then grows by 1 % a second (to find a limit that was raised). A later throttle that measures far less than the last
+/// estimate (the server slowed down for a moment) starts fast growth again, up to <c>0.9 ×</c> the previous estimate.
+/// Pure: time is passed in; single-threaded. Like <see cref="AimdLimit"/>, one cut per window: throttles of attempts
+/// admitted before the last cut say nothing new.
 /// </summary>
 internal sealed class AdaptiveRate
 {
@@ -18,6 +21,14 @@ internal sealed class AdaptiveRate
     private const double Backoff = 0.9;
     private const double SlowStartGrowth = 1.5;
     private const double SteadyGrowthPerSecond = 0.01;
+    private const double HoldGrowthPerSecond = 0.05;
+
+    /// <summary>
+    /// How long after a steady cut the rate grows only up to what the server was measured to let through (the hold):
+    /// climbing past it would only find the same limit again, one <c>Retry-After</c> pause later. After this, it grows
+    /// 1 % a second again, so that a server that raised its limit is found.
+    /// </summary>
+    internal static readonly TimeSpan HoldTime = TimeSpan.FromSeconds(60);
     private const double FarBelow = 0.75; // an estimate under this share of the last: the server slowed down, grow fast again
 
     /// <summary>
@@ -42,6 +53,8 @@ internal sealed class AdaptiveRate
     private double _ceiling;
     private double? _lastEstimate;
     private double? _slowStartCap;
+    private double? _hold;
+    private DateTimeOffset _holdUntil;
 
     /// <summary>The rate in calls per second, or null while no throttle has been seen.</summary>
     public double? Rate { get; private set; }
@@ -78,12 +91,14 @@ internal sealed class AdaptiveRate
             // server let them through), never above the ceiling of the cut.
             Slide(now);
             _successes[_windowStep % WindowSteps]++;
-            var estimate = Math.Min(Measure(now, _measuredFrom, _cutAt) * Backoff, _ceiling);
+            var measure = Measure(now, _measuredFrom, _cutAt);
+            var estimate = Math.Min(measure * Backoff, _ceiling);
             if (estimate > measured)
             {
                 Rate = estimate;
                 _lastEstimate = estimate;
             }
+            if (_hold is { } hold && measure > hold) _hold = Math.Min(measure, _ceiling);
             return;
         }
         Slide(now);
@@ -109,7 +124,8 @@ internal sealed class AdaptiveRate
         _lastCutSequence = nextSequence - 1;
         Slide(now);
 
-        var estimate = Math.Max(1, Measure(now, _activeFrom, now) * Backoff);
+        var measure = Measure(now, _activeFrom, now);
+        var estimate = Math.Max(1, measure * Backoff);
         // A throttle at a learned rate means that rate was too high: never go back up to it.
         _ceiling = Rate is { } current ? current * Backoff : double.MaxValue;
         if (estimate > _ceiling) estimate = _ceiling;
@@ -127,6 +143,10 @@ internal sealed class AdaptiveRate
             _steady = false;
             _slowStartCap = last * Backoff;
         }
+        // A steady cut measured a window of sending at the limit: the rate climbs back to that measurement and holds there
+        // (HoldTime), rather than finding the limit again with another throttle and its pause.
+        _hold = _steady ? Math.Max(estimate, Math.Min(measure, _ceiling)) : null;
+        _holdUntil = now + HoldTime;
         _lastEstimate = estimate;
         Rate = estimate;
         // Successes still arriving during the pause were let through before the throttle: they refine this measurement.
@@ -182,6 +202,21 @@ internal sealed class AdaptiveRate
     private void Grow(DateTimeOffset now)
     {
         if (Rate is not { } rate || now < _grownAt + Step) return;
+        if (_steady && _hold is { } hold)
+        {
+            // Back up to the measurement, no further, until the hold ends; then on at the steady pace from its end (no
+            // growth is owed for the time held).
+            var held = ((now < _holdUntil ? now : _holdUntil) - _grownAt).Ticks / Step.Ticks;
+            if (held > 0)
+            {
+                _grownAt += Step * held;
+                Rate = rate = Math.Max(rate, Math.Min(hold, rate * (1 + HoldGrowthPerSecond * held / 10.0)));
+            }
+            if (now < _holdUntil) return;
+            _hold = null;
+            if (_grownAt < _holdUntil) _grownAt = _holdUntil;
+            if (now < _grownAt + Step) return;
+        }
         var steps = (now - _grownAt).Ticks / Step.Ticks;
         _grownAt += Step * steps;
         Rate = _steady
