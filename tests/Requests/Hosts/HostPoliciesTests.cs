@@ -327,32 +327,66 @@ public sealed class HostPoliciesTests
         var second = rate.Rate!.Value;
         Assert.True(second >= first * 0.75, $"{second} after {first}"); // not far below the last: steady
         rate.TryAcquire(Ms(3300));
-        Assert.Equal(second * 1.05, rate.Rate!.Value, precision: 3); // back towards the measurement, 5 % a second
+        Assert.InRange(rate.Rate!.Value, second * 1.05, second / 0.9); // back towards the measurement, not past it
     }
 
     // Rule changed: after a steady cut the rate grew 1 % a second for ever, from 0.9 x the measurement: below the limit
     // for the ten seconds it took to get back (0.9 x on average; the batch took 1.26-1.30 x the ideal with two
-    // pauses), then past it into the next throttle and its pause. It now climbs back to the measurement in about two
-    // seconds and holds there; the noisy simulation went from 12.6 to 12.1-12.4 s for 10 s of ideal.
+    // pauses), then past it into the next throttle and its pause. It now climbs back to the measurement within a couple
+    // of seconds and holds there; the noisy simulation went from 12.6 to 12.1-12.4 s for 10 s of ideal.
     [Fact]
     public void After_a_steady_cut_the_rate_climbs_back_to_what_the_server_let_through_holds_there_then_probes_slowly()
     {
-        var rate = AfterAFirstThrottle(); // slow start from 281/s after 1.1 s
-        for (var t = 1100; t < 2100; t += 2) rate.OnSuccess(Ms(t)); // the server let 500/s through for a second
-        Assert.True(rate.OnThrottled(Ms(2100), admittedSequence: 900, nextSequence: 1000, resumesAt: Ms(3100)));
-        var measured = rate.Rate!.Value / 0.9;
-        Assert.InRange(measured, 440, 460); // 450 in the last 900 ms, over 0.9 s + the burst allowance
+        var (rate, measured) = InAHold();
+        Assert.Equal(0.9 * measured, rate.Rate!.Value, precision: 3);
 
-        rate.TryAcquire(Ms(4100));
-        Assert.Equal(0.9 * measured * 1.05, rate.Rate!.Value, precision: 3);
-        rate.TryAcquire(Ms(6100));
-        Assert.Equal(measured, rate.Rate!.Value, precision: 3); // 0.945 x 1.1 would pass it: held at the measurement
+        rate.TryAcquire(Ms(4100)); // a second after the pause: a tenth of the gap every 100 ms
+        Assert.Equal(measured - 0.1 * measured * Math.Pow(0.9, 10), rate.Rate!.Value, precision: 3);
+        rate.TryAcquire(Ms(8100));
+        Assert.InRange(rate.Rate!.Value, 0.999 * measured, measured); // there, and never past it
         rate.TryAcquire(Ms(2100) + AdaptiveRate.HoldTime - TimeSpan.FromMilliseconds(1));
         Assert.Equal(measured, rate.Rate!.Value, precision: 3); // for HoldTime after the cut
 
         // Then 1 % a second from the end of the hold, not from the last growth (no jump for the time held).
         rate.TryAcquire(Ms(2100) + AdaptiveRate.HoldTime + TimeSpan.FromSeconds(1));
         Assert.Equal(measured * 1.01, rate.Rate!.Value, precision: 3);
+    }
+
+    /// <summary>A steady cut at 2.1 s after a second at 500/s (a pause until 3.1 s): the rate and what was measured.</summary>
+    private static (AdaptiveRate Rate, double Measured) InAHold()
+    {
+        var rate = AfterAFirstThrottle(); // slow start from 281/s after 1.1 s
+        for (var t = 1100; t < 2100; t += 2) rate.OnSuccess(Ms(t)); // the server let 500/s through for a second
+        Assert.True(rate.OnThrottled(Ms(2100), admittedSequence: 900, nextSequence: 1000, resumesAt: Ms(3100)));
+        var measured = rate.Rate!.Value / 0.9;
+        Assert.InRange(measured, 440, 460); // 450 in the last 900 ms, over 0.9 s + the burst allowance
+        return (rate, measured);
+    }
+
+    // Rule changed: a throttle while holding at the measurement (seen against the in-process Sandbox when the test host
+    // stalled: 62 requests in one tenth of a second after 24 and 38, at 400/s against 500/s) was measured like any
+    // other: the window of the stall read 334/s, and the batch went on at 301/s, then about 370/s, for its last 8 s.
+    [Fact]
+    public void The_first_throttle_in_a_hold_is_congestion_the_rate_climbs_back_to_the_hold_and_a_second_is_measured()
+    {
+        var (rate, measured) = InAHold();
+        for (var t = 3100; t < 9100; t += 3) { rate.TryAcquire(Ms(t)); rate.OnSuccess(Ms(t)); } // at the hold
+        Assert.InRange(rate.Rate!.Value, 0.999 * measured, measured);
+
+        // A stall: a few successes, then a throttle. Honoured (a cut), but the hold stays.
+        for (var t = 9100; t < 9400; t += 30) rate.OnSuccess(Ms(t));
+        Assert.True(rate.OnThrottled(Ms(9400), admittedSequence: 5000, nextSequence: 5100, resumesAt: Ms(10400)));
+        Assert.InRange(rate.Rate!.Value, 0.9 * 0.999 * measured, 0.9 * measured);
+        rate.TryAcquire(Ms(13400));
+        Assert.InRange(rate.Rate!.Value, 0.99 * measured, measured); // back at the hold within 3 s
+
+        // A second throttle within the hold: the server did slow down to 400/s, and is measured (360 in the last 900 ms,
+        // over 0.9 s + the burst allowance). (Far below the last estimate, a slow start would follow instead.)
+        for (var t = 13400.0; t < 14400; t += 2.5) rate.OnSuccess(Ms(t));
+        Assert.True(rate.OnThrottled(Ms(14400), admittedSequence: 9000, nextSequence: 9100, resumesAt: Ms(15400)));
+        Assert.Equal(0.9 * 360, rate.Rate!.Value, precision: 3);
+        rate.TryAcquire(Ms(25400));
+        Assert.InRange(rate.Rate!.Value, 0.999 * 360, 360); // the new hold: what the server let through now
     }
 
     [Fact]

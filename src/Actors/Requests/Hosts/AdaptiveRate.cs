@@ -7,11 +7,12 @@ namespace Courier.Requests.Hosts;
 /// <c>0.9 ×</c> what the server let through (<see cref="Measure"/>), never more than <c>0.9 ×</c> the rate that was
 /// refused. After the first throttle it grows by half every 100 ms until the next one (slow start: the first window
 /// is the server's burst plus the client's warm-up, and says little about the rate). After a later one (steady) it
-/// grows by 5 % a second back up to what the server was measured to let through, holds there for
+/// climbs back to what the server was measured to let through (a tenth of the gap every 100 ms), holds there for
 /// <see cref="HoldTime"/> (climbing further would only find the same limit again, a <c>Retry-After</c> pause later),
-/// then grows by 1 % a second (to find a limit that was raised). A later throttle that measures far less than the last
-/// estimate (the server slowed down for a moment) starts fast growth again, up to <c>0.9 ×</c> the previous estimate.
-/// Pure: time is passed in; single-threaded. Like <see cref="AimdLimit"/>, one cut per window: throttles of attempts
+/// then grows by 1 % a second (to find a limit that was raised). The first throttle within a hold is read as a moment's
+/// congestion: the rate is cut to <c>0.9 ×</c> what it was and climbs back to the hold; a second is measured. A later
+/// throttle that measures far less than the last estimate (the server slowed down for a moment) starts fast growth
+/// again, up to <c>0.9 ×</c> the previous estimate. Pure: time is passed in; single-threaded. Like <see cref="AimdLimit"/>, one cut per window: throttles of attempts
 /// admitted before the last cut say nothing new.
 /// </summary>
 internal sealed class AdaptiveRate
@@ -21,7 +22,7 @@ internal sealed class AdaptiveRate
     private const double Backoff = 0.9;
     private const double SlowStartGrowth = 1.5;
     private const double SteadyGrowthPerSecond = 0.01;
-    private const double HoldGrowthPerSecond = 0.05;
+    private const double HoldApproach = 0.1; // of the gap to the hold, every 100 ms: 65 % of it in a second
 
     /// <summary>
     /// How long after a steady cut the rate grows only up to what the server was measured to let through (the hold):
@@ -55,6 +56,7 @@ internal sealed class AdaptiveRate
     private double? _slowStartCap;
     private double? _hold;
     private DateTimeOffset _holdUntil;
+    private bool _forgiven;
 
     /// <summary>The rate in calls per second, or null while no throttle has been seen.</summary>
     public double? Rate { get; private set; }
@@ -124,6 +126,21 @@ internal sealed class AdaptiveRate
         _lastCutSequence = nextSequence - 1;
         Slide(now);
 
+        if (_steady && _hold is { } hold && Rate is { } prior && !_forgiven && now < _holdUntil)
+        {
+            // A throttle in the hold, at a rate the server let through for a whole window before: read once as a
+            // moment's congestion (a clump of requests after a stall, the server busy), whose window measures the
+            // stall rather than the server. The pause is honoured, the rate cut to Backoff × what it was, and it
+            // climbs back to the hold. A second one within the hold means the server slowed down: it is measured.
+            _forgiven = true;
+            _cuts++;
+            _ceiling = hold;
+            Rate = _lastEstimate = Math.Max(1, prior * Backoff);
+            _holdUntil = now + HoldTime;
+            Paused(now, resumesAt);
+            return true;
+        }
+
         var measure = Measure(now, _activeFrom, now);
         var estimate = Math.Max(1, measure * Backoff);
         // A throttle at a learned rate means that rate was too high: never go back up to it.
@@ -147,8 +164,15 @@ internal sealed class AdaptiveRate
         // (HoldTime), rather than finding the limit again with another throttle and its pause.
         _hold = _steady ? Math.Max(estimate, Math.Min(measure, _ceiling)) : null;
         _holdUntil = now + HoldTime;
+        _forgiven = false;
         _lastEstimate = estimate;
         Rate = estimate;
+        Paused(now, resumesAt);
+        return true;
+    }
+
+    private void Paused(DateTimeOffset now, DateTimeOffset resumesAt)
+    {
         // Successes still arriving during the pause were let through before the throttle: they refine this measurement.
         _cutAt = now;
         _measuredFrom = _activeFrom;
@@ -157,7 +181,6 @@ internal sealed class AdaptiveRate
         _tokens = 0;
         _tokensAt = _activeFrom;
         _grownAt = _activeFrom;
-        return true;
     }
 
     /// <summary>
@@ -210,7 +233,7 @@ internal sealed class AdaptiveRate
             if (held > 0)
             {
                 _grownAt += Step * held;
-                Rate = rate = Math.Max(rate, Math.Min(hold, rate * (1 + HoldGrowthPerSecond * held / 10.0)));
+                Rate = rate = Math.Max(rate, hold - (hold - rate) * Math.Pow(1 - HoldApproach, Math.Min(held, 1000)));
             }
             if (now < _holdUntil) return;
             _hold = null;
