@@ -389,6 +389,31 @@ public sealed class HostPoliciesTests
         Assert.InRange(rate.Rate!.Value, 0.999 * 360, 360); // the new hold: what the server let through now
     }
 
+    // Regression: a window holding a stall of the client's own process (the test host starved: 700 ms without a single
+    // request reaching the Sandbox, then a clump and a throttle) was measured as sending time: 43/s learned for a 500/s
+    // server, then a slow start back from there.
+    [Fact]
+    public void Whole_steps_without_a_success_among_busy_ones_are_a_stall_and_not_sending_time()
+    {
+        var rate = AfterAFirstThrottle(); // slow start from 281/s after 1.1 s
+        for (var t = 1100; t < 1600; t += 2) rate.OnSuccess(Ms(t)); // 250 at 500/s
+        for (var i = 0; i < 25; i++) rate.OnSuccess(Ms(2000 + i * 2)); // nothing from 1.6 to 2.0 s, then a clump
+        Assert.True(rate.OnThrottled(Ms(2050), admittedSequence: 900, nextSequence: 1000, resumesAt: Ms(3050)));
+
+        // 275 successes over 0.95 s less the four silent steps, plus the burst allowance (was: 275 / 1.05 s).
+        Assert.Equal(0.9 * 275 / (0.95 - 0.4 + 0.1), rate.Rate!.Value, precision: 3);
+    }
+
+    [Fact]
+    public void At_a_low_rate_silent_steps_are_the_gaps_between_calls_and_count_as_sending_time()
+    {
+        var rate = AfterAFirstThrottle();
+        for (var t = 1100; t < 2100; t += 250) rate.OnSuccess(Ms(t)); // 4/s: most steps see none
+        Assert.True(rate.OnThrottled(Ms(2100), admittedSequence: 900, nextSequence: 1000, resumesAt: Ms(3100)));
+
+        Assert.InRange(rate.Rate!.Value, 1, 0.9 * 4 / 0.9 + 0.001); // at most 0.9 x 4 successes over a window of 0.8 s + 0.1 s
+    }
+
     [Fact]
     public void Answers_arriving_during_the_pause_count_for_the_window_the_throttle_ended_but_never_past_its_ceiling()
     {

@@ -40,6 +40,12 @@ internal sealed class AdaptiveRate
     /// </summary>
     internal static readonly TimeSpan BurstAllowance = TimeSpan.FromMilliseconds(100);
 
+    /// <summary>
+    /// The successes per answering step (100 ms) from which a step without any is read as a stall and left out of the
+    /// measurement's time: at lower rates a silent step is just the gap between calls.
+    /// </summary>
+    private const int StalledStepEvidence = 5;
+
     private readonly long[] _successes = new long[WindowSteps];
     private long _windowStep;
     private long _lastCutSequence = -1;
@@ -197,12 +203,21 @@ internal sealed class AdaptiveRate
         var latestStep = latestStart.UtcTicks / Step.Ticks;
         var best = 0.0;
         var successes = 0L;
+        var silent = 0; // whole steps of the window without a success
+        var answering = 0; // steps with one or more
         for (var step = endStep; step > endStep - WindowSteps && step > _windowStep - WindowSteps; step--)
         {
-            if (step <= _windowStep) successes += _successes[step % WindowSteps];
+            var count = step <= _windowStep ? _successes[step % WindowSteps] : 0;
+            successes += count;
             var from = new DateTimeOffset(step * Step.Ticks, TimeSpan.Zero);
             if (from < sendingFrom) from = sendingFrom;
-            var seconds = Math.Max(0, (end - from).TotalSeconds) + BurstAllowance.TotalSeconds;
+            if (count > 0) answering++;
+            else if (step < endStep && from.UtcTicks == step * Step.Ticks) silent++;
+            // A server that limits the rate answers 429 beyond it; it does not go silent for 100 ms while the other steps
+            // see several successes each: such a step is a stall of the client's process (or of the way to the server),
+            // not sending time, and counted as such it read 43/s for a 500/s server after a 700 ms stall.
+            var stalled = answering > 0 && successes >= StalledStepEvidence * answering ? silent : 0;
+            var seconds = Math.Max(0, (end - from).TotalSeconds - stalled * Step.TotalSeconds) + BurstAllowance.TotalSeconds;
             if (step <= latestStep) best = Math.Max(best, successes / seconds);
             if (from == sendingFrom) break; // the window reaches back to the end of the last pause
         }
