@@ -17,7 +17,7 @@ internal sealed class CallTelemetry
     // The metric tags are kept as their values and built when recorded: a TagList field is about 140 bytes inline, and
     // this object is made for every call (bench/RESULTS.md, issue 13).
     private readonly string _methodTag;
-    private readonly string _serverAddress;
+    private string? _serverAddress;    // made when a metric is recorded (Uri.IdnHost), not for every call
     private Activity? _attempt;
     private DateTimeOffset _attemptStartedAt;
     private string _attemptMethodTag = "";
@@ -36,14 +36,17 @@ internal sealed class CallTelemetry
         _telemetry = telemetry;
         _submittedAt = submittedAt;
         _methodTag = Spans.MethodTag(call.Method);
-        _serverAddress = ServerAddress(call.Uri);
         var queued = now - submittedAt;
         if (queued < TimeSpan.Zero) queued = TimeSpan.Zero;
-        telemetry.Metrics.QueueWait.Record(queued.TotalSeconds, CallTags);
-        telemetry.Metrics.ActiveCalls.Add(1, CallTags);
+        // Each measurement is made only when an instrument has a listener (Enabled), and the span only when the source
+        // has one: without them, their tags, the span's name and the wall clock read are work for nobody (issue 13).
+        var metrics = telemetry.Metrics;
+        if (metrics.QueueWait.Enabled) metrics.QueueWait.Record(queued.TotalSeconds, CallTags);
+        if (metrics.ActiveCalls.Enabled) metrics.ActiveCalls.Add(1, CallTags);
 
         // The span covers the queueing too: it starts when the coordinator accepted the call.
-        _span = Spans.Start(CourierActivities.CallOperation, "call " + Spans.MethodTag(call.Method), ActivityKind.Client, call.TraceParent,
+        if (!CourierActivities.Source.HasListeners()) return;
+        _span = Spans.Start(CourierActivities.CallOperation, "call " + _methodTag, ActivityKind.Client, call.TraceParent,
             startTime: DateTimeOffset.UtcNow - queued);
         if (_span is null) return;
         CallTraces.Register(call.Id, _span.Context, runner);
@@ -177,7 +180,8 @@ internal sealed class CallTelemetry
     {
         if (_attemptStartedAt == default) return;
         var elapsed = now - _attemptStartedAt;
-        _telemetry.Metrics.AttemptDuration.Record(Math.Max(0, elapsed.TotalSeconds), AttemptTags());
+        var duration = _telemetry.Metrics.AttemptDuration;
+        if (duration.Enabled) duration.Record(Math.Max(0, elapsed.TotalSeconds), AttemptTags());
         _attemptStartedAt = default;
         Spans.Stop(_attempt);
         _attempt = null;
@@ -259,12 +263,15 @@ internal sealed class CallTelemetry
         };
         if (_attempt is not null) AttemptFailed(outcome, now); // the call ended under a running attempt (cancelled, deadline)
 
-        var tags = CallTags;
-        tags.Add(Tags.Outcome, outcome);
-        if (status is { } s) tags.Add(Tags.StatusClass, Spans.StatusClass(s));
         var metrics = _telemetry.Metrics;
-        metrics.CallDuration.Record(Math.Max(0, (now - _submittedAt).TotalSeconds), tags);
-        metrics.AttemptsPerCall.Record(result.Attempts, tags);
+        if (metrics.CallDuration.Enabled || metrics.AttemptsPerCall.Enabled)
+        {
+            var tags = CallTags;
+            tags.Add(Tags.Outcome, outcome);
+            if (status is { } s) tags.Add(Tags.StatusClass, Spans.StatusClass(s));
+            metrics.CallDuration.Record(Math.Max(0, (now - _submittedAt).TotalSeconds), tags);
+            metrics.AttemptsPerCall.Record(result.Attempts, tags);
+        }
 
         if (_span is null) return;
         if (_span.IsAllDataRequested)
@@ -284,7 +291,8 @@ internal sealed class CallTelemetry
     {
         if (_stopped) return;
         _stopped = true;
-        _telemetry.Metrics.ActiveCalls.Add(-1, CallTags);
+        var active = _telemetry.Metrics.ActiveCalls;
+        if (active.Enabled) active.Add(-1, CallTags);
         if (_ended) return;
         _ended = true;
         Spans.Stop(_attempt);
@@ -296,7 +304,7 @@ internal sealed class CallTelemetry
 
     // ---- helpers -------------------------------------------------------------------------------------------------------
 
-    private TagList CallTags => new() { { Tags.Method, _methodTag }, { Tags.ServerAddress, _serverAddress } };
+    private TagList CallTags => new() { { Tags.Method, _methodTag }, { Tags.ServerAddress, _serverAddress ??= ServerAddress(_call.Uri) } };
 
     /// <summary>The attempt's tags: method, server address, port and scheme, then the status and the error type if any.</summary>
     private TagList AttemptTags()
