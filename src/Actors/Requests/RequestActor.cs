@@ -65,7 +65,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
     private int _lastRetryCost;     // tokens the last retry took from the budget, refunded on success
     private Exception? _lastError;
     private CancellationTokenSource? _attemptCancellation;
-    private ICancelable? _attemptTimer;   // weakly held by the scheduler: see WeakTimer
+    private ICancelable? _attemptTimer;   // see ScheduleTimer
     private ICancelable? _deadlineTimer;  // armed only while waiting for a token
     private bool _finished;
     private CallTelemetry _telemetry;
@@ -342,7 +342,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
             FailDeadline();
             return false;
         }
-        _deadlineTimer = WeakTimer.ScheduleTellOnce(Context.System.Scheduler, remaining, Self, new DeadlineReached(_call.Id));
+        _deadlineTimer = ScheduleTimer(remaining, new DeadlineReached(_call.Id));
         return true;
     }
 
@@ -378,6 +378,18 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         _ticket = null;
         return new AttemptEnded(_call.Id, ticket, outcome, retryAfter, Now);
     }
+
+    /// <summary>
+    /// A one-shot timer telling this actor <paramref name="message"/>. The scheduler keeps a cancelled registration until
+    /// its wheel comes round to it: an actor made for one call is held weakly there (<see cref="WeakTimer"/>), so that it
+    /// is not kept alive after its call; a pooled actor lives on after its call anyway, and its timers hold it directly,
+    /// with one object per timer (Akka's scheduled tell) instead of a closure, a delegate, its runnable and a finalizable
+    /// weak reference (issue 13).
+    /// </summary>
+    private ICancelable ScheduleTimer(TimeSpan delay, object message) =>
+        _pooled
+            ? Context.System.Scheduler.ScheduleTellOnceCancelable(delay, Self, message, ActorRefs.NoSender)
+            : WeakTimer.ScheduleTellOnce(Context.System.Scheduler, delay, Self, message);
 
     private void CancelDeadlineTimer()
     {
@@ -416,8 +428,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         _attemptCancellation?.Dispose();
         _attemptCancellation = new CancellationTokenSource();
         var deadlineFirst = remaining < _attemptTimeout;
-        _attemptTimer = WeakTimer.ScheduleTellOnce(Context.System.Scheduler, deadlineFirst ? remaining : _attemptTimeout, Self,
-            new AttemptTimedOut(_inFlight, deadlineFirst));
+        _attemptTimer = ScheduleTimer(deadlineFirst ? remaining : _attemptTimeout, new AttemptTimedOut(_inFlight, deadlineFirst));
         Become(_sending);
 
         HttpClient client;
