@@ -10,13 +10,13 @@ namespace Courier.Diagnostics;
 /// </summary>
 internal sealed class CallTelemetry
 {
-    private readonly HttpCall _call;
+    // Set for each call (Begin): a pooled RequestActor restarts its one instance for each of its calls (issue 13).
+    private HttpCall _call;
     private readonly CourierTelemetry _telemetry;
-    private readonly DateTimeOffset _submittedAt;
-    private readonly Activity? _span;
-    // The metric tags are kept as their values and built when recorded: a TagList field is about 140 bytes inline, and
-    // this object is made for every call (bench/RESULTS.md, issue 13).
-    private readonly string _methodTag;
+    private DateTimeOffset _submittedAt;
+    private Activity? _span;
+    // The metric tags are kept as their values and built when recorded: a TagList field is about 140 bytes inline.
+    private string _methodTag;
     private string? _serverAddress;    // made when a metric is recorded (Uri.IdnHost), not for every call
     private Activity? _attempt;
     private DateTimeOffset _attemptStartedAt;
@@ -32,9 +32,30 @@ internal sealed class CallTelemetry
 
     private CallTelemetry(HttpCall call, CourierTelemetry telemetry, DateTimeOffset submittedAt, DateTimeOffset now, Akka.Actor.IActorRef runner)
     {
-        _call = call;
         _telemetry = telemetry;
+        Begin(call, submittedAt, now, runner);
+    }
+
+    /// <summary>Sets every per-call field for <paramref name="call"/>, and records its start.</summary>
+    [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(_call), nameof(_methodTag))]
+    private void Begin(HttpCall call, DateTimeOffset submittedAt, DateTimeOffset now, Akka.Actor.IActorRef runner)
+    {
+        _call = call;
         _submittedAt = submittedAt;
+        _span = null;
+        _serverAddress = null;
+        _attempt = null;
+        _attemptStartedAt = default;
+        _attemptMethodTag = "";
+        _attemptUri = null;
+        _attemptStatus = 0;
+        _attemptErrorType = null;
+        _failure = null;
+        _tokenRequest = "get";
+        _tokenAskedAt = default;
+        _ended = false;
+        _stopped = false;
+        var telemetry = _telemetry;
         _methodTag = Spans.MethodTag(call.Method);
         var queued = now - submittedAt;
         if (queued < TimeSpan.Zero) queued = TimeSpan.Zero;
@@ -65,6 +86,18 @@ internal sealed class CallTelemetry
     /// </summary>
     public static CallTelemetry Start(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt, DateTimeOffset now, Akka.Actor.IActorRef runner) =>
         new(call, runtime.Telemetry, submittedAt, now, runner);
+
+    /// <summary>
+    /// Starts a later call of the same RequestActor (pooled) with this instance, whose last call has
+    /// <see cref="Stopped"/>: as <see cref="Start"/>, without a new object per call.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The last call has not stopped.</exception>
+    public CallTelemetry Restart(HttpCall call, DateTimeOffset submittedAt, DateTimeOffset now, Akka.Actor.IActorRef runner)
+    {
+        if (!_stopped) throw new InvalidOperationException("The telemetry of the last call has not stopped.");
+        Begin(call, submittedAt, now, runner);
+        return this;
+    }
 
     // ---- the coordinator's part ---------------------------------------------------------------------------------------
 
@@ -300,6 +333,20 @@ internal sealed class CallTelemetry
         _span.SetStatus(ActivityStatusCode.Error, "stopped");
         CallTraces.Unregister(_call.Id);
         Spans.Stop(_span);
+    }
+
+    /// <summary>
+    /// The call has stopped and its actor keeps this instance for its next call (<see cref="Restart"/>): what refers to
+    /// the ended call (the call and its body, its spans) is released now.
+    /// </summary>
+    public CallTelemetry Released()
+    {
+        if (!_stopped) throw new InvalidOperationException("The telemetry of the call has not stopped.");
+        _call = null!;
+        _span = null;
+        _attempt = null;
+        _attemptUri = null;
+        return this;
     }
 
     // ---- helpers -------------------------------------------------------------------------------------------------------

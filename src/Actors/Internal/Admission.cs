@@ -155,7 +155,7 @@ internal sealed class Admission<TItem, TResult> : IParkingSlots
         var submittedAt = _context.System.Scheduler.Now;
         if (ActiveCount < _maxRunning)
         {
-            Start(new Queued(id, item, replyTo, submittedAt, 0, null));
+            Start(id, item, replyTo, submittedAt); // no queue entry for an item that starts at once
             return;
         }
         if (_queue.Count + _parked.Count >= _maxQueued)
@@ -273,11 +273,11 @@ internal sealed class Admission<TItem, TResult> : IParkingSlots
     /// <summary>Slots may have been freed (an item was parked): parked items waiting for one, then queued items, take them.</summary>
     public void SlotsChanged() => StartNextQueued();
 
-    private void Start(Queued item)
+    private void Start(long id, TItem item, IActorRef replyTo, DateTimeOffset submittedAt)
     {
-        var child = _host.StartChild(item.Id, item.Item, item.SubmittedAt);
+        var child = _host.StartChild(id, item, submittedAt);
         if (!_hostWatchesChildren) _context.Watch(child);
-        _running[item.Id] = new Running(item.Item, item.ReplyTo, child, item.SubmittedAt);
+        _running[id] = new Running(item, replyTo, child, submittedAt);
     }
 
     private void StartNextQueued()
@@ -287,7 +287,7 @@ internal sealed class Admission<TItem, TResult> : IParkingSlots
         {
             next.Timer?.Cancel();
             _host.Dequeued(next.Item);
-            Start(next);
+            Start(next.Id, next.Item, next.ReplyTo, next.SubmittedAt);
         }
     }
 

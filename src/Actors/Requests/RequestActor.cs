@@ -69,6 +69,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
     private ICancelable? _deadlineTimer;  // armed only while waiting for a token
     private bool _finished;
     private CallTelemetry _telemetry;
+    private CallTelemetry? _spareTelemetry; // an idle pooled actor's, stopped with its last call: restarted for the next
 
     public RequestActor(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt, HostTicket? firstPermit = null, bool pooled = false)
     {
@@ -93,7 +94,8 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         _attemptTimeout = call.AttemptTimeout ?? _runtime.AttemptTimeout;
         _maxRetries = call.MaxRetries ?? _runtime.MaxRetries;
         if (call.Body is { IsReplayable: false }) _maxRetries = 0; // a one-shot body is sent once (issue 11)
-        _telemetry = CallTelemetry.Start(_call, _runtime, submittedAt, Now, Self);
+        _telemetry = _spareTelemetry?.Restart(_call, submittedAt, Now, Self) ?? CallTelemetry.Start(_call, _runtime, submittedAt, Now, Self);
+        _spareTelemetry = null;
         _uri = call.Uri;
         _method = call.Method;
         _attempts = 0;
@@ -425,8 +427,13 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         _attempts++;
         _inFlight = ++_attemptSeq;
         _telemetry.AttemptStarted(_attempts, _method, _uri, Now);
-        _attemptCancellation?.Dispose();
-        _attemptCancellation = new CancellationTokenSource();
+        // An attempt that ended with its answer leaves its source uncancelled: the next attempt (of this call or, pooled,
+        // of the next) reuses it. One that was cut short (timeout, the call's end) was cancelled: a new one.
+        if (_attemptCancellation is null || !_attemptCancellation.TryReset())
+        {
+            _attemptCancellation?.Dispose();
+            _attemptCancellation = new CancellationTokenSource();
+        }
         var deadlineFirst = remaining < _attemptTimeout;
         _attemptTimer = ScheduleTimer(deadlineFirst ? remaining : _attemptTimeout, new AttemptTimedOut(_inFlight, deadlineFirst));
         Become(_sending);
@@ -544,7 +551,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
     private void OnResponse(AttemptResponded m)
     {
         _telemetry.AttemptEnded(m.Response, Now);
-        EndAttempt();
+        EndAttempt(abort: false); // it answered: nothing of it is left to cancel
         var response = m.Response;
         var retryAfter = RetryAfter.Parse(response.Headers, Now);
         var hostOutcome = HostOutcomes.FromStatus(response.StatusCode, retryAfter);
@@ -695,7 +702,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
     private void OnFault(AttemptFaulted m)
     {
         _telemetry.AttemptEnded(m.Error, Now);
-        EndAttempt();
+        EndAttempt(abort: false); // it answered: nothing of it is left to cancel
         var (retryable, reachedServer, reason) = Classify(m.Error);
         ReportAttempt(reason == "invalid request" ? HostOutcome.Ignored : HostOutcomes.FromTransportOrTimeout());
         var error = reason == "invalid request"
@@ -719,7 +726,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
     private void OnAttemptTimeout(AttemptTimedOut m)
     {
         _telemetry.AttemptTimedOut(Now);
-        EndAttempt(); // cancels the attempt: its late answer no longer matches _inFlight and is dropped
+        EndAttempt(abort: true); // its late answer no longer matches _inFlight and is dropped
         // The call's own deadline cut the attempt short: that says nothing about the host.
         ReportAttempt(m.DeadlineFirst ? HostOutcome.Ignored : HostOutcomes.FromTransportOrTimeout());
         if (m.DeadlineFirst)
@@ -825,12 +832,13 @@ internal sealed class RequestActor : ActorBase, IWithTimers
 
     // ---- ending ---------------------------------------------------------------------------------------------
 
-    private void EndAttempt()
+    /// <summary>The attempt in flight ends; <paramref name="abort"/>: it has not answered (timed out), so it is cancelled.</summary>
+    private void EndAttempt(bool abort)
     {
         _inFlight = 0;
         _attemptTimer?.Cancel();
         _attemptTimer = null;
-        _attemptCancellation?.Cancel();
+        if (abort) _attemptCancellation?.Cancel();
     }
 
     private void FailWithStatus(HttpStatusException error)
@@ -850,11 +858,12 @@ internal sealed class RequestActor : ActorBase, IWithTimers
     {
         if (_finished) return;
         _finished = true;
+        var onTheWire = _inFlight != 0; // an attempt has been sent and has not answered or timed out
         _inFlight = 0;
         // Abort an attempt still on the wire (cancelled, deadline) BEFORE the report: the report frees the call's slot,
         // and a freed slot must never coexist with this call's request, or the cap is exceeded. PostStop is too late.
         _attemptTimer?.Cancel();
-        _attemptCancellation?.Cancel();
+        if (onTheWire) _attemptCancellation?.Cancel();
         // An attempt cut off by the call's end (cancelled, deadline) frees its host slot; either way with the report.
         lastAttempt ??= TakeAttemptReport(HostOutcome.Ignored);
         _telemetry.Ended(result, Now);
@@ -868,10 +877,10 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         _attemptTimer = null;
         CancelDeadlineTimer();
         Timers.CancelAll();
-        _attemptCancellation?.Dispose();
-        _attemptCancellation = null;
         _telemetry.Stopped();
-        // Nothing of the ended call is kept while idle: its request (and body), its last error, its telemetry.
+        // Nothing of the ended call is kept while idle: its request (and body), its last error, its telemetry (the
+        // object is kept for the next call, with the call it refers to released below).
+        _spareTelemetry = _telemetry.Released();
         _telemetry = null!;
         _call = NoCall;
         _lastError = null;
