@@ -16,24 +16,31 @@ internal sealed class OverheadScenario : IScenario
 
     public string Name => "overhead";
 
-    public string Usage => "overhead [--requests 200000] [--concurrency 1,64,256] [--rounds 5]";
+    public string Usage => "overhead [--requests 200000] [--concurrency 1,64,256] [--rounds 5] [--clients a,c]";
 
     public string Description =>
         "the runtime's own CPU and allocation per call over an in-process handler that answers at once (no network), vs a plain HttpClient over the same handler";
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
-        var options = new ArgReader(args, "requests", "concurrency", "rounds");
+        var options = new ArgReader(args, "requests", "concurrency", "rounds", "clients");
         var requests = options.Int("requests", 200_000);
         var levels = options.IntList("concurrency", [1, 64, 256]);
         var rounds = options.Int("rounds", 5);
+        // "c" alone runs only the runtime: for a profiler, whose samples would otherwise mix both clients.
+        var clients = options.String("clients", "a,c").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (clients.Length == 0 || clients.Any(c => c is not ("a" or "c"))) throw new UsageException("option '--clients' takes a, c or a,c");
         var command = RunInfo.Command(Name,
             ("requests", requests.ToString(CultureInfo.InvariantCulture)),
             ("concurrency", string.Join(',', levels)),
-            ("rounds", rounds.ToString(CultureInfo.InvariantCulture)));
+            ("rounds", rounds.ToString(CultureInfo.InvariantCulture)),
+            ("clients", string.Join(',', clients)));
 
         using var handler = new CannedHandler();
-        HttpTarget[] targets = [new RawHttpTarget(levels.Max(), handler), new CourierHttpTarget(levels.Max(), handler)];
+        var targets = new List<HttpTarget>(2);
+        if (clients.Contains("a")) targets.Add(new RawHttpTarget(levels.Max(), handler));
+        if (clients.Contains("c")) targets.Add(new CourierHttpTarget(levels.Max(), handler));
+        var hasRaw = clients.Contains("a");
         try
         {
             var latencies = new LatencyRecorder(requests);
@@ -45,9 +52,9 @@ internal sealed class OverheadScenario : IScenario
                 var runs = targets.Select(_ => new List<RunResult>(rounds)).ToArray();
                 for (var round = 0; round < rounds; round++)
                 {
-                    for (var k = 0; k < targets.Length; k++)
+                    for (var k = 0; k < targets.Count; k++)
                     {
-                        var t = (round + k) % targets.Length;
+                        var t = (round + k) % targets.Count;
                         var run = await LoadRunner.RunAsync(requests, concurrency, ct => targets[t].GetAsync(Url, ct), latencies, cancellationToken);
                         if (run.ErrorCount > 0) throw new InvalidOperationException($"{targets[t].Name}: {run.ErrorCount} errors, e.g. {run.Errors.Keys.First()}");
                         runs[t].Add(run);
@@ -55,8 +62,8 @@ internal sealed class OverheadScenario : IScenario
                                                 $"CPU {run.CpuMicrosecondsPerCall,6:0.00} µs/call  {run.AllocatedBytesPerCall,7:N0} B/call");
                     }
                 }
-                var raw = (Cpu: Stats.Median(runs[0].Select(r => r.CpuMicrosecondsPerCall)), Alloc: Stats.Median(runs[0].Select(r => r.AllocatedBytesPerCall)));
-                for (var t = 0; t < targets.Length; t++)
+                var raw = !hasRaw ? ((double Cpu, double Alloc)?)null : (Cpu: Stats.Median(runs[0].Select(r => r.CpuMicrosecondsPerCall)), Alloc: Stats.Median(runs[0].Select(r => r.AllocatedBytesPerCall)));
+                for (var t = 0; t < targets.Count; t++)
                 {
                     var rate = runs[t].Select(r => r.RequestsPerSecond).ToArray();
                     var cpu = Stats.Median(runs[t].Select(r => r.CpuMicrosecondsPerCall));
@@ -68,8 +75,8 @@ internal sealed class OverheadScenario : IScenario
                         (Stats.Median(runs[t].Select(r => r.Latency.P99Ms)) * 1000).ToString("0", CultureInfo.InvariantCulture),
                         cpu.ToString("0.00", CultureInfo.InvariantCulture),
                         alloc.ToString("N0", CultureInfo.InvariantCulture),
-                        t == 0 ? "" : (cpu - raw.Cpu).ToString("0.00", CultureInfo.InvariantCulture),
-                        t == 0 ? "" : (alloc - raw.Alloc).ToString("N0", CultureInfo.InvariantCulture));
+                        t == 0 || raw is null ? "" : (cpu - raw.Value.Cpu).ToString("0.00", CultureInfo.InvariantCulture),
+                        t == 0 || raw is null ? "" : (alloc - raw.Value.Alloc).ToString("N0", CultureInfo.InvariantCulture));
                 }
             }
 

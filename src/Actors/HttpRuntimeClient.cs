@@ -109,9 +109,16 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
 
     /// <summary>Creates a client over running actors.</summary>
     public HttpRuntimeClient(HttpRuntimeActors actors, HttpRuntimeOptions options)
-        : this(_ => Task.FromResult(actors.Requests), _ => Task.FromResult(actors.Tokens), options, _ => Task.FromResult(actors.Transfers),
+        : this(Completed(actors.Requests), _ => Task.FromResult(actors.Tokens), options, _ => Task.FromResult(actors.Transfers),
             _ => Task.FromResult(actors.Credentials))
     {
+    }
+
+    /// <summary>The source of an actor that is already running: one completed task, not one per call.</summary>
+    private static Func<CancellationToken, Task<IActorRef>> Completed(IActorRef actor)
+    {
+        var task = Task.FromResult(actor);
+        return _ => task;
     }
 
     internal HttpRuntimeClient(Func<CancellationToken, Task<IActorRef>> coordinator, Func<CancellationToken, Task<IActorRef?>> tokens, HttpRuntimeOptions options,
@@ -147,7 +154,7 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
     /// <inheritdoc />
     public async Task<HttpResponseMessage> SendAsync(HttpCall call, CancellationToken cancellationToken = default)
     {
-        var result = await ExecuteAsync(call, cancellationToken).ConfigureAwait(false);
+        var result = await RunAsync(call, cancellationToken).ConfigureAwait(false);
         return result switch
         {
             CallSucceeded ok => ok.Response,
@@ -158,7 +165,15 @@ public sealed class HttpRuntimeClient : IHttpRuntimeClient
     }
 
     /// <inheritdoc />
-    public async Task<CallResult> ExecuteAsync(HttpCall call, CancellationToken cancellationToken = default)
+    public async Task<CallResult> ExecuteAsync(HttpCall call, CancellationToken cancellationToken = default) =>
+        await RunAsync(call, cancellationToken).ConfigureAwait(false);
+
+    /// <summary>
+    /// Runs a call through the coordinator: <see cref="ExecuteAsync"/>, awaited directly by <see cref="SendAsync(HttpCall, CancellationToken)"/>.
+    /// Its state machine comes from a pool (it is awaited once, at once), so a call allocates one for the public method only.
+    /// </summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<CallResult> RunAsync(HttpCall call, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(call);
         if (!call.Uri.IsAbsoluteUri) call = call with { Uri = Resolve(call.Method, call.Uri) };

@@ -101,6 +101,28 @@ public sealed class RunningCallTelemetryTests : CountedCoordinatorTestKit
         Assert.Equal(0, ActiveCalls());
     }
 
+    // Issue 13: a RequestActor reused for call after call restarts one telemetry object instead of making one per call.
+    // Each call is still measured as its own: its outcome, its status class, its attempts, its queue wait.
+    [Fact]
+    public void Calls_run_in_turn_by_one_reused_actor_are_each_measured_as_their_own()
+    {
+        var coordinator = StartCounted(o => { o.MaxConcurrentCalls = 1; o.Retry.MaxRetries = 0; });
+        Handler.ThenStatus(HttpStatusCode.OK).ThenStatus(HttpStatusCode.NotFound).ThenStatus(HttpStatusCode.OK);
+
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
+        ExpectMsg<CallSucceeded>().Response.Dispose();
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
+        Assert.IsType<HttpStatusException>(ExpectMsg<CallFailed>().Error);
+        coordinator.Tell(new ExecuteCall(HttpCall.Get(Url)));
+        ExpectMsg<CallSucceeded>().Response.Dispose();
+
+        Assert.Equal(["success", "status", "success"], Capture.TagValues("courier.http.call.duration", "courier.outcome"));
+        Assert.Equal(["2xx", "4xx", "2xx"], Capture.TagValues("courier.http.call.duration", "courier.status_class"));
+        Assert.Equal([1.0, 1.0, 1.0], Capture.Measurements.Where(m => m.Instrument == "courier.http.call.attempts").Select(m => m.Value));
+        Assert.Equal(["status"], Reasons("courier.http.failures"));
+        Assert.Equal(3, Capture.Measurements.Count(m => m.Instrument == "courier.http.call.queue_wait"));
+    }
+
     private double ActiveCalls() => Capture.Measurements.Where(m => m.Instrument == "courier.http.active_calls").Sum(m => m.Value);
 
     [Fact]

@@ -10,14 +10,14 @@ namespace Courier.Diagnostics;
 /// </summary>
 internal sealed class CallTelemetry
 {
-    private readonly HttpCall _call;
+    // Set for each call (Begin): a pooled RequestActor restarts its one instance for each of its calls (issue 13).
+    private HttpCall _call;
     private readonly CourierTelemetry _telemetry;
-    private readonly DateTimeOffset _submittedAt;
-    private readonly Activity? _span;
-    // The metric tags are kept as their values and built when recorded: a TagList field is about 140 bytes inline, and
-    // this object is made for every call (bench/RESULTS.md, issue 13).
-    private readonly string _methodTag;
-    private readonly string _serverAddress;
+    private DateTimeOffset _submittedAt;
+    private Activity? _span;
+    // The metric tags are kept as their values and built when recorded: a TagList field is about 140 bytes inline.
+    private string _methodTag;
+    private string? _serverAddress;    // made when a metric is recorded (Uri.IdnHost), not for every call
     private Activity? _attempt;
     private DateTimeOffset _attemptStartedAt;
     private string _attemptMethodTag = "";
@@ -32,18 +32,42 @@ internal sealed class CallTelemetry
 
     private CallTelemetry(HttpCall call, CourierTelemetry telemetry, DateTimeOffset submittedAt, DateTimeOffset now, Akka.Actor.IActorRef runner)
     {
-        _call = call;
         _telemetry = telemetry;
+        Begin(call, submittedAt, now, runner);
+    }
+
+    /// <summary>Sets every per-call field for <paramref name="call"/>, and records its start.</summary>
+    [System.Diagnostics.CodeAnalysis.MemberNotNull(nameof(_call), nameof(_methodTag))]
+    private void Begin(HttpCall call, DateTimeOffset submittedAt, DateTimeOffset now, Akka.Actor.IActorRef runner)
+    {
+        _call = call;
         _submittedAt = submittedAt;
+        _span = null;
+        _serverAddress = null;
+        _attempt = null;
+        _attemptStartedAt = default;
+        _attemptMethodTag = "";
+        _attemptUri = null;
+        _attemptStatus = 0;
+        _attemptErrorType = null;
+        _failure = null;
+        _tokenRequest = "get";
+        _tokenAskedAt = default;
+        _ended = false;
+        _stopped = false;
+        var telemetry = _telemetry;
         _methodTag = Spans.MethodTag(call.Method);
-        _serverAddress = ServerAddress(call.Uri);
         var queued = now - submittedAt;
         if (queued < TimeSpan.Zero) queued = TimeSpan.Zero;
-        telemetry.Metrics.QueueWait.Record(queued.TotalSeconds, CallTags);
-        telemetry.Metrics.ActiveCalls.Add(1, CallTags);
+        // Each measurement is made only when an instrument has a listener (Enabled), and the span only when the source
+        // has one: without them, their tags, the span's name and the wall clock read are work for nobody (issue 13).
+        var metrics = telemetry.Metrics;
+        if (metrics.QueueWait.Enabled) metrics.QueueWait.Record(queued.TotalSeconds, CallTags);
+        if (metrics.ActiveCalls.Enabled) metrics.ActiveCalls.Add(1, CallTags);
 
         // The span covers the queueing too: it starts when the coordinator accepted the call.
-        _span = Spans.Start(CourierActivities.CallOperation, "call " + Spans.MethodTag(call.Method), ActivityKind.Client, call.TraceParent,
+        if (!CourierActivities.Source.HasListeners()) return;
+        _span = Spans.Start(CourierActivities.CallOperation, "call " + _methodTag, ActivityKind.Client, call.TraceParent,
             startTime: DateTimeOffset.UtcNow - queued);
         if (_span is null) return;
         CallTraces.Register(call.Id, _span.Context, runner);
@@ -62,6 +86,18 @@ internal sealed class CallTelemetry
     /// </summary>
     public static CallTelemetry Start(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt, DateTimeOffset now, Akka.Actor.IActorRef runner) =>
         new(call, runtime.Telemetry, submittedAt, now, runner);
+
+    /// <summary>
+    /// Starts a later call of the same RequestActor (pooled) with this instance, whose last call has
+    /// <see cref="Stopped"/>: as <see cref="Start"/>, without a new object per call.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The last call has not stopped.</exception>
+    public CallTelemetry Restart(HttpCall call, DateTimeOffset submittedAt, DateTimeOffset now, Akka.Actor.IActorRef runner)
+    {
+        if (!_stopped) throw new InvalidOperationException("The telemetry of the last call has not stopped.");
+        Begin(call, submittedAt, now, runner);
+        return this;
+    }
 
     // ---- the coordinator's part ---------------------------------------------------------------------------------------
 
@@ -177,7 +213,8 @@ internal sealed class CallTelemetry
     {
         if (_attemptStartedAt == default) return;
         var elapsed = now - _attemptStartedAt;
-        _telemetry.Metrics.AttemptDuration.Record(Math.Max(0, elapsed.TotalSeconds), AttemptTags());
+        var duration = _telemetry.Metrics.AttemptDuration;
+        if (duration.Enabled) duration.Record(Math.Max(0, elapsed.TotalSeconds), AttemptTags());
         _attemptStartedAt = default;
         Spans.Stop(_attempt);
         _attempt = null;
@@ -259,12 +296,15 @@ internal sealed class CallTelemetry
         };
         if (_attempt is not null) AttemptFailed(outcome, now); // the call ended under a running attempt (cancelled, deadline)
 
-        var tags = CallTags;
-        tags.Add(Tags.Outcome, outcome);
-        if (status is { } s) tags.Add(Tags.StatusClass, Spans.StatusClass(s));
         var metrics = _telemetry.Metrics;
-        metrics.CallDuration.Record(Math.Max(0, (now - _submittedAt).TotalSeconds), tags);
-        metrics.AttemptsPerCall.Record(result.Attempts, tags);
+        if (metrics.CallDuration.Enabled || metrics.AttemptsPerCall.Enabled)
+        {
+            var tags = CallTags;
+            tags.Add(Tags.Outcome, outcome);
+            if (status is { } s) tags.Add(Tags.StatusClass, Spans.StatusClass(s));
+            metrics.CallDuration.Record(Math.Max(0, (now - _submittedAt).TotalSeconds), tags);
+            metrics.AttemptsPerCall.Record(result.Attempts, tags);
+        }
 
         if (_span is null) return;
         if (_span.IsAllDataRequested)
@@ -284,7 +324,8 @@ internal sealed class CallTelemetry
     {
         if (_stopped) return;
         _stopped = true;
-        _telemetry.Metrics.ActiveCalls.Add(-1, CallTags);
+        var active = _telemetry.Metrics.ActiveCalls;
+        if (active.Enabled) active.Add(-1, CallTags);
         if (_ended) return;
         _ended = true;
         Spans.Stop(_attempt);
@@ -294,9 +335,23 @@ internal sealed class CallTelemetry
         Spans.Stop(_span);
     }
 
+    /// <summary>
+    /// The call has stopped and its actor keeps this instance for its next call (<see cref="Restart"/>): what refers to
+    /// the ended call (the call and its body, its spans) is released now.
+    /// </summary>
+    public CallTelemetry Released()
+    {
+        if (!_stopped) throw new InvalidOperationException("The telemetry of the call has not stopped.");
+        _call = null!;
+        _span = null;
+        _attempt = null;
+        _attemptUri = null;
+        return this;
+    }
+
     // ---- helpers -------------------------------------------------------------------------------------------------------
 
-    private TagList CallTags => new() { { Tags.Method, _methodTag }, { Tags.ServerAddress, _serverAddress } };
+    private TagList CallTags => new() { { Tags.Method, _methodTag }, { Tags.ServerAddress, _serverAddress ??= ServerAddress(_call.Uri) } };
 
     /// <summary>The attempt's tags: method, server address, port and scheme, then the status and the error type if any.</summary>
     private TagList AttemptTags()

@@ -106,14 +106,24 @@ internal sealed class Admission<TItem, TResult> : IParkingSlots
     private readonly IActorContext _context;
     private readonly int _maxRunning;
     private readonly int _maxQueued;
+    private readonly bool _hostWatchesChildren;
     private readonly Dictionary<long, Running> _running = new();
-    private readonly Dictionary<IActorRef, long> _idByChild = new();
     private readonly IndexedQueue<Queued> _queue = new();
     private readonly HashSet<long> _parked = [];
     private long _tickets;
 
-    public Admission(IAdmissionHost<TItem, TResult> host, IActorContext context, int maxRunning, int maxQueued)
+    /// <param name="host">The coordinator.</param>
+    /// <param name="context">The coordinator's context.</param>
+    /// <param name="maxRunning">The cap on items running at once.</param>
+    /// <param name="maxQueued">The bound on items waiting without a slot (queued or parked).</param>
+    /// <param name="hostWatchesChildren">False (the default): each child is watched while it runs an item, from
+    /// <see cref="IAdmissionHost{TItem, TResult}.StartChild"/> to its report. True: the host watches its children itself,
+    /// for as long as they live (children reused for item after item: a watch and an unwatch per item are two system
+    /// messages and four hash-set updates each way that a reused child does not need, bench/RESULTS.md); the host passes
+    /// every <see cref="Terminated"/> to <see cref="ChildTerminated"/>, whether or not that child was running an item.</param>
+    public Admission(IAdmissionHost<TItem, TResult> host, IActorContext context, int maxRunning, int maxQueued, bool hostWatchesChildren = false)
     {
+        _hostWatchesChildren = hostWatchesChildren;
         _host = host;
         _context = context;
         _maxRunning = maxRunning;
@@ -145,7 +155,7 @@ internal sealed class Admission<TItem, TResult> : IParkingSlots
         var submittedAt = _context.System.Scheduler.Now;
         if (ActiveCount < _maxRunning)
         {
-            Start(new Queued(id, item, replyTo, submittedAt, 0, null));
+            Start(id, item, replyTo, submittedAt); // no queue entry for an item that starts at once
             return;
         }
         if (_queue.Count + _parked.Count >= _maxQueued)
@@ -167,8 +177,7 @@ internal sealed class Admission<TItem, TResult> : IParkingSlots
     {
         if (!_running.Remove(id, out var running)) return false;
         _parked.Remove(id);
-        _idByChild.Remove(running.Child);
-        _context.Unwatch(running.Child);
+        if (!_hostWatchesChildren) _context.Unwatch(running.Child);
         _host.Reply(running.ReplyTo, result);
         StartNextQueued();
         return true;
@@ -176,14 +185,25 @@ internal sealed class Admission<TItem, TResult> : IParkingSlots
 
     /// <summary>A watched child stopped: one that had not reported crashed, and its item is answered.</summary>
     /// <returns>The id of the crashed child's item, or null when the child had reported (or is unknown).</returns>
+    /// <remarks>
+    /// A child that stops without reporting is rare (it threw), so the item it ran is looked up here, in the running
+    /// items, rather than kept in a second map updated twice per item (an actor reference's hash code walks its path).
+    /// </remarks>
     public long? ChildTerminated(IActorRef child)
     {
-        if (!_idByChild.Remove(child, out var id)) return null;
-        _parked.Remove(id);
-        if (_running.Remove(id, out var running))
-            _host.Reply(running.ReplyTo, _host.Answer(id, running.Item, AdmissionEnd.Crashed, _running.Count, _queue.Count, running.SubmittedAt));
+        long? found = null;
+        foreach (var (id, running) in _running)
+        {
+            if (!running.Child.Equals(child)) continue;
+            found = id;
+            break;
+        }
+        if (found is not { } crashed) return null;
+        _running.Remove(crashed, out var item);
+        _parked.Remove(crashed);
+        _host.Reply(item!.ReplyTo, _host.Answer(crashed, item.Item, AdmissionEnd.Crashed, _running.Count, _queue.Count, item.SubmittedAt));
         StartNextQueued();
-        return id;
+        return crashed;
     }
 
     /// <summary>A queued item is answered at once; a running one gets <paramref name="message"/> (its actor answers).</summary>
@@ -224,7 +244,6 @@ internal sealed class Admission<TItem, TResult> : IParkingSlots
         }
         _running.Clear();
         _parked.Clear();
-        _idByChild.Clear();
         _queue.Clear();
     }
 
@@ -254,12 +273,11 @@ internal sealed class Admission<TItem, TResult> : IParkingSlots
     /// <summary>Slots may have been freed (an item was parked): parked items waiting for one, then queued items, take them.</summary>
     public void SlotsChanged() => StartNextQueued();
 
-    private void Start(Queued item)
+    private void Start(long id, TItem item, IActorRef replyTo, DateTimeOffset submittedAt)
     {
-        var child = _host.StartChild(item.Id, item.Item, item.SubmittedAt);
-        _context.Watch(child);
-        _running[item.Id] = new Running(item.Item, item.ReplyTo, child, item.SubmittedAt);
-        _idByChild[child] = item.Id;
+        var child = _host.StartChild(id, item, submittedAt);
+        if (!_hostWatchesChildren) _context.Watch(child);
+        _running[id] = new Running(item, replyTo, child, submittedAt);
     }
 
     private void StartNextQueued()
@@ -269,7 +287,7 @@ internal sealed class Admission<TItem, TResult> : IParkingSlots
         {
             next.Timer?.Cancel();
             _host.Dequeued(next.Item);
-            Start(next);
+            Start(next.Id, next.Item, next.ReplyTo, next.SubmittedAt);
         }
     }
 

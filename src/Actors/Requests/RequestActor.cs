@@ -65,10 +65,11 @@ internal sealed class RequestActor : ActorBase, IWithTimers
     private int _lastRetryCost;     // tokens the last retry took from the budget, refunded on success
     private Exception? _lastError;
     private CancellationTokenSource? _attemptCancellation;
-    private ICancelable? _attemptTimer;   // weakly held by the scheduler: see WeakTimer
+    private ICancelable? _attemptTimer;   // see ScheduleTimer
     private ICancelable? _deadlineTimer;  // armed only while waiting for a token
     private bool _finished;
     private CallTelemetry _telemetry;
+    private CallTelemetry? _spareTelemetry; // an idle pooled actor's, stopped with its last call: restarted for the next
 
     public RequestActor(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt, HostTicket? firstPermit = null, bool pooled = false)
     {
@@ -93,7 +94,8 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         _attemptTimeout = call.AttemptTimeout ?? _runtime.AttemptTimeout;
         _maxRetries = call.MaxRetries ?? _runtime.MaxRetries;
         if (call.Body is { IsReplayable: false }) _maxRetries = 0; // a one-shot body is sent once (issue 11)
-        _telemetry = CallTelemetry.Start(_call, _runtime, submittedAt, Context.System.Scheduler.Now, Self);
+        _telemetry = _spareTelemetry?.Restart(_call, submittedAt, Now, Self) ?? CallTelemetry.Start(_call, _runtime, submittedAt, Now, Self);
+        _spareTelemetry = null;
         _uri = call.Uri;
         _method = call.Method;
         _attempts = 0;
@@ -133,7 +135,33 @@ internal sealed class RequestActor : ActorBase, IWithTimers
     public static Props Props(HttpCall call, RequestRuntime runtime, DateTimeOffset submittedAt, HostTicket? firstPermit = null, bool pooled = false) =>
         Internal.FactoryProducer<RequestActor>.Props(() => new RequestActor(call, runtime, submittedAt, firstPermit, pooled));
 
-    private DateTimeOffset Now => Context.System.Scheduler.Now;
+    // The scheduler's clock, read once per message: a message's handling is one instant (a call answered at once reads it
+    // twice instead of eight times; each read is a clock_gettime, several per cent of the runtime's CPU, issue 13).
+    private DateTimeOffset _now;
+    private bool _nowRead;
+
+    private DateTimeOffset Now
+    {
+        get
+        {
+            if (_nowRead) return _now;
+            _now = Context.System.Scheduler.Now;
+            _nowRead = true;
+            return _now;
+        }
+    }
+
+    protected override bool AroundReceive(Receive receive, object message)
+    {
+        _nowRead = false;
+        return base.AroundReceive(receive, message);
+    }
+
+    public override void AroundPreStart()
+    {
+        _nowRead = false;
+        base.AroundPreStart();
+    }
 
     protected override void PreStart() => Start();
 
@@ -316,7 +344,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
             FailDeadline();
             return false;
         }
-        _deadlineTimer = WeakTimer.ScheduleTellOnce(Context.System.Scheduler, remaining, Self, new DeadlineReached(_call.Id));
+        _deadlineTimer = ScheduleTimer(remaining, new DeadlineReached(_call.Id));
         return true;
     }
 
@@ -353,6 +381,18 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         return new AttemptEnded(_call.Id, ticket, outcome, retryAfter, Now);
     }
 
+    /// <summary>
+    /// A one-shot timer telling this actor <paramref name="message"/>. The scheduler keeps a cancelled registration until
+    /// its wheel comes round to it: an actor made for one call is held weakly there (<see cref="WeakTimer"/>), so that it
+    /// is not kept alive after its call; a pooled actor lives on after its call anyway, and its timers hold it directly,
+    /// with one object per timer (Akka's scheduled tell) instead of a closure, a delegate, its runnable and a finalizable
+    /// weak reference (issue 13).
+    /// </summary>
+    private ICancelable ScheduleTimer(TimeSpan delay, object message) =>
+        _pooled
+            ? Context.System.Scheduler.ScheduleTellOnceCancelable(delay, Self, message, ActorRefs.NoSender)
+            : WeakTimer.ScheduleTellOnce(Context.System.Scheduler, delay, Self, message);
+
     private void CancelDeadlineTimer()
     {
         _deadlineTimer?.Cancel();
@@ -387,11 +427,15 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         _attempts++;
         _inFlight = ++_attemptSeq;
         _telemetry.AttemptStarted(_attempts, _method, _uri, Now);
-        _attemptCancellation?.Dispose();
-        _attemptCancellation = new CancellationTokenSource();
+        // An attempt that ended with its answer leaves its source uncancelled: the next attempt (of this call or, pooled,
+        // of the next) reuses it. One that was cut short (timeout, the call's end) was cancelled: a new one.
+        if (_attemptCancellation is null || !_attemptCancellation.TryReset())
+        {
+            _attemptCancellation?.Dispose();
+            _attemptCancellation = new CancellationTokenSource();
+        }
         var deadlineFirst = remaining < _attemptTimeout;
-        _attemptTimer = WeakTimer.ScheduleTellOnce(Context.System.Scheduler, deadlineFirst ? remaining : _attemptTimeout, Self,
-            new AttemptTimedOut(_inFlight, deadlineFirst));
+        _attemptTimer = ScheduleTimer(deadlineFirst ? remaining : _attemptTimeout, new AttemptTimedOut(_inFlight, deadlineFirst));
         Become(_sending);
 
         HttpClient client;
@@ -407,7 +451,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         }
 
         using (_telemetry.AttemptScope())
-            RunAttemptAsync(client, request, _call.Completion, _inFlight, _runtime.MaxErrorBodyBytes, _attemptCancellation.Token).PipeTo(Self);
+            _ = RunAttemptAsync(Self, client, request, _call.Completion, _inFlight, _runtime.MaxErrorBodyBytes, _attemptCancellation.Token);
     }
 
     private HttpRequestMessage BuildRequest(string? accessToken)
@@ -441,8 +485,17 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         string.Equals(a.Scheme, b.Scheme, StringComparison.OrdinalIgnoreCase) &&
         string.Equals(a.IdnHost, b.IdnHost, StringComparison.OrdinalIgnoreCase) && a.Port == b.Port;
 
-    /// <summary>Runs outside the actor: it touches no actor state and turns every outcome into a message.</summary>
-    private static async Task<object> RunAttemptAsync(HttpClient client, HttpRequestMessage request, HttpCompletionOption completion,
+    /// <summary>
+    /// Runs outside the actor: it touches no actor state and tells <paramref name="self"/> every outcome as a message. It
+    /// never throws, so it tells the actor itself rather than through <c>PipeTo</c> (a second state machine and
+    /// continuation per attempt, issue 13).
+    /// </summary>
+    private static async Task RunAttemptAsync(IActorRef self, HttpClient client, HttpRequestMessage request, HttpCompletionOption completion,
+        long attempt, int maxErrorBody, CancellationToken cancellationToken) =>
+        self.Tell(await AttemptAsync(client, request, completion, attempt, maxErrorBody, cancellationToken).ConfigureAwait(false), ActorRefs.NoSender);
+
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
+    private static async ValueTask<object> AttemptAsync(HttpClient client, HttpRequestMessage request, HttpCompletionOption completion,
         long attempt, int maxErrorBody, CancellationToken cancellationToken)
     {
         try
@@ -498,7 +551,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
     private void OnResponse(AttemptResponded m)
     {
         _telemetry.AttemptEnded(m.Response, Now);
-        EndAttempt();
+        EndAttempt(abort: false); // it answered: nothing of it is left to cancel
         var response = m.Response;
         var retryAfter = RetryAfter.Parse(response.Headers, Now);
         var hostOutcome = HostOutcomes.FromStatus(response.StatusCode, retryAfter);
@@ -649,7 +702,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
     private void OnFault(AttemptFaulted m)
     {
         _telemetry.AttemptEnded(m.Error, Now);
-        EndAttempt();
+        EndAttempt(abort: false); // it answered: nothing of it is left to cancel
         var (retryable, reachedServer, reason) = Classify(m.Error);
         ReportAttempt(reason == "invalid request" ? HostOutcome.Ignored : HostOutcomes.FromTransportOrTimeout());
         var error = reason == "invalid request"
@@ -673,7 +726,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
     private void OnAttemptTimeout(AttemptTimedOut m)
     {
         _telemetry.AttemptTimedOut(Now);
-        EndAttempt(); // cancels the attempt: its late answer no longer matches _inFlight and is dropped
+        EndAttempt(abort: true); // its late answer no longer matches _inFlight and is dropped
         // The call's own deadline cut the attempt short: that says nothing about the host.
         ReportAttempt(m.DeadlineFirst ? HostOutcome.Ignored : HostOutcomes.FromTransportOrTimeout());
         if (m.DeadlineFirst)
@@ -779,12 +832,13 @@ internal sealed class RequestActor : ActorBase, IWithTimers
 
     // ---- ending ---------------------------------------------------------------------------------------------
 
-    private void EndAttempt()
+    /// <summary>The attempt in flight ends; <paramref name="abort"/>: it has not answered (timed out), so it is cancelled.</summary>
+    private void EndAttempt(bool abort)
     {
         _inFlight = 0;
         _attemptTimer?.Cancel();
         _attemptTimer = null;
-        _attemptCancellation?.Cancel();
+        if (abort) _attemptCancellation?.Cancel();
     }
 
     private void FailWithStatus(HttpStatusException error)
@@ -804,11 +858,12 @@ internal sealed class RequestActor : ActorBase, IWithTimers
     {
         if (_finished) return;
         _finished = true;
+        var onTheWire = _inFlight != 0; // an attempt has been sent and has not answered or timed out
         _inFlight = 0;
         // Abort an attempt still on the wire (cancelled, deadline) BEFORE the report: the report frees the call's slot,
         // and a freed slot must never coexist with this call's request, or the cap is exceeded. PostStop is too late.
         _attemptTimer?.Cancel();
-        _attemptCancellation?.Cancel();
+        if (onTheWire) _attemptCancellation?.Cancel();
         // An attempt cut off by the call's end (cancelled, deadline) frees its host slot; either way with the report.
         lastAttempt ??= TakeAttemptReport(HostOutcome.Ignored);
         _telemetry.Ended(result, Now);
@@ -822,10 +877,10 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         _attemptTimer = null;
         CancelDeadlineTimer();
         Timers.CancelAll();
-        _attemptCancellation?.Dispose();
-        _attemptCancellation = null;
         _telemetry.Stopped();
-        // Nothing of the ended call is kept while idle: its request (and body), its last error, its telemetry.
+        // Nothing of the ended call is kept while idle: its request (and body), its last error, its telemetry (the
+        // object is kept for the next call, with the call it refers to released below).
+        _spareTelemetry = _telemetry.Released();
         _telemetry = null!;
         _call = NoCall;
         _lastError = null;

@@ -41,7 +41,8 @@ public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, 
     internal RequestCoordinator(RequestRuntime runtime)
     {
         _runtime = runtime;
-        _admission = new Admission<HttpCall, CallResult>(this, Context, runtime.MaxConcurrentCalls, runtime.MaxQueuedCalls);
+        // The RequestActors are watched for their lifetime (StartChild), not once per call: they are reused.
+        _admission = new Admission<HttpCall, CallResult>(this, Context, runtime.MaxConcurrentCalls, runtime.MaxQueuedCalls, hostWatchesChildren: true);
         Receive<ExecuteCall>(OnExecute);
         Receive<RequestFinished>(m =>
         {
@@ -49,7 +50,7 @@ public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, 
             Hosts.CallEnded(m.Result.CallId);
             // Idle before the admission moves on, so that a queued call it starts now reuses this actor.
             if (_idle.Count < IdleCap) _idle.Push(Sender);
-            else Context.Stop(Sender);
+            else Context.Stop(Context.Unwatch(Sender)); // no Terminated to look up
             _admission.Finished(m.Result.CallId, m.Result);
         });
         Receive<CancelCall>(m => _admission.Cancel(m.CallId, m));
@@ -65,6 +66,7 @@ public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, 
         {
             // A RequestActor that stopped without reporting (it threw) may hold a host permit: release it first.
             if (_admission.ChildTerminated(m.ActorRef) is { } callId) Hosts.CallEnded(callId);
+            else if (_idle.Contains(m.ActorRef)) DropIdle(m.ActorRef); // stopped between two calls (over IdleCap, or it threw)
         });
     }
 
@@ -105,13 +107,21 @@ public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, 
     {
         // The first attempt's permit comes with the call when its host admits it now and no token wait comes first
         // (a permit is held only by an attempt about to be sent): no permit round trip on the common path.
-        var permit = _runtime.MaySendAtOnce(call, Context.System.Scheduler.Now) ? Hosts.TryAdmitAtOnce(call.Id, HostKey.From(call.Uri)) : null;
+        var permit = _runtime.MaySendAtOnce(call, Context.System.Scheduler) ? Hosts.TryAdmitAtOnce(call.Id, HostKey.From(call.Uri)) : null;
         if (_idle.TryPop(out var idle))
         {
             idle.Tell(new RunCall(call, submittedAt, permit));
             return idle;
         }
-        return Context.ActorOf(RequestActor.Props(call, _runtime, submittedAt, permit, pooled: true));
+        return Context.Watch(Context.ActorOf(RequestActor.Props(call, _runtime, submittedAt, permit, pooled: true)));
+    }
+
+    /// <summary>An idle RequestActor stopped: it must not be given a call (rare, so the stack is rebuilt without it).</summary>
+    private void DropIdle(IActorRef stopped)
+    {
+        var kept = _idle.Where(a => !a.Equals(stopped)).Reverse().ToArray();
+        _idle.Clear();
+        foreach (var actor in kept) _idle.Push(actor);
     }
 
     TimeSpan? IAdmissionHost<HttpCall, CallResult>.QueueDeadline(HttpCall call) => call.Deadline ?? _runtime.CallDeadline;

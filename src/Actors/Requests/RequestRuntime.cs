@@ -143,10 +143,10 @@ internal sealed class RequestRuntime
 
     /// <summary>
     /// May the call's first attempt be sent as soon as it starts, without waiting for another actor first? True when it
-    /// carries no token, or its credential's published token may be sent at <paramref name="now"/>.
+    /// carries no token, or its credential's published token may be sent now (<paramref name="clock"/>, read only then).
     /// </summary>
-    public bool MaySendAtOnce(HttpCall call, DateTimeOffset now) =>
-        !UsesToken(call) || RouteFor(call)?.Snapshot?.TryGet(now) is not null;
+    public bool MaySendAtOnce(HttpCall call, IScheduler clock) =>
+        !UsesToken(call) || RouteFor(call)?.Snapshot?.TryGet(clock.Now) is not null;
 
     /// <summary>Does this call carry an access token (of its credential)?</summary>
     public bool UsesToken(HttpCall call)
