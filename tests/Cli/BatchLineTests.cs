@@ -36,6 +36,7 @@ public sealed class BatchLineTests
     [InlineData("""{"id":4.50,"url":"http://h/x"}""", "4.50")]
     [InlineData("""{"id":"a\"b\u00e9","url":"http://h/x"}""", "a\"bé")]
     [InlineData("""{"url":"http://h/x","id":"last","id":"wins"}""", "wins")]
+    [InlineData("""{"x":{"id":"inner"},"id":"outer","method":{"id":"m"},"url":"http://h/x","y":[{"id":"z"}]}""", "outer")]
     public void The_id_is_a_string_or_the_text_of_a_number(string text, string id) =>
         Assert.Equal(id, BatchLine.Parse(text, 1, null).Id);
 
@@ -66,6 +67,10 @@ public sealed class BatchLineTests
     [InlineData("""["id","a"]""", "a line must be a JSON object")]
     [InlineData("""{"url":"http://h/x"}""", "missing \"id\"")]
     [InlineData("""{"id":true,"url":"http://h/x"}""", "missing \"id\"")]
+    [InlineData("""{"id":{"url":"http://h/x"},"method":["url"]}""", "missing \"id\"")]
+    [InlineData("""{"id":"a","url":{"url":"http://h/x"}}""", "missing \"url\"")]
+    [InlineData("""[1,2] x""", "not valid JSON")]
+    [InlineData("""5""", "a line must be a JSON object")]
     [InlineData("""{"id":"a"}""", "missing \"url\"")]
     [InlineData("""{"id":"a","url":5}""", "missing \"url\"")]
     [InlineData("""{"id":"a","url":"http://h:x/"}""", "\"url\" is not a URL")]
