@@ -206,18 +206,21 @@ internal static class BatchResults
             w.WriteBase64String("bodyBase64", body);
             return;
         }
-        if (json && body.Length > 0 && System.Text.Unicode.Utf8.IsValid(body) && IsOneJsonValue(body))
+        var value = body.AsSpan();
+        if (value.StartsWith("\uFEFF"u8)) value = value[3..]; // a byte order mark is not part of the value
+        if (json && value.Length > 0 && System.Text.Unicode.Utf8.IsValid(value) && IsOneJsonValue(value))
         {
             w.WritePropertyName("body");
-            if (body.AsSpan().IndexOfAny((byte)'\n', (byte)'\r') < 0)
+            if (value.IndexOfAny((byte)'\n', (byte)'\r') < 0)
             {
                 // The common case, a compact body: copied as it is (already checked), no document built and written back.
-                w.WriteRawValue(body.AsSpan().Trim(" \t"u8), skipInputValidation: true);
+                w.WriteRawValue(value.Trim(" \t"u8), skipInputValidation: true);
             }
             else
             {
                 // Re-written, not copied: a pretty-printed body would otherwise put newlines into the one-line result.
-                using var document = JsonDocument.Parse(body);
+                var reader = new Utf8JsonReader(value);
+                using var document = JsonDocument.ParseValue(ref reader);
                 document.RootElement.WriteTo(w);
             }
             return;
