@@ -70,7 +70,7 @@ internal static class BatchCommand
         var verbose = parse.GetValue(shared.Verbose);
         // Failures are summarised at the end and detailed in the results file: no log line per failed call.
         await using var runtime = await RuntimeHost.StartAsync(configuration, verbose, cancellationToken: cancellationToken,
-            quietLevel: Microsoft.Extensions.Logging.LogLevel.Critical);
+            quietLevel: Microsoft.Extensions.Logging.LogLevel.Critical, ownThreads: true);
         var options = runtime.Options;
         settings = settings with { Concurrency = options.MaxConcurrentCalls, BaseAddress = options.BaseAddress };
         var console = Consoles.StandardError(shared.IsInteractive(parse));

@@ -29,11 +29,12 @@ internal static class BatchResults
     /// <summary>The key a result is filed under: its id, or its line number for a line without a usable id.</summary>
     public static string Key(string? id, long lineNumber) => id ?? "#line:" + lineNumber;
 
-    public static byte[] Success(BatchLine line, int status, int attempts, TimeSpan duration, byte[] body, MediaTypeHeaderValue? contentType, bool base64) => Write(w =>
-    {
-        Common(w, line.Id, line.LineNumber, status, attempts, duration);
-        WriteBody(w, body, IsJson(contentType), base64);
-    });
+    public static byte[] Success(BatchLine line, int status, int attempts, TimeSpan duration, byte[] body, MediaTypeHeaderValue? contentType, bool base64) =>
+        Write((line, status, attempts, duration, body, json: IsJson(contentType), base64), static (w, s) => // once per line: no closure
+        {
+            Common(w, s.line.Id, s.line.LineNumber, s.status, s.attempts, s.duration);
+            WriteBody(w, s.body, s.json, s.base64);
+        });
 
     public static byte[] Failure(BatchLine line, Exception error, int attempts, TimeSpan duration, bool base64) => Write(w =>
     {
@@ -205,17 +206,44 @@ internal static class BatchResults
             w.WriteBase64String("bodyBase64", body);
             return;
         }
-        if (json && body.Length > 0 && TryParseJson(body) is { } document)
+        var value = body.AsSpan();
+        if (value.StartsWith("\uFEFF"u8)) value = value[3..]; // a byte order mark is not part of the value
+        if (json && value.Length > 0 && System.Text.Unicode.Utf8.IsValid(value) && IsOneJsonValue(value))
         {
-            // Re-written, not copied: a pretty-printed body would otherwise put newlines into the one-line result.
-            using (document)
+            w.WritePropertyName("body");
+            if (value.IndexOfAny((byte)'\n', (byte)'\r') < 0)
             {
-                w.WritePropertyName("body");
+                // The common case, a compact body: copied as it is (already checked), no document built and written back.
+                w.WriteRawValue(value.Trim(" \t"u8), skipInputValidation: true);
+            }
+            else
+            {
+                // Re-written, not copied: a pretty-printed body would otherwise put newlines into the one-line result.
+                var reader = new Utf8JsonReader(value);
+                using var document = JsonDocument.ParseValue(ref reader);
                 document.RootElement.WriteTo(w);
             }
             return;
         }
         w.WriteString("body", Encoding.UTF8.GetString(body));
+    }
+
+    /// <summary>Whether <paramref name="utf8"/> is exactly one JSON value, by the rules <c>JsonDocument.Parse</c> applies (no comments,
+    /// no trailing commas, depth 64, nothing but whitespace after it), read without building a document.</summary>
+    private static bool IsOneJsonValue(ReadOnlySpan<byte> utf8)
+    {
+        var reader = new Utf8JsonReader(utf8);
+        try
+        {
+            while (reader.Read())
+            {
+            }
+            return true;
+        }
+        catch (JsonException)
+        {
+            return false;
+        }
     }
 
     private static bool IsJson(MediaTypeHeaderValue? contentType) =>
@@ -224,31 +252,21 @@ internal static class BatchResults
 
     private static bool LooksLikeJson(string body) => body.TrimStart() is ['{', ..] or ['[', ..];
 
-    private static JsonDocument? TryParseJson(byte[] body)
-    {
-        try
-        {
-            return JsonDocument.Parse(body);
-        }
-        catch (JsonException)
-        {
-            return null;
-        }
-    }
-
     // One writer and buffer per thread, reused for every result line (Write is synchronous: no await between use and reuse).
     [ThreadStatic] private static System.Buffers.ArrayBufferWriter<byte>? t_buffer;
     [ThreadStatic] private static Utf8JsonWriter? t_writer;
     private const int KeptBufferBytes = 64 * 1024; // a larger one (a large body) is dropped after use, not kept per thread
 
-    private static byte[] Write(Action<Utf8JsonWriter> body)
+    private static byte[] Write(Action<Utf8JsonWriter> body) => Write(body, static (w, write) => write(w));
+
+    private static byte[] Write<TState>(TState state, Action<Utf8JsonWriter, TState> body)
     {
         var buffer = t_buffer ??= new System.Buffers.ArrayBufferWriter<byte>(1024);
         buffer.ResetWrittenCount();
         var writer = t_writer ??= new Utf8JsonWriter(buffer, WriterOptions);
         writer.Reset(buffer); // also after a failed line: no state carried over
         writer.WriteStartObject();
-        body(writer);
+        body(writer, state);
         writer.WriteEndObject();
         writer.Flush();
         var bytes = new byte[buffer.WrittenCount + 1];

@@ -136,7 +136,7 @@ internal static class BatchRunner
                 await slots.WaitAsync(cancellationToken);
                 // Journaled only once it holds a slot, i.e. right before it is sent: a kill while waiting leaves no entry.
                 var journaled = unsafeMethod && !call.HasIdempotencyKey;
-                if (journaled) await journal.RecordSendingAsync(line.Id);
+                if (journaled) journal.RecordSending(line.Id);
                 _ = RunOneAsync(line with { Call = call }, journaled);
                 if ((read & 255) == 0) Report();
             }
@@ -179,7 +179,7 @@ internal static class BatchRunner
                         break;
                     case CallFailed { Error: HttpCallCanceledException cancel }:
                         // Not answered: a resumed batch sends it again, unless it may have reached the server without a key.
-                        if (journaled && cancel.Attempts == 0) await journal.RecordNotSentAsync(line.Id);
+                        if (journaled && cancel.Attempts == 0) journal.RecordNotSent(line.Id);
                         return;
                     case CallFailed f:
                         if (f.Error is AuthenticationFailedException) Interlocked.Increment(ref authFailures);
@@ -190,7 +190,7 @@ internal static class BatchRunner
             catch (OperationCanceledException)
             {
                 // Cancelled before it was sent: not answered, a resumed batch sends it.
-                if (journaled) await journal.RecordNotSentAsync(line.Id);
+                if (journaled) journal.RecordNotSent(line.Id);
             }
             catch (ChannelClosedException)
             {

@@ -29,7 +29,8 @@ internal static class RequestCommand
     {
         using var timeline = trace ? new TraceTimeline() : null;
         var call = BuildCall(methodText, urlText, headerTexts, data);
-        var stderr = Consoles.StandardError(shared.IsInteractive(parse));
+        var interactive = shared.IsInteractive(parse);
+        var stderr = Consoles.StandardError(interactive);
         var json = parse.GetValue(shared.Json);
 
         await using var runtime = await RuntimeHost.StartAsync(shared.ToConfiguration(parse), parse.GetValue(shared.Verbose), cancellationToken: cancellationToken);
@@ -51,7 +52,9 @@ internal static class RequestCommand
                     }
                     else
                     {
-                        stderr.MarkupLineInterpolated($"[green]{(int)ok.Response.StatusCode} {ok.Response.ReasonPhrase}[/] after {ok.Attempts} attempt(s), {stopwatch.ElapsedMilliseconds} ms");
+                        // Plain output, plain line: Spectre's first rendered line costs a one-shot command about 20 ms of CPU (bench/RESULTS.md).
+                        if (interactive) stderr.MarkupLineInterpolated($"[green]{(int)ok.Response.StatusCode} {ok.Response.ReasonPhrase}[/] after {ok.Attempts} attempt(s), {stopwatch.ElapsedMilliseconds} ms");
+                        else Console.Error.WriteLine($"{(int)ok.Response.StatusCode} {ok.Response.ReasonPhrase} after {ok.Attempts} attempt(s), {stopwatch.ElapsedMilliseconds} ms");
                         await WriteBodyAsync(ok.Response.Content.Headers.ContentType?.MediaType, body, cancellationToken);
                     }
                 }
@@ -64,7 +67,8 @@ internal static class RequestCommand
                 }
                 else
                 {
-                    stderr.MarkupLineInterpolated($"[red]{error.Message}[/]");
+                    if (interactive) stderr.MarkupLineInterpolated($"[red]{error.Message}[/]");
+                    else Console.Error.WriteLine(error.Message);
                     if (error is HttpStatusException { ResponseBody: { } body }) Console.Out.Write(body);
                 }
                 return error switch

@@ -48,8 +48,12 @@ internal sealed class RuntimeHost : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the start.</param>
     /// <param name="quietLevel">The lowest level logged without <c>--verbose</c>: Warning by default; commands that report
     /// every failure themselves pass a higher one, so that a failure is one line, not log entries and a line.</param>
+    /// <param name="ownThreads">Run the actors on threads of their own, one per core (Akka's fork-join executor), instead of
+    /// the .NET thread pool the HTTP stack's continuations run on: for many calls in flight (<c>batch</c>), where it saves
+    /// CPU per call (bench/RESULTS.md); a one-shot command would only pay for starting the threads.</param>
     public static async Task<RuntimeHost> StartAsync(IReadOnlyDictionary<string, string?> commandLine, bool verbose,
-        Action<HttpRuntimeOptions>? configure = null, CancellationToken cancellationToken = default, LogLevel quietLevel = LogLevel.Warning)
+        Action<HttpRuntimeOptions>? configure = null, CancellationToken cancellationToken = default, LogLevel quietLevel = LogLevel.Warning,
+        bool ownThreads = false)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var minimum = verbose ? LogLevel.Information : quietLevel;
@@ -91,7 +95,7 @@ internal sealed class RuntimeHost : IAsyncDisposable
         try
         {
             system = ActorSystem.Create("courier", ActorSystemSetup.Create(
-                BootstrapSetup.Create().WithConfig(AkkaConfig(minimum)),
+                BootstrapSetup.Create().WithConfig(AkkaConfig(minimum, ownThreads)),
                 new LoggerFactorySetup(loggerFactory)));
             CourierTelemetry.Install(system, meterFactory: null, loggerFactory);
 
@@ -121,7 +125,7 @@ internal sealed class RuntimeHost : IAsyncDisposable
     }
 
     /// <summary>Only what the CLI changes from Akka's defaults: no remoting or cluster is loaded, nothing else is started.</summary>
-    private static string AkkaConfig(LogLevel minimum)
+    private static string AkkaConfig(LogLevel minimum, bool ownThreads)
     {
         var level = minimum switch
         {
@@ -139,8 +143,17 @@ internal sealed class RuntimeHost : IAsyncDisposable
               log-config-on-start = off
               coordinated-shutdown.run-by-clr-shutdown-hook = off
             }
-            """;
+            """ + (ownThreads ? OwnThreads : "");
     }
+
+    // Akka's default is at least 8 threads (parallelism-min); on 2 cores 2 threads measured best for batch, 1 worse (bench/RESULTS.md).
+    private const string OwnThreads = """
+
+        akka.actor.default-dispatcher {
+          executor = fork-join-executor
+          fork-join-executor { parallelism-min = 2, parallelism-factor = 1.0, parallelism-max = 64 }
+        }
+        """;
 
     public async ValueTask DisposeAsync()
     {
