@@ -16,9 +16,10 @@ namespace Courier.Requests.Hosts;
 /// anyone announces (31 years) and is read as epoch seconds, one of at least <see cref="EpochMillisecondsFrom"/> as epoch
 /// milliseconds.</item>
 /// </list>
-/// When several forms are present, the IETF one wins, then the older one, then the vendor one. Of several policies, the
-/// most restrictive counts: a limit with nothing remaining (the one that resets last), else the one with the least
-/// remaining. Only quotas counted in requests are read (a policy with <c>qu="content-bytes"</c> or
+/// When several forms are present, the IETF one wins, then the older one, then the vendor one. Of several limits, the
+/// most restrictive counts: one with nothing remaining (the one that resets last), else the one with the least
+/// remaining; of several policies, the one with the least quota per second among those short enough to pace by
+/// (<see cref="AnnouncedQuota"/>), else among all. Only quotas counted in requests are read (a policy with <c>qu="content-bytes"</c> or
 /// <c>"concurrent-requests"</c> and its limits are skipped). A malformed field is ignored, as the draft requires
 /// (§7): never an exception. Pure: the clock is passed in (the actor system scheduler's <c>Now</c>), only to turn an
 /// epoch reset into a delay.
@@ -86,8 +87,9 @@ internal static class RateLimitHeaders
     }
 
     /// <summary>
-    /// The tightest policy: the one with the least quota per second, of those counted in requests with a window (the
-    /// caller decides which windows are short enough to pace by); also the names of policies counted in other units.
+    /// The tightest policy counted in requests with a window: the least quota per second of those whose window is short
+    /// enough to pace by (<see cref="AnnouncedQuota.MaxPacingWindow"/>), else of all; also the names of policies counted
+    /// in other units.
     /// </summary>
     private static (long? Quota, TimeSpan? Window) ParsePolicies(string? policy, string? limit, out List<string>? otherUnits)
     {
@@ -97,9 +99,15 @@ internal static class RateLimitHeaders
         void Consider(long quota, long windowSeconds)
         {
             if (windowSeconds < 1 || windowSeconds > int.MaxValue) return;
-            if (bestQuota is { } q && bestWindow is { } w && quota / (double)windowSeconds >= q / w.TotalSeconds) return;
+            var window = TimeSpan.FromSeconds(windowSeconds);
+            if (bestQuota is { } q && bestWindow is { } w)
+            {
+                bool Short(TimeSpan span) => span <= AnnouncedQuota.MaxPacingWindow;
+                if (Short(w) && !Short(window)) return;
+                if (Short(w) == Short(window) && quota / (double)windowSeconds >= q / w.TotalSeconds) return;
+            }
             bestQuota = quota;
-            bestWindow = TimeSpan.FromSeconds(windowSeconds);
+            bestWindow = window;
         }
 
         for (var pass = 0; pass < 2; pass++)
