@@ -137,4 +137,18 @@ public sealed class RateLimitHeadersTests
         Assert.Equal(TimeSpan.Zero, status.After(TimeSpan.FromSeconds(5)).Reset);
         Assert.Equal(status, status.After(TimeSpan.Zero));
     }
+    [Fact]
+    public void Reading_a_response_without_rate_limit_fields_allocates_nothing()
+    {
+        // Every answer is read (issue 13 counts the bytes a call allocates): the common answer, without these fields, is free.
+        using var response = new HttpResponseMessage(HttpStatusCode.OK);
+        response.Headers.TryAddWithoutValidation("Server", "Kestrel");
+        response.Headers.TryAddWithoutValidation("Date", "Sun, 29 Nov 2026 10:00:00 GMT");
+        response.Headers.TryAddWithoutValidation("X-Request-Id", "abc");
+        response.Headers.TryAddWithoutValidation("Retry-After", "1");
+        for (var i = 0; i < 100; i++) RateLimitHeaders.Parse(response.Headers, Now); // warmed up
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var i = 0; i < 100; i++) Assert.Null(RateLimitHeaders.Parse(response.Headers, Now));
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+    }
 }

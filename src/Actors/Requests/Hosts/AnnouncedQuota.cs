@@ -17,6 +17,9 @@ namespace Courier.Requests.Hosts;
 /// the fields count in whole seconds).</item>
 /// </list>
 /// A policy with a quota of 0, a remaining count above 0, or a missing reset changes nothing.
+/// <para>A pace of its own rather than a seed of <see cref="AdaptiveRate"/>: it holds whether or not
+/// <c>Hosts:AdaptiveRate</c> is on, the learned rate keeps its own rule for 429s, and each admission asks both, so the
+/// tighter holds either way (the announced pace caps a learned rate, and a learned rate below it is kept).</para>
 /// </summary>
 internal sealed class AnnouncedQuota
 {
