@@ -199,13 +199,14 @@ public sealed class RateLimitedBatchTests(ITestOutputHelper output) : IAsyncLife
     // The host announces its quota (the Sandbox's headers=ietf or legacy: a policy of 500 per 1 s, the bucket's tokens as
     // remaining, the time until it is full as reset): the batch is paced at 0.9 x 500/s from the first answer, and an
     // answer with nothing remaining pauses the host until the reset, so the server has little reason to throttle. The
-    // same batch against the same server with --no-rate-limit-headers learns the rate from its 429s instead. Concurrency 48: the calls sent before
-    // any answer (no client knows the quota then) fit in the server's burst of 50; with 256, about 200 of them draw a 429
-    // whatever the client does next, with or without headers. Asserted: every line 200, at most 2 % 429s with the
-    // headers and fewer than without them, and at most 2.5 x the ideal time: the reset counts in whole seconds, so a
-    // "nothing remaining" costs a second, and on this shared machine (load 20 and more while others build) a stalled
-    // process sends a clump above the server's burst now and then, which costs a 1 s Retry-After (measured at load 20
-    // with concurrency 64: 1.32 to 1.89 x, 0.4 to 1.4 % 429s with the headers, 0.7 to 2.2 % without).
+    // same batch against the same server with --no-rate-limit-headers learns the rate from its 429s instead. Concurrency
+    // 96 and a server burst of 100: the calls sent before any answer (no client knows the quota then) fit in the burst;
+    // with more of them than the burst, those beyond it draw a 429 whatever the client does next, with or without
+    // headers. Asserted: every line 200; at most 2 % 429s with the headers, and fewer than with them ignored (measured
+    // at load 25 on 2 cores: 0 with the headers, 53 to 94 = 2.6 to 4.5 % ignored, so the bound fails without them); at
+    // most 2.5 x the ideal time, as the reset counts in whole seconds (a "nothing remaining" costs a second) and a
+    // stalled process on this shared machine sends a clump above the server's burst now and then, which costs a 1 s
+    // Retry-After (measured 1.07 to 1.30 x with the headers, 1.6 to 2.1 x ignored).
     [Theory]
     [InlineData("ietf")]
     [InlineData("legacy")]
@@ -213,11 +214,11 @@ public sealed class RateLimitedBatchTests(ITestOutputHelper output) : IAsyncLife
     {
         const int lines = 2000;
         const int rate = 500;
-        var (unlimited, _, _, _, _) = await RunBatchAsync(lines, 1_000_000, "unlimited", "--concurrency", "48");
+        var (unlimited, _, _, _, _) = await RunBatchAsync(lines, 1_000_000, "unlimited", "--concurrency", "96");
         var (blind, blindAdmitted, blindThrottled, blindResults, blindRun) =
-            await RunBatchAsync(lines, $"rate={rate}&retryAfter=1&headers={form}", "ignored", ["--concurrency", "48", "--no-rate-limit-headers"]);
+            await RunBatchAsync(lines, $"rate={rate}&burst=100&retryAfter=1&headers={form}", "ignored", ["--concurrency", "96", "--no-rate-limit-headers"]);
         var (wall, admitted, throttled, results, run) =
-            await RunBatchAsync(lines, $"rate={rate}&retryAfter=1&headers={form}", form, ["--concurrency", "48"]);
+            await RunBatchAsync(lines, $"rate={rate}&burst=100&retryAfter=1&headers={form}", form, ["--concurrency", "96"]);
 
         var share = (double)throttled / (admitted + throttled);
         var blindShare = (double)blindThrottled / (blindAdmitted + blindThrottled);
