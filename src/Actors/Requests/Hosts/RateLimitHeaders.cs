@@ -37,7 +37,8 @@ internal static class RateLimitHeaders
     {
         ArgumentNullException.ThrowIfNull(headers);
         // One pass over the headers (a response has a handful): most have none of these, and cost a first-letter test each.
-        string? ietf = null, policy = null, limit = null, remaining = null, reset = null, xLimit = null, xRemaining = null, xReset = null;
+        // X-RateLimit-Limit is not read: without a window it says nothing a pause or a pace could use.
+        string? ietf = null, policy = null, limit = null, remaining = null, reset = null, xRemaining = null, xReset = null;
         foreach (var (name, values) in headers.NonValidated)
         {
             if (name.Length < 9 || (name[0] | 0x20) is not ('r' or 'x')) continue;
@@ -47,16 +48,15 @@ internal static class RateLimitHeaders
             else if (name.Equals("RateLimit-Limit", StringComparison.OrdinalIgnoreCase)) limit = value;
             else if (name.Equals("RateLimit-Remaining", StringComparison.OrdinalIgnoreCase)) remaining = value;
             else if (name.Equals("RateLimit-Reset", StringComparison.OrdinalIgnoreCase)) reset = value;
-            else if (name.Equals("X-RateLimit-Limit", StringComparison.OrdinalIgnoreCase)) xLimit = value;
             else if (name.Equals("X-RateLimit-Remaining", StringComparison.OrdinalIgnoreCase)) xRemaining = value;
             else if (name.Equals("X-RateLimit-Reset", StringComparison.OrdinalIgnoreCase)) xReset = value;
         }
-        return Parse(ietf, policy, limit, remaining, reset, xLimit, xRemaining, xReset, now);
+        return Parse(ietf, policy, limit, remaining, reset, xRemaining, xReset, now);
     }
 
     /// <summary>The same from the raw field values (null: absent); for tests and for callers that hold the text.</summary>
     public static RateLimitStatus? Parse(string? rateLimit, string? policy, string? limit, string? remaining, string? reset,
-        string? xLimit, string? xRemaining, string? xReset, DateTimeOffset now)
+        string? xRemaining, string? xReset, DateTimeOffset now)
     {
         if (rateLimit is null && policy is null && limit is null && remaining is null && xRemaining is null && xReset is null) return null;
 
@@ -80,7 +80,6 @@ internal static class RateLimitHeaders
             left = vendorLeft;
             resetIn = ReadReset(xReset, now);
         }
-        _ = xLimit; // the vendor limit has no window: it says nothing a pause or a pace could use
 
         if (left is null && policies.Quota is null) return null;
         return new RateLimitStatus(left, resetIn, policies.Quota, policies.Window);
