@@ -395,4 +395,49 @@ public sealed class SandboxServerTests
         using var body = await ReadJsonAsync(response);
         return body.RootElement.GetProperty("error").GetString();
     }
+    [Theory]
+    [InlineData("ietf", "RateLimit", "\"default\";r=1;t=1", "\"default\";r=0;t=2")]
+    [InlineData("legacy", "RateLimit-Remaining", "1", "0")]
+    [InlineData("x", "X-RateLimit-Remaining", "1", "0")]
+    public async Task The_limited_endpoint_announces_its_quota_when_asked_on_success_and_on_429(string form, string name, string first, string refused)
+    {
+        await using var server = await SandboxServer.StartAsync();
+        using var http = Client(server);
+        // A bucket of 2 at 1/s: the first call leaves 1 token; within a few calls one is refused with none left.
+        (await http.PostAsync($"_sandbox/limit?rate=1&burst=2&headers={form}", null)).EnsureSuccessStatusCode();
+
+        using var one = await http.GetAsync("limited/1");
+        Assert.Equal(HttpStatusCode.OK, one.StatusCode);
+        Assert.Equal(first, string.Join(",", one.Headers.NonValidated[name]));
+        HttpResponseMessage? throttled = null;
+        for (var i = 2; i < 20 && throttled is null; i++)
+        {
+            var response = await http.GetAsync("limited/" + i);
+            if (response.StatusCode == HttpStatusCode.TooManyRequests) throttled = response;
+            else response.Dispose();
+        }
+        using var answer = throttled;
+        Assert.NotNull(answer);
+        Assert.Equal(refused, string.Join(",", answer.Headers.NonValidated[name]));
+        if (form == "x")
+        {
+            // The reset is a Unix timestamp, within the two seconds the bucket needs to fill.
+            var reset = long.Parse(string.Join(",", answer.Headers.NonValidated["X-RateLimit-Reset"]), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.InRange(reset - DateTimeOffset.UtcNow.ToUnixTimeSeconds(), 0, 3);
+        }
+    }
+
+    [Fact]
+    public async Task The_limited_endpoint_sends_no_quota_fields_by_default_and_refuses_an_unknown_form()
+    {
+        await using var server = await SandboxServer.StartAsync();
+        using var http = Client(server);
+        (await http.PostAsync("_sandbox/limit?rate=10", null)).EnsureSuccessStatusCode();
+        using var response = await http.GetAsync("limited/1");
+        Assert.DoesNotContain(response.Headers, h => h.Key.Contains("RateLimit", StringComparison.OrdinalIgnoreCase));
+
+        using var refused = await http.PostAsync("_sandbox/limit?rate=10&headers=draft", null);
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+        Assert.Contains("headers", await ErrorAsync(refused));
+    }
 }

@@ -368,17 +368,21 @@ internal sealed class RequestActor : ActorBase, IWithTimers
     }
 
     /// <summary>The attempt's end, told to the per-host gate (exactly once per permit).</summary>
-    private void ReportAttempt(HostOutcome outcome, TimeSpan? retryAfter = null)
+    private void ReportAttempt(HostOutcome outcome, TimeSpan? retryAfter = null, HttpResponseMessage? response = null)
     {
-        if (TakeAttemptReport(outcome, retryAfter) is { } ended) Context.Parent.Tell(ended);
+        if (TakeAttemptReport(outcome, retryAfter, response) is { } ended) Context.Parent.Tell(ended);
     }
 
-    /// <summary>The attempt's end for the per-host gate, if it holds a permit; the caller sends it (exactly once per permit).</summary>
-    private AttemptEnded? TakeAttemptReport(HostOutcome outcome, TimeSpan? retryAfter = null)
+    /// <summary>
+    /// The attempt's end for the per-host gate, if it holds a permit; the caller sends it (exactly once per permit). The
+    /// quota the <paramref name="response"/> announced goes with it (read only then, and only with Hosts:UseRateLimitHeaders).
+    /// </summary>
+    private AttemptEnded? TakeAttemptReport(HostOutcome outcome, TimeSpan? retryAfter = null, HttpResponseMessage? response = null)
     {
         if (_ticket is not { } ticket) return null;
         _ticket = null;
-        return new AttemptEnded(_call.Id, ticket, outcome, retryAfter, Now);
+        var quota = response is not null && _runtime.ReadRateLimitHeaders ? RateLimitHeaders.Parse(response.Headers, Now) : null;
+        return new AttemptEnded(_call.Id, ticket, outcome, retryAfter, Now, quota);
     }
 
     /// <summary>
@@ -559,10 +563,10 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         {
             _runtime.Budget.RecordSuccess(_lastRetryCost);
             // The attempt's end goes with the call's report: one message to the coordinator, in the same order.
-            Finish(new CallSucceeded(_call.Id, response, _attempts), TakeAttemptReport(hostOutcome, retryAfter));
+            Finish(new CallSucceeded(_call.Id, response, _attempts), TakeAttemptReport(hostOutcome, retryAfter, response));
             return;
         }
-        ReportAttempt(hostOutcome, retryAfter);
+        ReportAttempt(hostOutcome, retryAfter, response);
 
         var status = (int)response.StatusCode;
         if (_tokenGeneration > 0 && _runtime.RouteFor(_call) is { } route && route.TriggerStatusCodes.Contains(status))

@@ -36,6 +36,7 @@ internal sealed class RequestRuntime
         AddIdempotencyKeys = retry.AddIdempotencyKeys;
         Hosts = new Hosts.HostPolicies(options.Hosts, options.MaxConcurrentCalls, retry.MaxRetryAfter);
         PauseHosts = options.Hosts.PauseOnRetryAfter;
+        ReadRateLimitHeaders = options.Hosts.UseRateLimitHeaders;
         Randomizer = retry.Randomizer;
         Budget = new RetryBudget(options.RetryBudget);
         MaxRedirects = options.MaxRedirects;
@@ -89,6 +90,9 @@ internal sealed class RequestRuntime
 
     /// <summary>Does a throttle (429, 503 with <c>Retry-After</c>) pause its host for every call (<c>Hosts:PauseOnRetryAfter</c>)?</summary>
     public bool PauseHosts { get; }
+
+    /// <summary>Are the rate-limit fields of each response read for its host's state (<c>Hosts:UseRateLimitHeaders</c>)?</summary>
+    public bool ReadRateLimitHeaders { get; }
     public Func<double> Randomizer { get; }
 
     public int MaxRedirects { get; }

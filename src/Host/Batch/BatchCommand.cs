@@ -8,7 +8,7 @@ namespace Courier.Host.Batch;
 
 /// <summary>
 /// <c>batch INPUT.jsonl --out RESULTS.jsonl [--resume | --retry-failed] [--resend-in-doubt] [--no-idempotency-keys]
-/// [--body-base64] [--batch-id ID] [--rate N/unit]</c>.
+/// [--body-base64] [--batch-id ID] [--rate N/unit] [--no-rate-limit-headers]</c>.
 /// </summary>
 internal static class BatchCommand
 {
@@ -23,9 +23,10 @@ internal static class BatchCommand
         var bodyBase64 = new Option<bool>("--body-base64") { Description = "Write response bodies as base64 (bodyBase64) instead of JSON values or text." };
         var batchId = new Option<string?>("--batch-id") { Description = "The identity the idempotency keys derive from (default: a random one kept in RESULTS.sent)." };
         var rate = new Option<string?>("--rate") { Description = "Client-side rate limit per host, e.g. 200/s, 30/min, 5/100ms." };
+        var noRateLimitHeaders = new Option<bool>("--no-rate-limit-headers") { Description = "Ignore the quota hosts announce (RateLimit, RateLimit-Remaining, X-RateLimit-*): no pause when it runs out, no pace from its policy." };
         var command = new Command("batch", "Run many calls concurrently from a JSON-lines file.")
         {
-            input, output, resume, retryFailed, resendInDoubt, noKeys, bodyBase64, batchId, rate,
+            input, output, resume, retryFailed, resendInDoubt, noKeys, bodyBase64, batchId, rate, noRateLimitHeaders,
         };
         command.SetAction((parse, ct) =>
         {
@@ -38,7 +39,7 @@ internal static class BatchCommand
                 BodyBase64 = parse.GetValue(bodyBase64),
                 BatchId = parse.GetValue(batchId),
             };
-            return RunAsync(parse, shared, settings, parse.GetValue(rate), ct);
+            return RunAsync(parse, shared, settings, parse.GetValue(rate), parse.GetValue(noRateLimitHeaders), ct);
         });
         return command;
     }
@@ -57,7 +58,8 @@ internal static class BatchCommand
         }
     }
 
-    private static async Task<int> RunAsync(ParseResult parse, SharedOptions shared, BatchSettings settings, string? rate, CancellationToken cancellationToken)
+    private static async Task<int> RunAsync(ParseResult parse, SharedOptions shared, BatchSettings settings, string? rate, bool noRateLimitHeaders,
+        CancellationToken cancellationToken)
     {
         if (!File.Exists(settings.InputPath)) throw new UsageException($"The input file '{settings.InputPath}' does not exist.");
         ParseRate(rate); // a typed usage error before anything starts
@@ -67,6 +69,7 @@ internal static class BatchCommand
         configuration.TryAdd("Courier:Hosts:AdaptiveConcurrency", "true");
         configuration.TryAdd("Courier:Hosts:AdaptiveRate", "true");
         if (rate is not null) configuration["Courier:Hosts:RateLimit"] = rate;
+        if (noRateLimitHeaders) configuration["Courier:Hosts:UseRateLimitHeaders"] = "false";
         var verbose = parse.GetValue(shared.Verbose);
         // Failures are summarised at the end and detailed in the results file: no log line per failed call.
         await using var runtime = await RuntimeHost.StartAsync(configuration, verbose, cancellationToken: cancellationToken,

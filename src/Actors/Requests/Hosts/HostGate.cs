@@ -105,7 +105,7 @@ internal sealed class HostGate
         var retryAfter = ended.RetryAfter is { } named ? named - (Now - ended.At) : (TimeSpan?)null;
         if (retryAfter < TimeSpan.Zero) retryAfter = TimeSpan.Zero;
         var before = _policies.Gauges(ticket.Host);
-        _policies.OnOutcome(ticket, ended.Outcome, Now, retryAfter);
+        _policies.OnOutcome(ticket, ended.Outcome, Now, retryAfter, ended.Quota?.After(Now - ended.At));
         _telemetry.Changed(ticket.Host, before, _policies.Gauges(ticket.Host), Now);
         Drain(ticket.Host);
     }
@@ -219,9 +219,10 @@ internal sealed record AttemptPermitRefused(HostKey Host, DateTimeOffset RetryAt
 
 /// <summary>
 /// An admitted attempt ended with <paramref name="Outcome"/> at <paramref name="At"/> (the RequestActor's clock);
-/// <paramref name="RetryAfter"/> is the server's <c>Retry-After</c>, if any, counted from <paramref name="At"/>.
+/// <paramref name="RetryAfter"/> is the server's <c>Retry-After</c>, if any, counted from <paramref name="At"/>;
+/// <paramref name="Quota"/> what the response's rate-limit fields announced (<see cref="RateLimitHeaders"/>), if read.
 /// </summary>
-internal sealed record AttemptEnded(long CallId, HostTicket Ticket, HostOutcome Outcome, TimeSpan? RetryAfter, DateTimeOffset At);
+internal sealed record AttemptEnded(long CallId, HostTicket Ticket, HostOutcome Outcome, TimeSpan? RetryAfter, DateTimeOffset At, RateLimitStatus? Quota = null);
 
 /// <summary>The timer message of a host whose queue may move (a pause ended, a permit or a probe is due).</summary>
 internal sealed record HostReady(HostKey Host);

@@ -1,8 +1,9 @@
 namespace Courier.Requests.Hosts;
 
 /// <summary>
-/// The per-host politeness table of one runtime: for each host, a pause named by <c>Retry-After</c>, an AIMD window of
-/// calls in flight, an optional rate limiter and an optional circuit breaker. Owned by ONE actor (the request
+/// The per-host politeness table of one runtime: for each host, a pause named by <c>Retry-After</c> (or by an announced
+/// quota that ran out), an AIMD window of calls in flight, an optional rate limiter, a pace announced by the host
+/// (<see cref="AnnouncedQuota"/>) and an optional circuit breaker. Owned by ONE actor (the request
 /// coordinator), so it has no locks; time is always passed in (the scheduler's <c>Now</c>), never read from a clock.
 /// <para>Protocol: <see cref="TryAdmit"/> before sending an attempt; for an admitted attempt, exactly one
 /// <see cref="OnOutcome"/> with the ticket when it ends (<see cref="HostOutcome.Ignored"/> if it was cancelled); a call
@@ -14,6 +15,7 @@ internal sealed class HostPolicies
     private readonly bool _pauseOnRetryAfter;
     private readonly bool _adaptive;
     private readonly bool _adaptiveRate;
+    private readonly bool _useRateLimitHeaders;
     private readonly int _cap;
     private readonly double _backoffRatio;
     private readonly RateLimit? _rate;
@@ -34,6 +36,7 @@ internal sealed class HostPolicies
         _pauseOnRetryAfter = options.PauseOnRetryAfter;
         _adaptive = options.AdaptiveConcurrency;
         _adaptiveRate = options.AdaptiveRate;
+        _useRateLimitHeaders = options.UseRateLimitHeaders;
         _cap = options.MaxConcurrencyPerHost ?? maxConcurrentCalls;
         _backoffRatio = options.BackoffRatio;
         _rate = options.ParsedRateLimit;
@@ -55,11 +58,13 @@ internal sealed class HostPolicies
             if (breaker.State == CircuitState.Open && now < breaker.OpenUntil) return HostAdmission.CircuitOpen(breaker.OpenUntil);
         }
         if (state.InFlight >= state.Limit) return HostAdmission.WaitForSlot;
-        // Both rates are asked before either permit is taken: a call one of them holds back must not spend the other's.
+        // Every rate is asked before any permit is taken: a call one of them holds back must not spend another's.
         if (state.Rate?.NextPermitTime(now) is { } ratePermit && ratePermit > now) return HostAdmission.WaitUntil(ratePermit);
         if (state.Learned?.NextPermitTime(now) is { } learnedPermit && learnedPermit > now) return HostAdmission.WaitUntil(learnedPermit);
+        if (state.Announced?.NextPermitTime(now) is { } pacePermit && pacePermit > now) return HostAdmission.WaitUntil(pacePermit);
         state.Rate?.TryAcquire(now);
         state.Learned?.TryAcquire(now);
+        state.Announced?.TryAcquire(now);
 
         var isProbe = false;
         state.Breaker?.TryPass(now, out isProbe); // cannot refuse: checked above
@@ -70,11 +75,19 @@ internal sealed class HostPolicies
     /// <summary>
     /// The end of an admitted attempt. <paramref name="retryAfter"/> is the server's <c>Retry-After</c>, if any; with
     /// <see cref="HostOutcome.Throttled"/> it pauses the host until <paramref name="now"/> + it (capped at
-    /// <c>Retry:MaxRetryAfter</c>).
+    /// <c>Retry:MaxRetryAfter</c>). <paramref name="quota"/> is what the response's rate-limit fields announced, if any
+    /// (read with <c>Hosts:UseRateLimitHeaders</c>): see <see cref="AnnouncedQuota"/>.
     /// </summary>
-    public void OnOutcome(HostTicket ticket, HostOutcome outcome, DateTimeOffset now, TimeSpan? retryAfter = null)
+    public void OnOutcome(HostTicket ticket, HostOutcome outcome, DateTimeOffset now, TimeSpan? retryAfter = null, RateLimitStatus? quota = null)
     {
         if (!_hosts.TryGetValue(ticket.Host, out var state)) return; // cannot happen while in flight; be lenient
+        if (_useRateLimitHeaders && quota is { } announced)
+        {
+            // Before the outcome: a throttle's learned rate stops accruing until the end of the pause, whichever named it.
+            if (AnnouncedQuota.PauseUntil(announced, now, _maxPause, hasRetryAfter: retryAfter is not null) is { } until && until > state.PausedUntil)
+                state.PausedUntil = until;
+            if (announced.Quota is not null) (state.Announced ??= new AnnouncedQuota()).Update(announced, now);
+        }
         var inFlight = state.InFlight;
         state.InFlight = Math.Max(0, state.InFlight - 1);
         switch (outcome)
@@ -127,12 +140,17 @@ internal sealed class HostPolicies
             var permit = learned.NextPermitTime(now);
             if (permit > at) at = permit;
         }
+        if (state.Announced is { } announced)
+        {
+            var permit = announced.NextPermitTime(now);
+            if (permit > at) at = permit;
+        }
         return at;
     }
 
     /// <summary>What the table holds for <paramref name="host"/> (for metrics and tests), or null for an unknown host.</summary>
     public HostSnapshot? Snapshot(HostKey host) => _hosts.TryGetValue(host, out var s)
-        ? new HostSnapshot(s.Limit, s.InFlight, s.PausedUntil, s.Breaker?.State ?? CircuitState.Closed, s.Learned?.Rate)
+        ? new HostSnapshot(s.Limit, s.InFlight, s.PausedUntil, s.Breaker?.State ?? CircuitState.Closed, s.Learned?.Rate, s.Announced?.Rate)
         : null;
 
     /// <summary>The values the host metrics follow, without an allocation (default for an unknown host).</summary>
@@ -180,6 +198,7 @@ internal sealed class HostPolicies
         public int InFlight { get; set; }
         public long NextSequence { get; set; }
         public DateTimeOffset PausedUntil { get; set; } = DateTimeOffset.MinValue;
+        public AnnouncedQuota? Announced { get; set; }
     }
 }
 
@@ -211,5 +230,8 @@ internal readonly record struct HostAdmission(HostAdmissionKind Kind, HostTicket
 /// <summary>What the host metrics follow: the window, the end of the pause, the circuit, the learned rate (calls/s, null while unlimited).</summary>
 internal readonly record struct HostGauges(int Limit, DateTimeOffset PausedUntil, CircuitState Circuit, double? LearnedRate);
 
-/// <summary>One host's state, for metrics and tests; <paramref name="LearnedRate"/> is the adaptive rate (calls/s), null while unlimited.</summary>
-internal sealed record HostSnapshot(int Limit, int InFlight, DateTimeOffset PausedUntil, CircuitState Circuit, double? LearnedRate = null);
+/// <summary>
+/// One host's state, for metrics and tests; <paramref name="LearnedRate"/> is the adaptive rate (calls/s), null while
+/// unlimited; <paramref name="AnnouncedRate"/> the pace taken from the host's announced policy (calls/s), null without one.
+/// </summary>
+internal sealed record HostSnapshot(int Limit, int InFlight, DateTimeOffset PausedUntil, CircuitState Circuit, double? LearnedRate = null, double? AnnouncedRate = null);

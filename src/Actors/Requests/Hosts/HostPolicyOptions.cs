@@ -38,6 +38,16 @@ public sealed class HostPolicyOptions
     /// <value>The default value is <see langword="false"/> (the <c>batch</c> command turns it on).</value>
     public bool AdaptiveRate { get; set; } = HostPolicyDefaults.AdaptiveRate;
 
+    /// <summary>
+    /// Read the quota a host announces in its responses (the IETF <c>RateLimit</c> and <c>RateLimit-Policy</c> fields,
+    /// their older <c>RateLimit-Limit/-Remaining/-Reset</c> form, and <c>X-RateLimit-*</c>) on every answer: a response
+    /// that says nothing remains pauses the host until the quota resets (capped at <c>Retry:MaxRetryAfter</c>; not a
+    /// throttle: no window cut, no breaker count, no budget), and a policy with a window of at most 10 s paces the host at
+    /// 0.9 × its quota per window. <c>Retry-After</c> takes precedence over a reset, as the draft says.
+    /// </summary>
+    /// <value>The default value is <see langword="true"/>.</value>
+    public bool UseRateLimitHeaders { get; set; } = HostPolicyDefaults.UseRateLimitHeaders;
+
     /// <summary>A client-side rate per host, such as <c>200/s</c> (see <see cref="Hosts.RateLimit"/> for the forms).</summary>
     /// <value>The default value is <see langword="null"/>: no rate limit.</value>
     public string? RateLimit { get; set; }
@@ -81,6 +91,7 @@ internal static class HostPolicyDefaults
     public const bool PauseOnRetryAfter = true;
     public const bool AdaptiveConcurrency = false;
     public const bool AdaptiveRate = false;
+    public const bool UseRateLimitHeaders = true;
     public const double BackoffRatio = 0.9;
     public const int CircuitBreakerFailures = 0;
     public static readonly TimeSpan CircuitBreakDuration = TimeSpan.FromSeconds(5);

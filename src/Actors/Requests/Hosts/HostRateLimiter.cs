@@ -16,13 +16,17 @@ internal sealed class HostRateLimiter
     private int _tokens;
     private DateTimeOffset _replenishedUpTo;
 
-    public HostRateLimiter(RateLimit rate, int burst, DateTimeOffset now)
+    /// <param name="rate">The rate: one token per <see cref="RateLimit.Interval"/>.</param>
+    /// <param name="burst">The most tokens the bucket holds.</param>
+    /// <param name="now">The time the bucket starts at.</param>
+    /// <param name="startEmpty">Start with no token instead of a full bucket (a rate learned after calls already went).</param>
+    public HostRateLimiter(RateLimit rate, int burst, DateTimeOffset now, bool startEmpty = false)
     {
         ArgumentNullException.ThrowIfNull(rate);
         ArgumentOutOfRangeException.ThrowIfLessThan(burst, 1);
         _interval = rate.Interval;
         _burst = burst;
-        _tokens = burst; // starts full
+        _tokens = startEmpty ? 0 : burst;
         _replenishedUpTo = now;
     }
 
