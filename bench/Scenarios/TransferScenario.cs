@@ -66,10 +66,14 @@ internal sealed class TransferScenario : IScenario
 
     /// <summary>
     /// One transfer: its own timing (process start-up excluded), the CPU seconds (user + kernel) it cost (the worker's own
-    /// measure of the transfer alone; for curl its whole process), and the client process's figures.
+    /// measure of the transfer alone; for curl its whole process), and the client process's figures. <see cref="ServerCpu"/>:
+    /// the Sandbox's CPU seconds meanwhile (over loopback the kernel's work for one connection is shared between both
+    /// processes in a way that depends on their timing, so the two are compared together too).
     /// </summary>
     private sealed record Sample(double Seconds, double Cpu, ProcessRun Process)
     {
+        public double ServerCpu { get; init; }
+
         public double MiBPerSecond(long bytes) => bytes / (double)MiB / Seconds;
 
         /// <summary>CPU seconds per GiB transferred.</summary>
@@ -106,7 +110,8 @@ internal sealed class TransferScenario : IScenario
             await using var sandbox = await SandboxProcess.StartAsync(cancellationToken, serverTemp);
             Progress($"Sandbox (pid {sandbox.ProcessId}) at {sandbox.BaseAddress}; work folder {work}");
             using var http = new HttpClient { BaseAddress = sandbox.BaseAddress, Timeout = Timeout.InfiniteTimeSpan };
-            var worker = new WorkerContext(sandbox.BaseAddress, http, work);
+            using var server = System.Diagnostics.Process.GetProcessById(sandbox.ProcessId);
+            var worker = new WorkerContext(sandbox.BaseAddress, http, work, server);
 
             var idle = (await worker.RunWorkerAsync(["idle"], cancellationToken)).Process;
             Progress($"idle runtime process: peak RSS {idle.PeakRssMiB:0.0} MiB");
@@ -146,7 +151,10 @@ internal sealed class TransferScenario : IScenario
                 *spread*: (max - min) / median of MiB/s. *vs*: median over the rounds of MiB/s / MiB/s of the row named in *compared with*,
                 in the same round (tus against curl's multipart: curl has no tus). *CPU s/GiB*: user + kernel time per GiB of the transfer
                 alone for the workers (measured in the worker around the call), of the whole process for curl (and sha256sum);
-                *CPU vs*: median over the rounds of its ratio to the compared row's in the same round. *CPU s user*, *sys*: user and
+                *CPU vs*: median over the rounds of its ratio to the compared row's in the same round. *server CPU s/GiB*: the Sandbox
+                process's CPU during the transfer (over loopback the kernel's work for the connection falls to either process depending
+                on their timing, so a client's kernel time alone can move to or from the server); *client + server CPU vs*: the ratio
+                of both together to the compared row's, per round, median. *CPU s user*, *sys*: user and
                 kernel time of the client process(es), all of it (start-up included). {MeasuredProcess.PeakMethod}. Every transfer is
                 checked outside its timing: downloads by length and SHA-256 of the file written, uploads by the length and SHA-256 the
                 Sandbox reports.
@@ -192,7 +200,8 @@ internal sealed class TransferScenario : IScenario
 
     private static MarkdownTable ThroughputTable(Client[] clients, List<Sample>[] samples, long bytes)
     {
-        var table = new MarkdownTable("transfer", ">MiB/s", ">spread", "compared with", ">vs", ">CPU s/GiB", ">CPU vs", ">peak RSS MiB", ">CPU s user", ">CPU s sys");
+        var table = new MarkdownTable("transfer", ">MiB/s", ">spread", "compared with", ">vs", ">CPU s/GiB", ">CPU vs", ">server CPU s/GiB", ">client + server CPU vs",
+            ">peak RSS MiB", ">CPU s user", ">CPU s sys");
         for (var c = 0; c < clients.Length; c++)
         {
             var rates = samples[c].Select(s => s.MiBPerSecond(bytes)).ToArray();
@@ -200,10 +209,14 @@ internal sealed class TransferScenario : IScenario
             var versus = Array.FindIndex(clients, x => x.Name == clients[c].Versus);
             var ratio = Stats.Median(rates.Zip(samples[versus], (r, s) => r / s.MiBPerSecond(bytes)));
             var cpuRatio = Stats.Median(samples[c].Zip(samples[versus], (a, b) => a.Cpu / b.Cpu));
+            var bothRatio = Stats.Median(samples[c].Zip(samples[versus], (a, b) => (a.Cpu + a.ServerCpu) / (b.Cpu + b.ServerCpu)));
+            var gib = bytes / (double)(1L << 30);
             table.AddRow(clients[c].Name, F1(Stats.Median(rates)), $"{Stats.Spread(rates):P0}".Replace(" ", "", StringComparison.Ordinal),
                 versus == c ? "" : clients[c].Versus, versus == c ? "" : ratio.ToString("0.00", CultureInfo.InvariantCulture),
                 Stats.Median(samples[c].Select(s => s.CpuPerGiB(bytes))).ToString("0.00", CultureInfo.InvariantCulture),
-                versus == c ? "" : cpuRatio.ToString("0.00", CultureInfo.InvariantCulture), F1(Stats.Median(samples[c].Select(s => s.Process.PeakRssMiB))),
+                versus == c ? "" : cpuRatio.ToString("0.00", CultureInfo.InvariantCulture),
+                (Stats.Median(samples[c].Select(s => s.ServerCpu)) / gib).ToString("0.00", CultureInfo.InvariantCulture),
+                versus == c ? "" : bothRatio.ToString("0.00", CultureInfo.InvariantCulture), F1(Stats.Median(samples[c].Select(s => s.Process.PeakRssMiB))),
                 Cpu(samples[c].Select(s => s.Process.UserCpu)), Cpu(samples[c].Select(s => s.Process.SystemCpu)));
         }
         return table;
@@ -222,7 +235,7 @@ internal sealed class TransferScenario : IScenario
     private sealed record SourceFile(string Path, string Name, long Bytes, string Sha256);
 
     /// <summary>What the transfers need: the server, a client for its controls, the work folder.</summary>
-    private sealed class WorkerContext(Uri server, HttpClient http, string work)
+    private sealed class WorkerContext(Uri server, HttpClient http, string work, System.Diagnostics.Process serverProcess)
     {
         private int _next;
 
@@ -258,8 +271,16 @@ internal sealed class TransferScenario : IScenario
 
         public void Delete(SourceFile file) => File.Delete(file.Path); // the server's copy goes with its folder at the end
 
+        private double ServerCpuSeconds()
+        {
+            serverProcess.Refresh();
+            return serverProcess.TotalProcessorTime.TotalSeconds;
+        }
+
+        /// <summary>One transfer by <paramref name="client"/>, checked outside its timing; the Sandbox's CPU meanwhile in <see cref="Sample.ServerCpu"/>.</summary>
         public async Task<Sample> TransferAsync(Client client, SourceFile file, CancellationToken cancellationToken)
         {
+            var serverCpu = ServerCpuSeconds();
             var download = System.IO.Path.Combine(work, $"download-{Interlocked.Increment(ref _next)}.bin");
             var source = new Uri(server, $"files/dl/{file.Name}");
             var target = new Uri(server, client.Kind == Kind.Tus ? "files/up/tus" : "files/up/multipart");
@@ -272,6 +293,7 @@ internal sealed class TransferScenario : IScenario
                         ? ["-sS", "-f", "-o", download, "-w", "%{time_total}", source.ToString()]
                         : ["-sS", "-f", "-o", "/dev/null", "-F", $"file=@{file.Path}", "-w", "%{time_total}", target.ToString()];
                     var run = (await MeasuredProcess.RunAsync(Curl, curlArgs, cancellationToken)).EnsureSuccess(string.Join(' ', curlArgs));
+                    serverCpu = ServerCpuSeconds() - serverCpu;
                     sample = new Sample(double.Parse(run.Stdout.Trim(), CultureInfo.InvariantCulture), run.Cpu?.TotalSeconds ?? double.NaN, run);
                     if (client.Mode == "get-sha")
                     {
@@ -291,6 +313,7 @@ internal sealed class TransferScenario : IScenario
                 {
                     sample = await RunWorkerAsync([client.Mode, (client.Kind == Kind.Download ? source : target).ToString(), client.Kind == Kind.Download ? download : file.Path], cancellationToken,
                         client.Worker);
+                    serverCpu = ServerCpuSeconds() - serverCpu;
                     var sha = sample.Process.Stdout.Trim().Split(' ')[2];
                     // The verified download reports the SHA-256 it checked; nothing else hashes (no ComputeSha256 in the worker).
                     if (client.Mode == "download" ? sha != file.Sha256 : sha != "-")
@@ -314,7 +337,7 @@ internal sealed class TransferScenario : IScenario
                     var info = await InfoAsync("up", file.Name, cancellationToken);
                     if (info.Sha256 != file.Sha256 || info.Length != file.Bytes) throw new InvalidOperationException($"{client.Name}: the server stored {info}");
                 }
-                return sample;
+                return sample with { ServerCpu = serverCpu };
             }
             finally
             {
