@@ -31,13 +31,9 @@ public sealed class TransferOptions
     /// <value>The default value is 64 MiB. Range <see cref="ChunkSize"/>..1 GiB.</value>
     public int MaxChunkSize { get; set; } = 64 * 1024 * 1024;
 
-    /// <summary>
-    /// The size of the pooled buffers bodies are read and written through (a download uses three). Larger reads cost less
-    /// CPU per byte received (fewer reads, fewer wake-ups of the thread that waits for the socket) until the three no
-    /// longer stay in the CPU's cache (bench/RESULTS.md: 384 KiB took 12 to 24 % less CPU per GiB than 80 KiB; 1 MiB more).
-    /// </summary>
-    /// <value>The default value is 393,216 bytes (384 KiB). Range 1 KiB..16 MiB.</value>
-    public int ReadBufferSize { get; set; } = 384 * 1024;
+    /// <summary>The size of the pooled buffers bodies are read and written through (a download uses three).</summary>
+    /// <value>The default value is 81,920 bytes. Range 1 KiB..16 MiB.</value>
+    public int ReadBufferSize { get; set; } = 81920;
 
     /// <summary>The shortest time between two <see cref="TransferProgress"/> events of one transfer (unless <see cref="ProgressStep"/> passes first).</summary>
     /// <value>The default value is 100 ms.</value>
