@@ -13,13 +13,14 @@ namespace Courier.Transfers;
 /// digest) is checked; then the <c>.part</c> becomes the destination in one rename.
 /// </summary>
 /// <remarks>
-/// The states (see <see cref="TransferActor"/>): Preparing (check the destination, open a kept .part) → Requesting (GET, with
-/// <c>Range</c>/<c>If-Range</c> when resuming) → Opening (folder mode: the answer names the file) → Opening the body
-/// (truncate the .part, save the state) → Streaming (one operation copies the body to its end and reports every chunk;
-/// meanwhile the actor hears the reports, cancellation and the stall watch) → Finishing (verify, rename) — with WaitingToRetry after a failure that may pass. Resume needs a
-/// strong validator (<see cref="PartialFile.StrongValidator"/>) and an identity-encoded body with a known length: a
-/// compressed or length-less body restarts from zero instead, because its byte offsets cannot be trusted; a 206 is
-/// appended only under the same strong validator as the bytes already in the .part.
+/// The states (see <see cref="TransferActor"/>): Preparing (check the destination, open a kept .part) → Requesting
+/// (GET, with <c>Range</c>/<c>If-Range</c> when resuming) → Opening (folder mode: the answer names the file) → Opening
+/// the body (truncate the .part, save the state) → Streaming (one operation copies the body to its end and reports
+/// every chunk; meanwhile the actor hears the reports, cancellation and the stall watch) → Finishing (verify, rename) —
+/// with WaitingToRetry after a failure that may pass. Resume needs a strong validator
+/// (<see cref="PartialFile.StrongValidator"/>) and an identity-encoded body with a known length: a compressed or
+/// length-less body restarts from zero instead, because its byte offsets cannot be trusted; a 206 is appended only under
+/// the same strong validator as the bytes already in the .part.
 /// <para>
 /// Hashing: SHA-256 is computed only when there is something to check or report (<see cref="Verifying"/>): the caller's
 /// <see cref="DownloadRequest.ExpectedSha256"/>, a <c>Repr-Digest</c>/<c>Content-Digest</c> from the server (on the answer,
@@ -298,23 +299,24 @@ internal sealed class DownloadActor : TransferActor
         var limit = end == long.MaxValue ? long.MaxValue : end - _offset;
         var (body, file, hash, buffer, size, chunk, counter, hashed) = (_body!, _file!, _hash, _buffer, Runtime.ReadBufferSize, Runtime.ChunkSize, _pumped, _hashed);
         counter.Reset();
-        RunIoWithProgress("Streaming", (ct, report) => PumpAsync(body, file, hash, buffer, size, chunk, limit, counter, hashed, report, ct), OnStreamed, OnIoError, watchStall: true);
+        RunIoWithProgress("Streaming", (ct, report) => PumpAsync(body, file, hash, buffer, size, chunk, limit, counter, hashed, report, ct),
+            OnStreamed, OnIoError, watchStall: true);
     }
 
     private const int PumpSlots = 3;
 
     /// <summary>
-    /// Copies the body into the file, to its end, in one operation: every <paramref name="chunk"/> bytes it tells the actor
-    /// through <paramref name="report"/> (progress, the length checks) without waiting for it, so the socket is read without
-    /// a pause between chunks; cancellation (the caller's, the stall watch's, an end the actor decided on a report) stops it
-    /// within one block. It stops early only after a block that took the body past <paramref name="limit"/> bytes: those
-    /// bytes are never a success, and are not written on. It returns the bytes not reported yet.
-    /// The read of block k+1 from the network overlaps the write of
-    /// block k, and with a <paramref name="hash"/>, its hash. The write is synchronous, on the thread that read the block:
-    /// on Linux an asynchronous <see cref="FileStream"/> write is the same <c>pwrite</c> done on another thread-pool
-    /// thread, and the hop cost a thread-pool wake-up per block (about one <c>sched_yield</c> and a futex per 80 KiB read
-    /// under <c>strace</c>) for a copy into the page cache that takes microseconds (bench/RESULTS.md: 10 to 30 % less CPU
-    /// per GiB). This runs on the thread pool, never inside an actor's receive. A block is hashed only once it is written
+    /// Copies the body into the file, to its end, in one operation: every <paramref name="chunk"/> bytes it tells the
+    /// actor through <paramref name="report"/> (progress, the length checks) without waiting for it, so the socket is
+    /// read without a pause between chunks; cancellation (the caller's, the stall watch's, an end the actor decided on
+    /// a report) stops it within one block. It stops early only after a block that took the body past
+    /// <paramref name="limit"/> bytes: those bytes are never a success, and are not written on. It returns the bytes
+    /// not reported yet. The read of block k+1 from the network overlaps the write of block k, and with a
+    /// <paramref name="hash"/>, its hash. The write is synchronous, on the thread that read the block: on Linux an
+    /// asynchronous <see cref="FileStream"/> write is the same <c>pwrite</c> done on another thread-pool thread, and
+    /// the hop cost a thread-pool wake-up per block (about one <c>sched_yield</c> and a futex per 80 KiB read under
+    /// <c>strace</c>) for a copy into the page cache that takes microseconds (bench/RESULTS.md: 10 to 30 % less CPU per
+    /// GiB). This runs on the thread pool, never inside an actor's receive. A block is hashed only once it is written
     /// (a write that failed half-way is never in the digest), and the read ahead is always awaited before returning, so
     /// when this fails or ends the file position is exactly the bytes written (a good resume offset) and
     /// <paramref name="hashed"/> says how many of them the hash covers.

@@ -303,12 +303,13 @@ internal abstract class TransferActor : ActorBase, IWithTimers
         RunIoWithProgress(phase, (ct, _) => work(ct), then, failed, abandon, watchStall);
 
     /// <summary>
-    /// <see cref="RunIo{T}"/> for a long operation that tells the actor how it advances without waiting for it: the <see cref="Action{T}"/> given to
-    /// <paramref name="work"/> sends the bytes moved since its last call to <see cref="OnIoProgress"/> as a message (safe to
-    /// call from the operation's thread; the reports of one operation arrive in order and before its result).
+    /// <see cref="RunIo{T}"/> for a long operation that tells the actor how it advances without waiting for it: the
+    /// <see cref="Action{T}"/> given to <paramref name="work"/> sends the bytes moved since its last call to
+    /// <see cref="OnIoProgress"/> as a message (safe to call from the operation's thread; the reports of one operation
+    /// arrive in order and before its result).
     /// </summary>
-    protected void RunIoWithProgress<T>(string phase, Func<CancellationToken, Action<long>, Task<T>> work, Action<T> then, Action<Exception> failed,
-        Action<T>? abandon = null, bool watchStall = false)
+    protected void RunIoWithProgress<T>(string phase, Func<CancellationToken, Action<long>, Task<T>> work, Action<T> then,
+        Action<Exception> failed, Action<T>? abandon = null, bool watchStall = false)
     {
         var operation = ++_lastOperation;
         _ioCancel?.Dispose();
