@@ -11,21 +11,28 @@ namespace Courier.Bench.Scenarios;
 /// stdout: <c>SECONDS BYTES SHA256</c> (the time of the <c>DownloadAsync</c>/<c>UploadAsync</c> call only: process
 /// start-up and the actor system's are not included; SHA256 is <c>-</c> when the transfer computed none).
 /// <c>download-plain</c> asks the Sandbox to leave out its <c>Repr-Digest</c>: a download with nothing to verify.
+/// <c>download-loop</c> is the same download without the runtime: a plain <see cref="HttpClient"/> (over the runtime's
+/// primary handler) reading the body into a file through one buffer of <see cref="TransferOptions.ReadBufferSize"/>, the
+/// baseline the runtime's own machinery is measured against. After the SHA-256 the line carries the user and kernel CPU
+/// seconds of this process during the transfer alone. <c>COURIER_BENCH_READ_BUFFER</c> and <c>COURIER_BENCH_CHUNK</c>
+/// (bytes) override <see cref="TransferOptions.ReadBufferSize"/> and <see cref="TransferOptions.ChunkSize"/>.
 /// </summary>
 internal sealed class TransferWorker : IScenario
 {
     public string Name => "transfer-worker";
 
-    public string Usage => "transfer-worker download URL FILE | download-plain URL FILE | multipart URL FILE | tus URL FILE | idle";
+    public string Usage => "transfer-worker download URL FILE | download-plain URL FILE | download-loop URL FILE | multipart URL FILE | tus URL FILE | idle";
 
-    public string Description => "(run by `transfer`) one transfer through the runtime in this process; prints seconds, bytes and SHA-256.";
+    public string Description => "(run by `transfer`) one transfer through the runtime in this process; prints seconds, bytes, SHA-256 and the transfer's CPU.";
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
-        if (!(args is ["idle"] || args is ["download" or "download-plain" or "multipart" or "tus", _, _]))
-            throw new UsageException("expected: download URL FILE | download-plain URL FILE | multipart URL FILE | tus URL FILE | idle");
+        if (!(args is ["idle"] || args is ["download" or "download-plain" or "download-loop" or "multipart" or "tus", _, _]))
+            throw new UsageException("expected: download URL FILE | download-plain URL FILE | download-loop URL FILE | multipart URL FILE | tus URL FILE | idle");
 
         var options = new HttpRuntimeOptions();
+        if (Environment.GetEnvironmentVariable("COURIER_BENCH_READ_BUFFER") is { } readBuffer) options.Transfers.ReadBufferSize = int.Parse(readBuffer, CultureInfo.InvariantCulture);
+        if (Environment.GetEnvironmentVariable("COURIER_BENCH_CHUNK") is { } chunk) options.Transfers.ChunkSize = int.Parse(chunk, CultureInfo.InvariantCulture);
         var system = ActorSystem.Create("transfer", "akka.loglevel = WARNING\nakka.log-dead-letters = off");
         using var handler = HttpRuntime.CreatePrimaryHandler(options);
         try
@@ -39,9 +46,11 @@ internal sealed class TransferWorker : IScenario
             }
 
             var url = new Uri(args[1]);
+            var cpu = Environment.CpuUsage;
             var started = Stopwatch.GetTimestamp();
             var done = args[0] switch
             {
+                "download-loop" => await PlainLoopAsync(handler, url, args[2], options.Transfers.ReadBufferSize, cancellationToken),
                 "download" => await runtime.DownloadAsync(DownloadRequest.ToFile(url, args[2]), cancellationToken: cancellationToken),
                 "download-plain" => await runtime.DownloadAsync(DownloadRequest.ToFile(url, args[2]) with { Headers = [new("X-Fault-No-Digest", "1")] },
                     cancellationToken: cancellationToken),
@@ -49,12 +58,39 @@ internal sealed class TransferWorker : IScenario
                 _ => await runtime.UploadAsync(UploadRequest.Tus(url, args[2]), cancellationToken: cancellationToken),
             };
             var seconds = Stopwatch.GetElapsedTime(started).TotalSeconds;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{seconds:0.000000} {done.Bytes} {done.Sha256 ?? "-"}"));
+            var (user, sys) = (Environment.CpuUsage.UserTime - cpu.UserTime, Environment.CpuUsage.PrivilegedTime - cpu.PrivilegedTime);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{seconds:0.000000} {done.Bytes} {done.Sha256 ?? "-"} {user.TotalSeconds:0.000} {sys.TotalSeconds:0.000}"));
             return 0;
         }
         finally
         {
             await system.Terminate();
         }
+    }
+
+    /// <summary>
+    /// The download done by hand: GET with the response headers first, then the body into the file through one buffer
+    /// of <paramref name="bufferSize"/>, each block written synchronously (an unbuffered <see cref="FileStream"/>), as
+    /// the runtime's pump writes. Returned as a <see cref="TransferCompleted"/> so the caller prints it like the others.
+    /// </summary>
+    private static async Task<TransferCompleted> PlainLoopAsync(HttpMessageHandler handler, Uri url, string path, int bufferSize, CancellationToken cancellationToken)
+    {
+        using var client = new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Add("X-Fault-No-Digest", "1");
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        response.EnsureSuccessStatusCode();
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+        await using var file = new FileStream(path, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, BufferSize = 0 });
+        var buffer = new byte[bufferSize];
+        long total = 0;
+        int read;
+        while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
+        {
+            file.Write(buffer, 0, read);
+            total += read;
+        }
+        return new TransferCompleted(0, TransferDirection.Download, path, total, TimeSpan.Zero, null);
     }
 }

@@ -80,6 +80,72 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_body_is_read_on_while_the_actor_handles_a_chunk()
+    {
+        // The caller's progress callback runs inside the actor: while it blocks, the actor handles nothing, and the copy
+        // must still go on (it tells the actor each chunk; it does not wait for an answer). Before, the copy stopped at the
+        // end of every chunk until the actor started the next one.
+        using var gate = new ManualResetEventSlim();
+        var content = TempFolder.Bytes(4 * Chunk, seed: 40);
+        var body = new GatedStream();
+        ThenBody(HttpStatusCode.OK, body, content.Length);
+        var transfers = StartRuntime();
+        var destination = Folder.File("slow-listener.bin");
+        var blocking = new BlockingProgress(gate);
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination) with { Progress = blocking }));
+        Seen.ExpectMsg<SeenRequest>();
+
+        body.Release(content.AsMemory(0, Chunk));
+        AwaitCondition(() => blocking.Calls == 1); // the actor is inside the callback of the first chunk
+        body.Release(content.AsMemory(Chunk, 2 * Chunk));
+        AwaitCondition(() => File.Exists(destination + ".part") && new FileInfo(destination + ".part").Length == 3 * Chunk);
+        Assert.Equal(1, blocking.Calls);
+
+        gate.Set();
+        body.Release(content.AsMemory(3 * Chunk)).End();
+        var completed = ExpectMsg<TransferCompleted>();
+        Assert.Equal(content.Length, completed.Bytes);
+        Assert.Equal(content, File.ReadAllBytes(destination));
+    }
+
+    [Fact]
+    public void A_body_longer_than_announced_fails_at_the_block_that_crossed_the_end_without_waiting_for_more()
+    {
+        // Chunks far larger than the body: the length is checked on every block, not only when a chunk is full, so a body
+        // that goes past its Content-Length and then stays open fails at once instead of being read on (or waited for).
+        var content = TempFolder.Bytes(3 * Chunk, seed: 41);
+        var body = new GatedStream().Release(content); // never ends
+        ThenBody(HttpStatusCode.OK, body, 2 * Chunk);
+        var transfers = StartRuntime(o => o.ChunkSize = 64 * Chunk);
+        var destination = Folder.File("overrun.bin");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        var failed = ExpectMsg<TransferFailed>();
+        var error = Assert.IsType<TransferIntegrityException>(failed.Error);
+        Assert.Equal(TransferFailure.LengthMismatch, error.Failure);
+        Assert.Equal((2 * Chunk).ToString(), error.Expected);
+        Assert.Equal((3 * Chunk).ToString(), error.Actual);
+        Assert.Equal(3, body.Reads); // the block that crossed the end was the last one read
+        Assert.False(File.Exists(destination));
+        Assert.False(File.Exists(destination + ".part")); // bytes past the announced end cannot be trusted
+        Assert.Null(failed.PartialPath);
+    }
+
+    /// <summary>A progress callback that blocks (inside the actor) until the gate opens.</summary>
+    private sealed class BlockingProgress(ManualResetEventSlim gate) : IProgress<TransferProgress>
+    {
+        private int _calls;
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public void Report(TransferProgress value)
+        {
+            Interlocked.Increment(ref _calls);
+            gate.Wait(TimeSpan.FromSeconds(10));
+        }
+    }
+
+    [Fact]
     public async Task Cancel_stops_within_one_chunk_keeps_the_part_and_never_creates_the_destination()
     {
         var body = new GatedStream();

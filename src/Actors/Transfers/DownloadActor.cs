@@ -13,13 +13,14 @@ namespace Courier.Transfers;
 /// digest) is checked; then the <c>.part</c> becomes the destination in one rename.
 /// </summary>
 /// <remarks>
-/// The states (see <see cref="TransferActor"/>): Preparing (check the destination, open a kept .part) → Requesting (GET, with
-/// <c>Range</c>/<c>If-Range</c> when resuming) → Opening (folder mode: the answer names the file) → Opening the body
-/// (truncate the .part, save the state) → Streaming (one chunk per step; between two chunks the actor hears cancellation,
-/// timers and retries) → Finishing (verify, rename) — with WaitingToRetry after a failure that may pass. Resume needs a
-/// strong validator (<see cref="PartialFile.StrongValidator"/>) and an identity-encoded body with a known length: a
-/// compressed or length-less body restarts from zero instead, because its byte offsets cannot be trusted; a 206 is
-/// appended only under the same strong validator as the bytes already in the .part.
+/// The states (see <see cref="TransferActor"/>): Preparing (check the destination, open a kept .part) → Requesting
+/// (GET, with <c>Range</c>/<c>If-Range</c> when resuming) → Opening (folder mode: the answer names the file) → Opening
+/// the body (truncate the .part, save the state) → Streaming (one operation copies the body to its end and reports
+/// every chunk; meanwhile the actor hears the reports, cancellation and the stall watch) → Finishing (verify, rename) —
+/// with WaitingToRetry after a failure that may pass. Resume needs a strong validator
+/// (<see cref="PartialFile.StrongValidator"/>) and an identity-encoded body with a known length: a compressed or
+/// length-less body restarts from zero instead, because its byte offsets cannot be trusted; a 206 is appended only under
+/// the same strong validator as the bytes already in the .part.
 /// <para>
 /// Hashing: SHA-256 is computed only when there is something to check or report (<see cref="Verifying"/>): the caller's
 /// <see cref="DownloadRequest.ExpectedSha256"/>, a <c>Repr-Digest</c>/<c>Content-Digest</c> from the server (on the answer,
@@ -293,35 +294,45 @@ internal sealed class DownloadActor : TransferActor
         // Three read buffers in one pooled array: while one block is written, the next is read from the network and (when
         // verifying) the one written before is hashed.
         _buffer ??= ArrayPool<byte>.Shared.Rent(PumpSlots * Runtime.ReadBufferSize);
+        // The most this body may still carry: past it the .part is corrupt, and the pump stops at the block that crossed it.
+        var end = Math.Min(_rangeEnd ?? long.MaxValue, _total ?? long.MaxValue);
+        var limit = end == long.MaxValue ? long.MaxValue : end - _offset;
         var (body, file, hash, buffer, size, chunk, counter, hashed) = (_body!, _file!, _hash, _buffer, Runtime.ReadBufferSize, Runtime.ChunkSize, _pumped, _hashed);
         counter.Reset();
-        RunIo("Streaming", ct => PumpAsync(body, file, hash, buffer, size, chunk, counter, hashed, ct), OnChunk, OnIoError, watchStall: true);
+        RunIoWithProgress("Streaming", (ct, report) => PumpAsync(body, file, hash, buffer, size, chunk, limit, counter, hashed, report, ct),
+            OnStreamed, OnIoError, watchStall: true);
     }
 
     private const int PumpSlots = 3;
 
     /// <summary>
-    /// Copies up to one chunk from the body into the file. The read of block k+1 from the network overlaps the write of
-    /// block k, and with a <paramref name="hash"/>, its hash. The write is synchronous, on the thread that read the block:
-    /// on Linux an asynchronous <see cref="FileStream"/> write is the same <c>pwrite</c> done on another thread-pool
-    /// thread, and the hop cost a thread-pool wake-up per block (about one <c>sched_yield</c> and a futex per 80 KiB read
-    /// under <c>strace</c>) for a copy into the page cache that takes microseconds (bench/RESULTS.md: 10 to 30 % less CPU
-    /// per GiB). This runs on the thread pool, never inside an actor's receive. A block is hashed only once it is written
+    /// Copies the body into the file, to its end, in one operation: every <paramref name="chunk"/> bytes it tells the
+    /// actor through <paramref name="report"/> (progress, the length checks) without waiting for it, so the socket is
+    /// read without a pause between chunks; cancellation (the caller's, the stall watch's, an end the actor decided on
+    /// a report) stops it within one block. It stops early only after a block that took the body past
+    /// <paramref name="limit"/> bytes: those bytes are never a success, and are not written on. It returns the bytes
+    /// not reported yet. The read of block k+1 from the network overlaps the write of block k, and with a
+    /// <paramref name="hash"/>, its hash. The write is synchronous, on the thread that read the block: on Linux an
+    /// asynchronous <see cref="FileStream"/> write is the same <c>pwrite</c> done on another thread-pool thread, and
+    /// the hop cost a thread-pool wake-up per block (about one <c>sched_yield</c> and a futex per 80 KiB read under
+    /// <c>strace</c>) for a copy into the page cache that takes microseconds (bench/RESULTS.md: 10 to 30 % less CPU per
+    /// GiB). This runs on the thread pool, never inside an actor's receive. A block is hashed only once it is written
     /// (a write that failed half-way is never in the digest), and the read ahead is always awaited before returning, so
     /// when this fails or ends the file position is exactly the bytes written (a good resume offset) and
     /// <paramref name="hashed"/> says how many of them the hash covers.
     /// </summary>
-    private static async Task<Chunk> PumpAsync(Stream body, FileStream file, IncrementalHash? hash, byte[] buffer, int size, int chunk,
-        ByteCounter counter, ByteCounter hashed, CancellationToken cancellationToken)
+    private static async Task<long> PumpAsync(Stream body, FileStream file, IncrementalHash? hash, byte[] buffer, int size, int chunk,
+        long limit, ByteCounter counter, ByteCounter hashed, Action<long> report, CancellationToken cancellationToken)
     {
         var slot = 0;
-        var copied = 0;
+        long copied = 0;
+        long reported = 0;
         var read = await body.ReadAsync(buffer.AsMemory(0, size), cancellationToken).ConfigureAwait(false);
         while (read > 0)
         {
             var current = buffer.AsMemory(slot * size, read);
             copied += read;
-            var more = copied < chunk;
+            var more = copied <= limit;
             var nextSlot = (slot + 1) % PumpSlots;
             var next = more ? body.ReadAsync(buffer.AsMemory(nextSlot * size, size), cancellationToken) : ValueTask.FromResult(0);
             try
@@ -343,11 +354,16 @@ internal sealed class DownloadActor : TransferActor
                 hash.AppendData(current.Span);
                 hashed.Add(read);
             }
-            if (!more) return new Chunk(copied, End: false);
+            if (!more) return copied - reported;
+            if (copied - reported >= chunk)
+            {
+                report(copied - reported);
+                reported = copied;
+            }
             read = await next.ConfigureAwait(false);
             slot = nextSlot;
         }
-        return new Chunk(copied, End: true);
+        return copied - reported;
     }
 
     /// <summary>Waits for a read ahead that is no longer wanted, so nothing touches the buffer afterwards.</summary>
@@ -392,31 +408,17 @@ internal sealed class DownloadActor : TransferActor
         SendGet();
     }
 
-    private void OnChunk(Chunk chunk)
+    /// <summary>A chunk of the body is in the .part (the pump goes on meanwhile).</summary>
+    protected override void OnIoProgress(long bytes)
     {
-        _offset += chunk.Bytes;
-        if (chunk.Bytes > 0) MadeProgress();
-        // Checked after every chunk, not only at the end: bytes past what was announced are never a success, and a long
-        // body must not be written on for long. The .part is corrupt from the announced end on: it goes.
-        if (_rangeEnd is { } rangeEnd && _offset > rangeEnd)
-        {
-            _removePart = true;
-            Fail(Integrity(TransferFailure.LengthMismatch, rangeEnd.ToString(), _offset.ToString(),
-                $"the server's 206 carried more bytes than its Content-Range (byte {_offset} reached, the range ends at {rangeEnd}); the partial file was removed"));
-            return;
-        }
-        if (_total is { } expected && _offset > expected)
-        {
-            _removePart = true;
-            Fail(Integrity(TransferFailure.LengthMismatch, expected.ToString(), _offset.ToString(), $"the server sent {_offset} bytes but announced {expected}"));
-            return;
-        }
+        if (Advance(bytes)) ReportProgress(_offset, _offset, _total);
+    }
+
+    /// <summary>The pump ended: the body ended, or it went past what was announced (<paramref name="rest"/>: bytes not reported yet).</summary>
+    private void OnStreamed(long rest)
+    {
+        if (!Advance(rest)) return;
         ReportProgress(_offset, _offset, _total);
-        if (!chunk.End)
-        {
-            Pump();
-            return;
-        }
         CloseResponse();
         if (_total is { } total && _offset < total)
         {
@@ -431,6 +433,31 @@ internal sealed class DownloadActor : TransferActor
             return;
         }
         Finish();
+    }
+
+    /// <summary>
+    /// Counts <paramref name="bytes"/> more in the .part; false (and the transfer fails) when that is past what the server
+    /// announced. Checked on every report, not only at the end: bytes past what was announced are never a success, and a
+    /// long body must not be written on for long. The .part is corrupt from the announced end on: it goes.
+    /// </summary>
+    private bool Advance(long bytes)
+    {
+        _offset += bytes;
+        if (bytes > 0) MadeProgress();
+        if (_rangeEnd is { } rangeEnd && _offset > rangeEnd)
+        {
+            _removePart = true;
+            Fail(Integrity(TransferFailure.LengthMismatch, rangeEnd.ToString(), _offset.ToString(),
+                $"the server's 206 carried more bytes than its Content-Range (byte {_offset} reached, the range ends at {rangeEnd}); the partial file was removed"));
+            return false;
+        }
+        if (_total is { } expected && _offset > expected)
+        {
+            _removePart = true;
+            Fail(Integrity(TransferFailure.LengthMismatch, expected.ToString(), _offset.ToString(), $"the server sent {_offset} bytes but announced {expected}"));
+            return false;
+        }
+        return true;
     }
 
     private void Finish()
@@ -560,9 +587,5 @@ internal sealed class DownloadActor : TransferActor
         ArrayPool<byte>.Shared.Return(_buffer);
         _buffer = null;
     }
-
-    // ---- private protocol ---------------------------------------------------------------------------------------
-
-    private sealed record Chunk(int Bytes, bool End);
 
 }

@@ -106,6 +106,14 @@ internal abstract class TransferActor : ActorBase, IWithTimers
     {
     }
 
+    /// <summary>
+    /// The operation in flight reported <paramref name="bytes"/> more moved (see <see cref="RunIoWithProgress{T}"/>);
+    /// heard only while it runs, and always before its result.
+    /// </summary>
+    protected virtual void OnIoProgress(long bytes)
+    {
+    }
+
     /// <summary>Frees files and responses at the end; <paramref name="result"/> says how it ended.</summary>
     protected abstract Task ReleaseAsync(TransferResult result);
 
@@ -171,6 +179,9 @@ internal abstract class TransferActor : ActorBase, IWithTimers
                 io.Failed(error);
                 return true;
             }
+            case IoProgress moved when moved.Operation == io.Operation:
+                OnIoProgress(moved.Bytes);
+                return true;
             case IoOutcome done when done.Operation == io.Operation:
                 Timers.Cancel(StallTimer);
                 _pending = null;
@@ -217,6 +228,8 @@ internal abstract class TransferActor : ActorBase, IWithTimers
             case CallResult result:
                 (result as CallSucceeded)?.Response.Dispose(); // an answer we no longer wait for
                 return true;
+            case IoProgress:
+                return true; // of an operation that is over
             default:
                 return false;
         }
@@ -286,7 +299,17 @@ internal abstract class TransferActor : ActorBase, IWithTimers
     /// for the stall timeout.
     /// </summary>
     protected void RunIo<T>(string phase, Func<CancellationToken, Task<T>> work, Action<T> then, Action<Exception> failed,
-        Action<T>? abandon = null, bool watchStall = false)
+        Action<T>? abandon = null, bool watchStall = false) =>
+        RunIoWithProgress(phase, (ct, _) => work(ct), then, failed, abandon, watchStall);
+
+    /// <summary>
+    /// <see cref="RunIo{T}"/> for a long operation that tells the actor how it advances without waiting for it: the
+    /// <see cref="Action{T}"/> given to <paramref name="work"/> sends the bytes moved since its last call to
+    /// <see cref="OnIoProgress"/> as a message (safe to call from the operation's thread; the reports of one operation
+    /// arrive in order and before its result).
+    /// </summary>
+    protected void RunIoWithProgress<T>(string phase, Func<CancellationToken, Action<long>, Task<T>> work, Action<T> then,
+        Action<Exception> failed, Action<T>? abandon = null, bool watchStall = false)
     {
         var operation = ++_lastOperation;
         _ioCancel?.Dispose();
@@ -302,10 +325,11 @@ internal abstract class TransferActor : ActorBase, IWithTimers
         _activityAtWatch = Activity;
         Become(_working);
         if (watchStall) Timers.StartSingleTimer(StallTimer, new StallDetected(operation), Runtime.StallTimeout);
+        var self = Self;
         Task<T> task;
         try
         {
-            task = work(_ioCancel.Token);
+            task = work(_ioCancel.Token, bytes => self.Tell(new IoProgress(operation, bytes), ActorRefs.NoSender));
         }
         catch (Exception ex)
         {
@@ -494,6 +518,9 @@ internal abstract class TransferActor : ActorBase, IWithTimers
     {
         public override string ToString() => $"IoFailed({Operation}, {Error.GetType().Name})";
     }
+
+    /// <summary>A running operation moved <paramref name="Bytes"/> more (see <see cref="OnIoProgress"/>).</summary>
+    private sealed record IoProgress(long Operation, long Bytes);
 
     private sealed record Released(Exception? Error);
 

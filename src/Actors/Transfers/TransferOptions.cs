@@ -16,9 +16,9 @@ public sealed class TransferOptions
     public int MaxQueuedTransfers { get; set; } = 1000;
 
     /// <summary>
-    /// The unit of work between two actor messages: a download writes at most this many bytes before the actor sees
-    /// cancellation, timers and progress again (cancellation stops within one chunk). For a tus upload, the size of the
-    /// first chunk and the smallest the adaptive chunk size goes down to (see <see cref="MaxChunkSize"/>).
+    /// For a download, the bytes between two messages its copy sends the actor (progress, the length checks) without
+    /// waiting for it; cancellation stops the copy within one read buffer. For a tus upload, the size of the first chunk
+    /// and the smallest the adaptive chunk size goes down to (see <see cref="MaxChunkSize"/>).
     /// </summary>
     /// <value>The default value is 1 MiB. Range 1 KiB..256 MiB.</value>
     public int ChunkSize { get; set; } = 1024 * 1024;
