@@ -78,6 +78,7 @@ public static class HttpRuntime
     {
         ArgumentNullException.ThrowIfNull(system);
         WarmUpScheduler(system);
+        EnsureDispatcher(system);
         var runtime = new RequestRuntime(options, clientSource, Logging.GetLogger(system, "Courier.Requests")) { Telemetry = Diagnostics.CourierTelemetry.For(system) };
         IActorRef? tokens = null;
         if (options.Auth is { } auth)
@@ -108,9 +109,33 @@ public static class HttpRuntime
             foreach (var (credential, credentialOptions) in options.Credentials)
                 runtime.AddCredential(credential, credentialOptions, credentials, named[credential].Snapshot);
         }
-        var requests = system.ActorOf(RequestCoordinator.Props(runtime), name);
+        var requests = system.ActorOf(RequestCoordinator.Props(runtime).WithDispatcher(runtime.Dispatcher), name);
         var transfers = system.ActorOf(Transfers.TransferCoordinator.Props(new Transfers.TransferRuntime(options.Transfers, runtime, requests)), name + "-transfers");
         return new HttpRuntimeActors(requests, tokens) { Transfers = transfers, Credentials = credentials };
+    }
+
+    private static readonly Akka.Configuration.Config DispatcherConfig = Akka.Configuration.ConfigurationFactory.ParseString(
+        HttpRuntimeOptions.DefaultDispatcher + """
+         {
+          type = Dispatcher
+          executor = fork-join-executor
+          throughput = 30
+          fork-join-executor {
+            parallelism-min = 8
+            parallelism-factor = 1.0
+            parallelism-max = 64
+          }
+        }
+        """);
+
+    /// <summary>
+    /// Adds the runtime's own dispatcher (<see cref="HttpRuntimeOptions.DefaultDispatcher"/>) to the system's configuration
+    /// as a fallback, once: an application's HOCON that defines it wins.
+    /// </summary>
+    internal static void EnsureDispatcher(ActorSystem system)
+    {
+        if (!system.Settings.Config.HasPath(HttpRuntimeOptions.DefaultDispatcher + ".executor"))
+            system.Settings.InjectTopLevelFallback(DispatcherConfig);
     }
 
     /// <summary>

@@ -41,6 +41,7 @@ public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, 
     internal RequestCoordinator(RequestRuntime runtime)
     {
         _runtime = runtime;
+        HttpRuntime.EnsureDispatcher(Context.System); // its RequestActors' (a coordinator made without HttpRuntime, in tests)
         // The RequestActors are watched for their lifetime (StartChild), not once per call: they are reused.
         _admission = new Admission<HttpCall, CallResult>(this, Context, runtime.MaxConcurrentCalls, runtime.MaxQueuedCalls, hostWatchesChildren: true);
         Receive<ExecuteCall>(OnExecute);
@@ -113,7 +114,7 @@ public sealed class RequestCoordinator : ReceiveActor, IAdmissionHost<HttpCall, 
             idle.Tell(new RunCall(call, submittedAt, permit));
             return idle;
         }
-        return Context.Watch(Context.ActorOf(RequestActor.Props(call, _runtime, submittedAt, permit, pooled: true)));
+        return Context.Watch(Context.ActorOf(RequestActor.Props(call, _runtime, submittedAt, permit, pooled: true).WithDispatcher(_runtime.Dispatcher)));
     }
 
     /// <summary>An idle RequestActor stopped: it must not be given a call (rare, so the stack is rebuilt without it).</summary>

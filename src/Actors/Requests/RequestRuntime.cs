@@ -19,6 +19,7 @@ internal sealed class RequestRuntime
         ClientSource = clientSource ?? throw new ArgumentNullException(nameof(clientSource));
         Log = log;
         MaxConcurrentCalls = options.MaxConcurrentCalls;
+        Dispatcher = options.Dispatcher;
         MaxQueuedCalls = options.MaxQueuedCalls;
         AttemptTimeout = options.AttemptTimeout;
         CallDeadline = options.CallDeadline;
@@ -67,6 +68,10 @@ internal sealed class RequestRuntime
     public ILogger Logger => _logger ??= Telemetry.Requests ?? new AkkaLogger(Log);
     public RetryBudget Budget { get; }
     public int MaxConcurrentCalls { get; }
+
+    /// <summary>The dispatcher of the coordinator and its RequestActors (<see cref="HttpRuntimeOptions.Dispatcher"/>).</summary>
+    public string Dispatcher { get; init; } = HttpRuntimeOptions.DefaultDispatcher;
+
     public int MaxQueuedCalls { get; }
     public TimeSpan AttemptTimeout { get; }
     public TimeSpan CallDeadline { get; }
