@@ -49,7 +49,8 @@ public sealed class RateLimitedBatchTests(ITestOutputHelper output) : IAsyncLife
             _listener.InstrumentPublished = (instrument, listener) =>
             {
                 if (instrument.Meter.Name == Courier.Diagnostics.HttpRuntimeMetrics.MeterName
-                    && instrument.Name is "courier.host.pauses" or "courier.host.paused_time" or "courier.host.learned_rate")
+                    && instrument.Name is "courier.host.pauses" or "courier.host.paused_time" or "courier.host.learned_rate"
+                        or "courier.host.waiting_calls" or "courier.http.active_calls" or "courier.http.queued_calls")
                     listener.EnableMeasurementEvents(instrument);
             };
             _listener.SetMeasurementEventCallback<long>((instrument, value, tags, _) => Record(instrument, value, tags, port));
@@ -61,11 +62,43 @@ public sealed class RateLimitedBatchTests(ITestOutputHelper output) : IAsyncLife
 
         private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags, int port)
         {
+            if (instrument.Name is "courier.http.active_calls" or "courier.http.queued_calls")
+            {
+                lock (_events) _events.Add((_clock.Elapsed, instrument.Name, value));
+                return;
+            }
             foreach (var tag in tags)
             {
                 if (tag.Key == "server.port" && Convert.ToInt32(tag.Value, CultureInfo.InvariantCulture) != port) return;
             }
             lock (_events) _events.Add((_clock.Elapsed, instrument.Name, value));
+        }
+
+        /// <summary>Per tenth of a second: waiting, active, queued at its end (running sums).</summary>
+        public string Gauges()
+        {
+            var text = new StringBuilder();
+            long waiting = 0, active = 0, queued = 0;
+            var tenth = 0;
+            lock (_events)
+            {
+                foreach (var (at, name, value) in _events)
+                {
+                    while (at.TotalSeconds >= (tenth + 1) / 10.0)
+                    {
+                        if (tenth % 10 == 0) text.Append(CultureInfo.InvariantCulture, $"\n  gauges {tenth / 10,3} s:");
+                        text.Append(CultureInfo.InvariantCulture, $" {waiting}/{active}/{queued}");
+                        tenth++;
+                    }
+                    switch (name)
+                    {
+                        case "courier.host.waiting_calls": waiting += (long)value; break;
+                        case "courier.http.active_calls": active += (long)value; break;
+                        case "courier.http.queued_calls": queued += (long)value; break;
+                    }
+                }
+            }
+            return text.ToString();
         }
 
         /// <summary>Each pause (when, how long in all), and the learned rate at each pause and every half second between.</summary>
@@ -135,7 +168,7 @@ public sealed class RateLimitedBatchTests(ITestOutputHelper output) : IAsyncLife
 
         using var stats = JsonDocument.Parse(await http.GetStringAsync("/_sandbox/limit"));
         output.WriteLine($"{name}: {clock.Elapsed.TotalSeconds:0.000} s, {timeline.Pauses} pauses");
-        output.WriteLine(timeline.Describe() + DescribeServer(stats.RootElement));
+        output.WriteLine(timeline.Describe() + DescribeServer(stats.RootElement) + timeline.Gauges());
         return (clock.Elapsed, stats.RootElement.GetProperty("admitted").GetInt64(), stats.RootElement.GetProperty("throttled").GetInt64(), results, run);
     }
 
