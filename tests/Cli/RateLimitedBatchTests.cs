@@ -189,8 +189,8 @@ public sealed class RateLimitedBatchTests(ITestOutputHelper output) : IAsyncLife
     // rule: 1.52-2.21 (3-5 pauses; 2.19 and 2.21 failed this bound at load 29). Before these rules, quiet: 1.26-1.30
     // with 2 pauses, 1.57-1.59 with 3. 429s: 3.4 to 6.4 %. The output shows each pause and learned rate (the runtime's
     // host metrics) and the server's requests per tenth of a second. The slow quiet runs were thread-pool stalls of the
-    // test host (tests/Tests.csproj, ThreadPoolMinThreads): with its minimum at 16, quiet: 1.21, 1.22, 1.24, 1.26, 1.26,
-    // two pauses each (and 1.21-1.26 in five runs at 64).
+    // test host (tests/Tests.csproj, ThreadPoolMinThreads): with its minimum at 16, quiet: 1.21, 1.22, 1.24, 1.26,
+    // 1.26, two pauses each (and 1.21-1.26 in five runs at 64).
     [Fact]
     public async Task A_batch_against_a_rate_limited_API_succeeds_on_every_line_with_few_429s_near_the_ideal_time()
     {
