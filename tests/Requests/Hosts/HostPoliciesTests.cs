@@ -393,6 +393,51 @@ public sealed class HostPoliciesTests
     // request reaching the Sandbox, then a clump and a throttle) was measured as sending time: 43/s learned for a 500/s
     // server, then a slow start back from there.
     [Fact]
+    public void A_learned_rate_bounds_the_calls_in_flight_to_the_rate_times_twice_the_smoothed_latency_plus_100_ms()
+    {
+        var unlimited = new AdaptiveRate();
+        unlimited.OnSuccess(Ms(5), TimeSpan.FromMilliseconds(5));
+        Assert.Null(unlimited.InFlightBound); // no rate learned: the window alone bounds the calls in flight
+
+        var rate = AfterAFirstThrottle(); // 281.25/s, no latency known yet
+        Assert.Null(rate.InFlightBound);
+        rate.OnSuccess(Ms(1110), TimeSpan.FromMilliseconds(10));
+        Assert.Equal((int)Math.Ceiling(rate.Rate!.Value * (2 * 0.010 + 0.1)), rate.InFlightBound);
+
+        // One slow answer (the end of a stall) moves the smoothed latency by an eighth of the difference, as TCP's SRTT.
+        rate.OnSuccess(Ms(1120), TimeSpan.FromMilliseconds(210));
+        Assert.Equal((int)Math.Ceiling(rate.Rate!.Value * (2 * 0.035 + 0.1)), rate.InFlightBound);
+    }
+
+    // Regression: with a learned rate, a host whose answers stopped (a server stalled for a moment) kept getting calls at
+    // the rate; when it woke, the calls queued in its socket met its token bucket at once (measured against the Sandbox:
+    // a 150 ms stall, a clump of 87, 20 429s and a third 1 s pause). Now the calls in flight stop at the bound.
+    [Fact]
+    public void A_host_that_stops_answering_while_a_rate_is_learned_gets_no_more_calls_than_the_in_flight_bound()
+    {
+        var table = Table(o => o.AdaptiveRate = true, maxConcurrentCalls: 256);
+        var first = Enumerable.Range(0, 60).Select(_ => Admit(table, Api, T0)).ToList();
+        for (var i = 0; i < 59; i++) table.OnOutcome(first[i], HostOutcome.Success, Ms(10)); // 10 ms each
+        table.OnOutcome(first[59], HostOutcome.Throttled, Ms(10), TimeSpan.FromSeconds(1));
+        var resumes = table.Snapshot(Api)!.PausedUntil;
+        Assert.Equal(Ms(1010), resumes);
+
+        // No answer comes back from here on: every permit the rate gives for 300 ms is taken while the table admits.
+        var inFlight = 0;
+        var now = resumes;
+        for (; now <= resumes + TimeSpan.FromMilliseconds(300); now += TimeSpan.FromMilliseconds(1))
+        {
+            while (table.TryAdmit(Api, now).Kind == HostAdmissionKind.Admitted) inFlight++;
+        }
+        var learned = table.Snapshot(Api)!.LearnedRate!.Value;
+        var bound = (int)Math.Ceiling(learned * (2 * 0.010 + 0.1));
+        Assert.Equal(bound, inFlight);
+        Assert.Equal(HostAdmissionKind.WaitForSlot, table.TryAdmit(Api, now).Kind);
+        Assert.Null(table.NextAdmissionTime(Api, now)); // it waits for an answer, not for a time
+        Assert.True(inFlight < learned * 0.3, $"{inFlight} calls in flight after 300 ms at {learned:0}/s");
+    }
+
+    [Fact]
     public void Whole_steps_without_a_success_among_busy_ones_are_a_stall_and_not_sending_time()
     {
         var rate = AfterAFirstThrottle(); // slow start from 281/s after 1.1 s

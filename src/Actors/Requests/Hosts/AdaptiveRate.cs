@@ -12,7 +12,9 @@ namespace Courier.Requests.Hosts;
 /// then grows by 1 % a second (to find a limit that was raised). The first throttle within a hold is read as a moment's
 /// congestion: the rate is cut to <c>0.9 ×</c> what it was and climbs back to the hold; a second is measured. A later
 /// throttle that measures far less than the last estimate (the server slowed down for a moment) starts fast growth
-/// again, up to <c>0.9 ×</c> the previous estimate. Pure: time is passed in; single-threaded. Like <see cref="AimdLimit"/>, one cut per window: throttles of attempts
+/// again, up to <c>0.9 ×</c> the previous estimate. While a rate is learned, the calls in flight are bounded too
+/// (<see cref="InFlightBound"/>), so that a server that stops answering for a moment is not sent more than its burst.
+/// Pure: time is passed in; single-threaded. Like <see cref="AimdLimit"/>, one cut per window: throttles of attempts
 /// admitted before the last cut say nothing new.
 /// </summary>
 internal sealed class AdaptiveRate
@@ -88,9 +90,25 @@ internal sealed class AdaptiveRate
         return now + TimeSpan.FromTicks(Math.Max(1, (long)Math.Ceiling(Math.Min((1 - _tokens) / rate, 60) * TimeSpan.TicksPerSecond)));
     }
 
-    /// <summary>A success at <paramref name="now"/>.</summary>
-    public void OnSuccess(DateTimeOffset now)
+    /// <summary>
+    /// How many attempts may be in flight to the host while a rate is learned (null while unlimited, or before the first
+    /// answer's latency is known): the rate times twice the smoothed latency of its successes, plus
+    /// <see cref="BurstAllowance"/>. At the rate, Little's law needs the rate times the mean latency in flight; the
+    /// bound leaves twice that, and stops the client from piling more than about <see cref="BurstAllowance"/> of the
+    /// rate onto a server that stalls for a moment (its requests wait in its socket and then meet its bucket at once:
+    /// measured, a 150 ms stall of the server's threads sent it a clump of 87 and drew 20 429s and a 1 s pause).
+    /// </summary>
+    public int? InFlightBound => Rate is { } rate && _latency is { } latency
+        ? (int)Math.Clamp(Math.Ceiling(rate * (2 * latency + BurstAllowance.TotalSeconds)), 1, int.MaxValue)
+        : null;
+
+    private double? _latency; // seconds, smoothed as TCP smooths its round-trip time (RFC 6298: 1/8 of each new sample)
+
+    /// <summary>A success at <paramref name="now"/>, <paramref name="latency"/> after its attempt was admitted (when known).</summary>
+    public void OnSuccess(DateTimeOffset now, TimeSpan? latency = null)
     {
+        if (latency is { } sample && sample >= TimeSpan.Zero)
+            _latency = _latency is { } smoothed ? smoothed + (sample.TotalSeconds - smoothed) / 8 : sample.TotalSeconds;
         if (Rate is not null && now < _activeFrom && _lastEstimate is { } measured)
         {
             // Paused after a throttle: an attempt sent before it succeeded, so the server let one more through in the

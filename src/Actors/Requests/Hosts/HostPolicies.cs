@@ -57,7 +57,7 @@ internal sealed class HostPolicies
             if (breaker.State == CircuitState.HalfOpen) return HostAdmission.CircuitOpen(now + _breakDuration);
             if (breaker.State == CircuitState.Open && now < breaker.OpenUntil) return HostAdmission.CircuitOpen(breaker.OpenUntil);
         }
-        if (state.InFlight >= state.Limit) return HostAdmission.WaitForSlot;
+        if (state.InFlight >= state.Limit || state.InFlight >= state.Learned?.InFlightBound) return HostAdmission.WaitForSlot;
         // Every rate is asked before any permit is taken: a call one of them holds back must not spend another's.
         if (state.Rate?.NextPermitTime(now) is { } ratePermit && ratePermit > now) return HostAdmission.WaitUntil(ratePermit);
         if (state.Learned?.NextPermitTime(now) is { } learnedPermit && learnedPermit > now) return HostAdmission.WaitUntil(learnedPermit);
@@ -69,7 +69,7 @@ internal sealed class HostPolicies
         var isProbe = false;
         state.Breaker?.TryPass(now, out isProbe); // cannot refuse: checked above
         state.InFlight++;
-        return HostAdmission.Admitted(new HostTicket(host, state.NextSequence++, isProbe));
+        return HostAdmission.Admitted(new HostTicket(host, state.NextSequence++, isProbe, now));
     }
 
     /// <summary>
@@ -94,7 +94,7 @@ internal sealed class HostPolicies
         {
             case HostOutcome.Success:
                 state.Aimd?.OnSuccess(inFlight);
-                state.Learned?.OnSuccess(now);
+                state.Learned?.OnSuccess(now, ticket.AdmittedAt == default ? null : now - ticket.AdmittedAt);
                 state.Breaker?.OnSuccess();
                 break;
             case HostOutcome.Throttled:
@@ -129,7 +129,7 @@ internal sealed class HostPolicies
         if (state.PausedUntil > at) at = state.PausedUntil;
         if (state.Breaker is { State: CircuitState.Open } breaker && breaker.OpenUntil > at) at = breaker.OpenUntil;
         if (state.Breaker is { State: CircuitState.HalfOpen }) return null; // the probe's outcome decides
-        if (state.InFlight >= state.Limit) return null;
+        if (state.InFlight >= state.Limit || state.InFlight >= state.Learned?.InFlightBound) return null;
         if (state.Rate is { } rate)
         {
             var permit = rate.NextPermitTime(now);
@@ -203,7 +203,7 @@ internal sealed class HostPolicies
 }
 
 /// <summary>An admitted attempt: hand it back to <see cref="HostPolicies.OnOutcome"/> when the attempt ends.</summary>
-internal readonly record struct HostTicket(HostKey Host, long Sequence, bool IsProbe);
+internal readonly record struct HostTicket(HostKey Host, long Sequence, bool IsProbe, DateTimeOffset AdmittedAt = default);
 
 /// <summary>What <see cref="HostPolicies.TryAdmit"/> decided.</summary>
 internal enum HostAdmissionKind
