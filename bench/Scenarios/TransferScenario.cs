@@ -61,6 +61,7 @@ internal sealed class TransferScenario : IScenario
         new(RuntimePlain, Kind.Download, false, "download-plain", CurlGet),
         .. baseline.Length > 0 ? [new Client("baseline build: " + RuntimePlain, Kind.Download, false, "download-plain", CurlGet, baseline)] : Array.Empty<Client>(),
         new("HttpClient loop, nothing to verify", Kind.Download, false, "download-loop", CurlGet),
+        new("HttpClient loop, sync reads on its own thread", Kind.Download, false, "download-loop-sync", CurlGet),
         new(CurlGet, Kind.Download, true, "get", CurlGet),
     ];
 
@@ -324,7 +325,7 @@ internal sealed class TransferScenario : IScenario
                 {
                     var length = new FileInfo(download).Length;
                     if (length != file.Bytes) throw new InvalidOperationException($"{client.Name}: downloaded {length} bytes, expected {file.Bytes}");
-                    if (client.Mode is "download-plain" or "download-loop" or "get")
+                    if (client.Mode is "download-plain" or "download-loop" or "download-loop-sync" or "get")
                     {
                         // Not verified by the client: checked here, outside the timing.
                         await using var written = File.OpenRead(download);
