@@ -145,7 +145,8 @@ internal sealed class TransferScenario : IScenario
                 *verified*: the Sandbox sends `Repr-Digest`, the runtime hashes while it writes and checks it; *nothing to verify*: the
                 request carries `X-Fault-No-Digest` (the Sandbox sends no digest), no expected hash: nothing is hashed. *HttpClient loop*:
                 the same worker without the runtime (`transfer-worker download-loop`: a plain HttpClient over the same handler, the body
-                read through one buffer of the same size, each block written to the file). curl is
+                read through one buffer of the same size, each block written to the file); *sync reads on its own thread*: that loop with
+                the body read synchronously and written on one dedicated thread (`download-loop-sync`). curl is
                 `curl -sS -f -o FILE URL` and `curl -sS -f -F file=@FILE URL` (with `-w %{"{time_total}"}`); *curl -o + sha256sum* is the
                 usual verified download: the same curl, then `sha256sum FILE` (its time is curl's time_total + sha256sum's wall time).
                 *MiB/s*: file size / the transfer's own time (the call in the worker, curl's time_total: process start-up excluded).
