@@ -61,6 +61,7 @@ internal sealed class TransferScenario : IScenario
         new(RuntimePlain, Kind.Download, false, "download-plain", CurlGet),
         .. baseline.Length > 0 ? [new Client("baseline build: " + RuntimePlain, Kind.Download, false, "download-plain", CurlGet, baseline)] : Array.Empty<Client>(),
         new("HttpClient loop, nothing to verify", Kind.Download, false, "download-loop", CurlGet),
+        new("HttpClient loop, sync reads on its own thread", Kind.Download, false, "download-loop-sync", CurlGet),
         new(CurlGet, Kind.Download, true, "get", CurlGet),
     ];
 
@@ -144,7 +145,8 @@ internal sealed class TransferScenario : IScenario
                 *verified*: the Sandbox sends `Repr-Digest`, the runtime hashes while it writes and checks it; *nothing to verify*: the
                 request carries `X-Fault-No-Digest` (the Sandbox sends no digest), no expected hash: nothing is hashed. *HttpClient loop*:
                 the same worker without the runtime (`transfer-worker download-loop`: a plain HttpClient over the same handler, the body
-                read through one buffer of the same size, each block written to the file). curl is
+                read through one buffer of the same size, each block written to the file); *sync reads on its own thread*: that loop with
+                the body read synchronously and written on one dedicated thread (`download-loop-sync`). curl is
                 `curl -sS -f -o FILE URL` and `curl -sS -f -F file=@FILE URL` (with `-w %{"{time_total}"}`); *curl -o + sha256sum* is the
                 usual verified download: the same curl, then `sha256sum FILE` (its time is curl's time_total + sha256sum's wall time).
                 *MiB/s*: file size / the transfer's own time (the call in the worker, curl's time_total: process start-up excluded).
@@ -324,7 +326,7 @@ internal sealed class TransferScenario : IScenario
                 {
                     var length = new FileInfo(download).Length;
                     if (length != file.Bytes) throw new InvalidOperationException($"{client.Name}: downloaded {length} bytes, expected {file.Bytes}");
-                    if (client.Mode is "download-plain" or "download-loop" or "get")
+                    if (client.Mode is "download-plain" or "download-loop" or "download-loop-sync" or "get")
                     {
                         // Not verified by the client: checked here, outside the timing.
                         await using var written = File.OpenRead(download);

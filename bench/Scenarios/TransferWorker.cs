@@ -13,7 +13,9 @@ namespace Courier.Bench.Scenarios;
 /// <c>download-plain</c> asks the Sandbox to leave out its <c>Repr-Digest</c>: a download with nothing to verify.
 /// <c>download-loop</c> is the same download without the runtime: a plain <see cref="HttpClient"/> (over the runtime's
 /// primary handler) reading the body into a file through one buffer of <see cref="TransferOptions.ReadBufferSize"/>, the
-/// baseline the runtime's own machinery is measured against. After the SHA-256 the line carries the user and kernel CPU
+/// baseline the runtime's own machinery is measured against. <c>download-loop-sync</c> is that loop with the body read
+/// synchronously (<see cref="Stream.Read(Span{byte})"/>) and written on one dedicated thread (not a thread-pool thread),
+/// as curl's one thread reads and writes. After the SHA-256 the line carries the user and kernel CPU
 /// seconds of this process during the transfer alone. <c>COURIER_BENCH_READ_BUFFER</c> and <c>COURIER_BENCH_CHUNK</c>
 /// (bytes) override <see cref="TransferOptions.ReadBufferSize"/> and <see cref="TransferOptions.ChunkSize"/>.
 /// </summary>
@@ -21,14 +23,14 @@ internal sealed class TransferWorker : IScenario
 {
     public string Name => "transfer-worker";
 
-    public string Usage => "transfer-worker download URL FILE | download-plain URL FILE | download-loop URL FILE | multipart URL FILE | tus URL FILE | idle";
+    public string Usage => "transfer-worker download URL FILE | download-plain URL FILE | download-loop URL FILE | download-loop-sync URL FILE | multipart URL FILE | tus URL FILE | idle";
 
     public string Description => "(run by `transfer`) one transfer through the runtime in this process; prints seconds, bytes, SHA-256 and the transfer's CPU.";
 
     public async Task<int> RunAsync(string[] args, CancellationToken cancellationToken)
     {
-        if (!(args is ["idle"] || args is ["download" or "download-plain" or "download-loop" or "multipart" or "tus", _, _]))
-            throw new UsageException("expected: download URL FILE | download-plain URL FILE | download-loop URL FILE | multipart URL FILE | tus URL FILE | idle");
+        if (!(args is ["idle"] || args is ["download" or "download-plain" or "download-loop" or "download-loop-sync" or "multipart" or "tus", _, _]))
+            throw new UsageException("expected: download URL FILE | download-plain URL FILE | download-loop URL FILE | download-loop-sync URL FILE | multipart URL FILE | tus URL FILE | idle");
 
         var options = new HttpRuntimeOptions();
         if (Environment.GetEnvironmentVariable("COURIER_BENCH_READ_BUFFER") is { } readBuffer) options.Transfers.ReadBufferSize = int.Parse(readBuffer, CultureInfo.InvariantCulture);
@@ -51,6 +53,7 @@ internal sealed class TransferWorker : IScenario
             var done = args[0] switch
             {
                 "download-loop" => await PlainLoopAsync(handler, url, args[2], options.Transfers.ReadBufferSize, cancellationToken),
+                "download-loop-sync" => await SyncLoopAsync(handler, url, args[2], options.Transfers.ReadBufferSize, cancellationToken),
                 "download" => await runtime.DownloadAsync(DownloadRequest.ToFile(url, args[2]), cancellationToken: cancellationToken),
                 "download-plain" => await runtime.DownloadAsync(DownloadRequest.ToFile(url, args[2]) with { Headers = [new("X-Fault-No-Digest", "1")] },
                     cancellationToken: cancellationToken),
@@ -91,6 +94,35 @@ internal sealed class TransferWorker : IScenario
             file.Write(buffer, 0, read);
             total += read;
         }
+        return new TransferCompleted(0, TransferDirection.Download, path, total, TimeSpan.Zero, null);
+    }
+
+    /// <summary>
+    /// <see cref="PlainLoopAsync"/> with the body copied on a dedicated thread (<see cref="TaskCreationOptions.LongRunning"/>)
+    /// that reads the response stream synchronously and writes each block synchronously: no continuation is scheduled on
+    /// the thread pool between a socket read and the write.
+    /// </summary>
+    private static async Task<TransferCompleted> SyncLoopAsync(HttpMessageHandler handler, Uri url, string path, int bufferSize, CancellationToken cancellationToken)
+    {
+        using var client = new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Add("X-Fault-No-Digest", "1");
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        response.EnsureSuccessStatusCode();
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+        await using var file = new FileStream(path, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, BufferSize = 0 });
+        var total = await Task.Factory.StartNew(() =>
+        {
+            var buffer = new byte[bufferSize];
+            long copied = 0;
+            int read;
+            while ((read = body.Read(buffer, 0, buffer.Length)) > 0)
+            {
+                file.Write(buffer, 0, read);
+                copied += read;
+            }
+            return copied;
+        }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
         return new TransferCompleted(0, TransferDirection.Download, path, total, TimeSpan.Zero, null);
     }
 }
