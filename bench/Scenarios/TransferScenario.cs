@@ -233,6 +233,13 @@ internal sealed class TransferScenario : IScenario
     /// </summary>
     private static readonly Dictionary<string, string> WorkerEnvironment = new() { ["DOTNET_TieredPGO"] = "0" };
 
+    /// <summary>
+    /// The runtime's downloads also run with inline socket completions, as the CLI's <c>download</c> command sets them
+    /// (src/Host/Cli/ProcessTuning.cs). The plain loops (b, b') and the uploads keep the defaults.
+    /// </summary>
+    private static readonly Dictionary<string, string> DownloadWorkerEnvironment =
+        new(WorkerEnvironment) { ["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "1" };
+
     /// <summary>A file of the scenario: on disk in the work folder, and on the server under <c>/files/dl/{name}</c>.</summary>
     private sealed record SourceFile(string Path, string Name, long Bytes, string Sha256);
 
@@ -350,7 +357,8 @@ internal sealed class TransferScenario : IScenario
         /// <summary>Runs <c>transfer-worker</c> of this build, or of the bench assembly <paramref name="worker"/> (another build's).</summary>
         public async Task<Sample> RunWorkerAsync(string[] args, CancellationToken cancellationToken, string? worker = null)
         {
-            var run = (await MeasuredProcess.RunAsync(ChildProcess.DotnetHost(), [worker ?? ChildProcess.BenchAssembly, "transfer-worker", .. args], cancellationToken, WorkerEnvironment))
+            var run = (await MeasuredProcess.RunAsync(ChildProcess.DotnetHost(), [worker ?? ChildProcess.BenchAssembly, "transfer-worker", .. args], cancellationToken,
+                    args[0] is "download" or "download-plain" ? DownloadWorkerEnvironment : WorkerEnvironment))
                 .EnsureSuccess("transfer-worker " + args[0]);
             var fields = run.Stdout.Trim().Split(' ');
             // SECONDS BYTES SHA256 [USER SYS]: a build older than the CPU fields leaves them out: its process CPU stands in.

@@ -7,5 +7,9 @@ namespace Courier.Host;
 /// </summary>
 internal static class Program
 {
-    public static Task<int> Main(string[] args) => CourierCli.RunAsync(args);
+    public static Task<int> Main(string[] args)
+    {
+        ProcessTuning.ForCommand(args); // before the first socket: the runtime reads these once
+        return CourierCli.RunAsync(args);
+    }
 }

@@ -48,6 +48,32 @@ public sealed class TransferCommandTests : IAsyncLifetime
 
     private static void AssertOneLine(string text) => Assert.Single(text.Split('\n', StringSplitOptions.RemoveEmptyEntries));
 
+    // The CLI as a user runs it: a process of its own, where Program.Main turns inline socket completions on for
+    // `download` (ProcessTuning): the pump's blocks then run on the socket engine's thread. The cut, the kept .part and
+    // the resume with a range behave as in-process, and the bytes are right.
+    [Fact]
+    public async Task The_download_command_as_a_process_with_inline_socket_completions_resumes_a_cut_download_to_the_right_bytes()
+    {
+        var sha = await PutAsync("proc.bin", 6 * MiB, seed: 7);
+        var destination = _folder.File("proc.bin");
+        string[] command = ["download", Url("proc.bin"), destination, "--retries", "0", "-H", $"X-Fault-Cut-After: {2 * MiB}"];
+
+        await using (var first = CliProcess.Start(command))
+        {
+            Assert.Equal(ExitCodes.SomeFailed, await first.WaitAsync(TimeSpan.FromMinutes(2)));
+            Assert.Contains("is kept: run the same command again to resume", first.Error);
+        }
+        Assert.False(File.Exists(destination));
+        var kept = new FileInfo(destination + ".part").Length;
+        Assert.InRange(kept, 1, 2 * MiB);
+
+        await using var second = CliProcess.Start(command);
+        Assert.Equal(ExitCodes.Success, await second.WaitAsync(TimeSpan.FromMinutes(2)));
+        Assert.Contains("resuming", second.Error);
+        Assert.Equal(sha, TempFolder.Sha256File(destination));
+        Assert.False(File.Exists(destination + ".part"));
+    }
+
     [Fact]
     public async Task A_download_cut_with_no_retries_keeps_the_part_and_the_same_command_resumes_it_with_a_range()
     {
