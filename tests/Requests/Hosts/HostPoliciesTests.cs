@@ -389,9 +389,6 @@ public sealed class HostPoliciesTests
         Assert.InRange(rate.Rate!.Value, 0.999 * 360, 360); // the new hold: what the server let through now
     }
 
-    // Regression: a window holding a stall of the client's own process (the test host starved: 700 ms without a single
-    // request reaching the Sandbox, then a clump and a throttle) was measured as sending time: 43/s learned for a 500/s
-    // server, then a slow start back from there.
     [Fact]
     public void A_learned_rate_bounds_the_calls_in_flight_to_the_rate_times_twice_the_smoothed_latency_plus_100_ms()
     {
@@ -437,6 +434,9 @@ public sealed class HostPoliciesTests
         Assert.True(inFlight < learned * 0.3, $"{inFlight} calls in flight after 300 ms at {learned:0}/s");
     }
 
+    // Regression: a window holding a stall of the client's own process (the test host starved: 700 ms without a single
+    // request reaching the Sandbox, then a clump and a throttle) was measured as sending time: 43/s learned for a 500/s
+    // server, then a slow start back from there.
     [Fact]
     public void Whole_steps_without_a_success_among_busy_ones_are_a_stall_and_not_sending_time()
     {

@@ -96,7 +96,7 @@ internal sealed class AdaptiveRate
     /// <see cref="BurstAllowance"/>. At the rate, Little's law needs the rate times the mean latency in flight; the
     /// bound leaves twice that, and stops the client from piling more than about <see cref="BurstAllowance"/> of the
     /// rate onto a server that stalls for a moment (its requests wait in its socket and then meet its bucket at once:
-    /// measured, a 150 ms stall of the server's threads sent it a clump of 87 and drew 20 429s and a 1 s pause).
+    /// seen against the Sandbox, a clump of 87 after a tenth of a second with none drew 20 429s and a 1 s pause).
     /// </summary>
     public int? InFlightBound => Rate is { } rate && _latency is { } latency
         ? (int)Math.Clamp(Math.Ceiling(rate * (2 * latency + BurstAllowance.TotalSeconds)), 1, int.MaxValue)
