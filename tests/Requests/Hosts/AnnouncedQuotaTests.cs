@@ -164,6 +164,36 @@ public sealed class AnnouncedQuotaTests(ITestOutputHelper output) : CoordinatorT
         Assert.Equal(HostAdmissionKind.Admitted, fresh.TryAdmit(Api, T0).Kind);
     }
 
+    // Regression: a rate learned from a 429 went on growing while the announced pace held the host far below it (half
+    // again every 100 ms in slow start): the host's learned-rate metric read a million calls a second, and had the
+    // announcements stopped, nothing would have been left of the rate the 429 taught.
+    [Fact]
+    public void A_learned_rate_does_not_grow_while_the_announced_pace_holds_the_host_below_it()
+    {
+        var table = Table(o => o.AdaptiveConcurrency = false);
+        var first = Enumerable.Range(0, 8).Select(_ => Admit(table, T0)).ToList(); // the table's cap: 8
+        var cut = T0 + TimeSpan.FromMilliseconds(40);
+        for (var i = 0; i < 7; i++) table.OnOutcome(first[i], HostOutcome.Success, cut);
+        table.OnOutcome(first[7], HostOutcome.Throttled, cut, TimeSpan.FromSeconds(1));
+        var learned = table.Snapshot(Api)!.LearnedRate!.Value; // 0.9 x 7 / (0.04 s + 0.1 s) = 45/s
+        Assert.Equal(0.9 * 7 / 0.14, learned, 6);
+
+        // From the end of the pause, every answer announces 10 calls a second (paced at 9/s, far below the learned rate).
+        var admitted = 0;
+        for (var now = cut + TimeSpan.FromSeconds(1); now < cut + TimeSpan.FromSeconds(4); now += TimeSpan.FromMilliseconds(1))
+        {
+            while (table.TryAdmit(Api, now) is { Kind: HostAdmissionKind.Admitted } admission)
+            {
+                admitted++;
+                table.OnOutcome(admission.Ticket, HostOutcome.Success, now, quota: new RateLimitStatus(5, TimeSpan.FromSeconds(1), 10, TimeSpan.FromSeconds(1)));
+            }
+        }
+
+        Assert.InRange(admitted, 25, 29); // the pace held the host: 9 a second for 3 s
+        // The learned rate grew for at most the step in which it still held the first call back, not for 3 s.
+        Assert.InRange(table.Snapshot(Api)!.LearnedRate!.Value, learned, learned * 1.5);
+    }
+
     [Fact]
     public void A_short_window_policy_paces_the_host_at_nine_tenths_of_its_quota_and_a_long_one_does_not()
     {

@@ -103,6 +103,19 @@ internal sealed class AdaptiveRate
         : null;
 
     private double? _latency; // seconds, smoothed as TCP smooths its round-trip time (RFC 6298: 1/8 of each new sample)
+    private DateTimeOffset _heldAt = DateTimeOffset.MinValue;
+
+    /// <summary>
+    /// Another limit of the host (its announced pace, a configured rate) held back at <paramref name="now"/> a call that
+    /// this rate would have let go: this rate is not what limits the sending then, so it does not grow for that step, as
+    /// TCP does not grow a window it is not using (RFC 7661). Otherwise a rate held under an announced quota grew half
+    /// again every 100 ms to a million calls a second: a metric far above what was sent, and no limit at all once the
+    /// other one went. Climbing back to the hold is not growth and goes on.
+    /// </summary>
+    public void HeldByAnotherLimit(DateTimeOffset now)
+    {
+        if (now > _heldAt) _heldAt = now;
+    }
 
     /// <summary>A success at <paramref name="now"/>, <paramref name="latency"/> after its attempt was admitted (when known).</summary>
     public void OnSuccess(DateTimeOffset now, TimeSpan? latency = null)
@@ -274,7 +287,9 @@ internal sealed class AdaptiveRate
             if (now < _grownAt + Step) return;
         }
         var steps = (now - _grownAt).Ticks / Step.Ticks;
+        var lastGrown = _grownAt;
         _grownAt += Step * steps;
+        if (_heldAt >= lastGrown) return; // another limit held calls back since the last step: this rate was not the limit
         Rate = _steady
             ? rate * (1 + SteadyGrowthPerSecond * steps / 10.0)
             : Math.Min(1e6, rate * Math.Pow(SlowStartGrowth, Math.Min(steps, 40)));

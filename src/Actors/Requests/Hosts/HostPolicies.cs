@@ -59,9 +59,9 @@ internal sealed class HostPolicies
         }
         if (state.InFlight >= state.Limit || state.InFlight >= state.Learned?.InFlightBound) return HostAdmission.WaitForSlot;
         // Every rate is asked before any permit is taken: a call one of them holds back must not spend another's.
-        if (state.Rate?.NextPermitTime(now) is { } ratePermit && ratePermit > now) return HostAdmission.WaitUntil(ratePermit);
+        if (state.Rate?.NextPermitTime(now) is { } ratePermit && ratePermit > now) return HeldByAnotherLimit(state, now, ratePermit);
         if (state.Learned?.NextPermitTime(now) is { } learnedPermit && learnedPermit > now) return HostAdmission.WaitUntil(learnedPermit);
-        if (state.Announced?.NextPermitTime(now) is { } pacePermit && pacePermit > now) return HostAdmission.WaitUntil(pacePermit);
+        if (state.Announced?.NextPermitTime(now) is { } pacePermit && pacePermit > now) return HeldByAnotherLimit(state, now, pacePermit);
         state.Rate?.TryAcquire(now);
         state.Learned?.TryAcquire(now);
         state.Announced?.TryAcquire(now);
@@ -70,6 +70,16 @@ internal sealed class HostPolicies
         state.Breaker?.TryPass(now, out isProbe); // cannot refuse: checked above
         state.InFlight++;
         return HostAdmission.Admitted(new HostTicket(host, state.NextSequence++, isProbe, now));
+    }
+
+    /// <summary>
+    /// A call waits until <paramref name="at"/> for the configured rate or the announced pace; when the learned rate would
+    /// have let it go, that rate is told, so that it does not grow while it is not what limits the host.
+    /// </summary>
+    private static HostAdmission HeldByAnotherLimit(HostState state, DateTimeOffset now, DateTimeOffset at)
+    {
+        if (state.Learned is { } learned && learned.NextPermitTime(now) <= now) learned.HeldByAnotherLimit(now);
+        return HostAdmission.WaitUntil(at);
     }
 
     /// <summary>
