@@ -234,11 +234,18 @@ internal sealed class TransferScenario : IScenario
     private static readonly Dictionary<string, string> WorkerEnvironment = new() { ["DOTNET_TieredPGO"] = "0" };
 
     /// <summary>
-    /// The runtime's downloads also run with inline socket completions, as the CLI's <c>download</c> command sets them
-    /// (src/Host/Cli/ProcessTuning.cs). The plain loops (b, b') and the uploads keep the defaults.
+    /// The runtime's downloads also run as the CLI's <c>download</c> command runs (src/Host/Cli/ProcessTuning.cs): with
+    /// inline socket completions, and reads of 256 KiB unless <c>COURIER_BENCH_READ_BUFFER</c> names another size.
+    /// The plain loops (b, b') and the uploads keep the defaults.
     /// </summary>
-    private static readonly Dictionary<string, string> DownloadWorkerEnvironment =
-        new(WorkerEnvironment) { ["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "1" };
+    private static readonly Dictionary<string, string> DownloadWorkerEnvironment = DownloadEnvironment();
+
+    private static Dictionary<string, string> DownloadEnvironment()
+    {
+        var environment = new Dictionary<string, string>(WorkerEnvironment) { ["DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS"] = "1" };
+        if (Environment.GetEnvironmentVariable("COURIER_BENCH_READ_BUFFER") is null) environment["COURIER_BENCH_READ_BUFFER"] = "262144";
+        return environment;
+    }
 
     /// <summary>A file of the scenario: on disk in the work folder, and on the server under <c>/files/dl/{name}</c>.</summary>
     private sealed record SourceFile(string Path, string Name, long Bytes, string Sha256);

@@ -1,4 +1,5 @@
 using Courier.Host.Cli;
+using Courier.Transfers;
 using Xunit;
 
 namespace Courier.Tests.Cli;
@@ -37,5 +38,19 @@ public sealed class ProcessTuningTests
     {
         var env = Run(["download", "http://127.0.0.1:1/x", "x.bin"], new() { [ProcessTuning.InlineSocketCompletions] = "0" });
         Assert.Equal("0", env[ProcessTuning.InlineSocketCompletions]);
+    }
+
+    [Fact]
+    public async Task Download_reads_256_KiB_at_a_time_unless_the_configuration_names_a_size()
+    {
+        await using (var host = await RuntimeHost.StartAsync(new Dictionary<string, string?>(), verbose: false, defaults: ProcessTuning.DownloadDefaults))
+            Assert.Equal(256 * 1024, host.Options.Transfers.ReadBufferSize);
+
+        var configured = new Dictionary<string, string?> { ["Courier:Transfers:ReadBufferSize"] = "65536" };
+        await using (var host = await RuntimeHost.StartAsync(configured, verbose: false, defaults: ProcessTuning.DownloadDefaults))
+            Assert.Equal(65536, host.Options.Transfers.ReadBufferSize);
+
+        await using (var host = await RuntimeHost.StartAsync(new Dictionary<string, string?>(), verbose: false)) // other commands
+            Assert.Equal(new TransferOptions().ReadBufferSize, host.Options.Transfers.ReadBufferSize);
     }
 }

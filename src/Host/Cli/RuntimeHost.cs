@@ -48,16 +48,19 @@ internal sealed class RuntimeHost : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the start.</param>
     /// <param name="quietLevel">The lowest level logged without <c>--verbose</c>: Warning by default; commands that report
     /// every failure themselves pass a higher one, so that a failure is one line, not log entries and a line.</param>
+    /// <param name="defaults">Configuration keys the command sets unless appsettings.json, the environment or the command
+    /// line set them (<see cref="ProcessTuning.DownloadDefaults"/>).</param>
     /// <param name="ownThreads">Run the actors on threads of their own, one per core (Akka's fork-join executor), instead of
     /// the .NET thread pool the HTTP stack's continuations run on: for many calls in flight (<c>batch</c>), where it saves
     /// CPU per call (bench/RESULTS.md); a one-shot command would only pay for starting the threads.</param>
     public static async Task<RuntimeHost> StartAsync(IReadOnlyDictionary<string, string?> commandLine, bool verbose,
         Action<HttpRuntimeOptions>? configure = null, CancellationToken cancellationToken = default, LogLevel quietLevel = LogLevel.Warning,
-        bool ownThreads = false)
+        bool ownThreads = false, IReadOnlyDictionary<string, string?>? defaults = null)
     {
         cancellationToken.ThrowIfCancellationRequested();
         var minimum = verbose ? LogLevel.Information : quietLevel;
         var configuration = new ConfigurationBuilder()
+            .AddInMemoryCollection(defaults ?? new Dictionary<string, string?>()) // the command's defaults: every other source wins
             .AddJsonFile(Path.Combine(AppContext.BaseDirectory, "appsettings.json"), optional: true)
             .AddEnvironmentVariables()
             .AddInMemoryCollection(commandLine)

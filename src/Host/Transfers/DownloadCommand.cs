@@ -30,7 +30,8 @@ internal static class DownloadCommand
             url, destination, sha256, headers, overwrite,
         };
         command.SetAction((parse, ct) => TransferRun.RunAsync(parse, shared,
-            CreateJob(parse.GetValue(url)!, parse.GetValue(destination), parse.GetValue(sha256), parse.GetValue(headers) ?? [], parse.GetValue(overwrite)), ct));
+            CreateJob(parse.GetValue(url)!, parse.GetValue(destination), parse.GetValue(sha256), parse.GetValue(headers) ?? [], parse.GetValue(overwrite)), ct,
+            ProcessTuning.DownloadDefaults));
         return command;
     }
 

@@ -31,7 +31,8 @@ internal static class TransferRun
         Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping,
     };
 
-    public static async Task<int> RunAsync(ParseResult parse, SharedOptions shared, TransferJob job, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(ParseResult parse, SharedOptions shared, TransferJob job, CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string?>? defaults = null)
     {
         var json = parse.GetValue(shared.Json);
         var verbose = parse.GetValue(shared.Verbose);
@@ -40,7 +41,7 @@ internal static class TransferRun
         var stderr = Consoles.StandardError(interactive);
 
         await using var runtime = await RuntimeHost.StartAsync(shared.ToConfiguration(parse), verbose, cancellationToken: cancellationToken,
-            quietLevel: Microsoft.Extensions.Logging.LogLevel.Critical);
+            quietLevel: Microsoft.Extensions.Logging.LogLevel.Critical, defaults: defaults);
         RuntimeEvents.Print(runtime.System, stderr, showTransfer: id => id == job.Id);
         try
         {
