@@ -77,41 +77,27 @@ internal sealed class TransferWorker : IScenario
     /// of <paramref name="bufferSize"/>, each block written synchronously (an unbuffered <see cref="FileStream"/>), as
     /// the runtime's pump writes. Returned as a <see cref="TransferCompleted"/> so the caller prints it like the others.
     /// </summary>
-    private static async Task<TransferCompleted> PlainLoopAsync(HttpMessageHandler handler, Uri url, string path, int bufferSize, CancellationToken cancellationToken)
-    {
-        using var client = new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        using var request = new HttpRequestMessage(HttpMethod.Get, url);
-        request.Headers.Add("X-Fault-No-Digest", "1");
-        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        response.EnsureSuccessStatusCode();
-        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-        await using var file = new FileStream(path, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, BufferSize = 0 });
-        var buffer = new byte[bufferSize];
-        long total = 0;
-        int read;
-        while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
+    private static Task<TransferCompleted> PlainLoopAsync(HttpMessageHandler handler, Uri url, string path, int bufferSize, CancellationToken cancellationToken) =>
+        ByHandAsync(handler, url, path, async (body, file) =>
         {
-            file.Write(buffer, 0, read);
-            total += read;
-        }
-        return new TransferCompleted(0, TransferDirection.Download, path, total, TimeSpan.Zero, null);
-    }
+            var buffer = new byte[bufferSize];
+            long total = 0;
+            int read;
+            while ((read = await body.ReadAsync(buffer, cancellationToken)) > 0)
+            {
+                file.Write(buffer, 0, read);
+                total += read;
+            }
+            return total;
+        }, cancellationToken);
 
     /// <summary>
     /// <see cref="PlainLoopAsync"/> with the body copied on a dedicated thread (<see cref="TaskCreationOptions.LongRunning"/>)
     /// that reads the response stream synchronously and writes each block synchronously: no continuation is scheduled on
     /// the thread pool between a socket read and the write.
     /// </summary>
-    private static async Task<TransferCompleted> SyncLoopAsync(HttpMessageHandler handler, Uri url, string path, int bufferSize, CancellationToken cancellationToken)
-    {
-        using var client = new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
-        using var request = new HttpRequestMessage(HttpMethod.Get, url);
-        request.Headers.Add("X-Fault-No-Digest", "1");
-        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
-        response.EnsureSuccessStatusCode();
-        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
-        await using var file = new FileStream(path, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, BufferSize = 0 });
-        var total = await Task.Factory.StartNew(() =>
+    private static Task<TransferCompleted> SyncLoopAsync(HttpMessageHandler handler, Uri url, string path, int bufferSize, CancellationToken cancellationToken) =>
+        ByHandAsync(handler, url, path, (body, file) => Task.Factory.StartNew(() =>
         {
             var buffer = new byte[bufferSize];
             long copied = 0;
@@ -122,7 +108,23 @@ internal sealed class TransferWorker : IScenario
                 copied += read;
             }
             return copied;
-        }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+        }, cancellationToken, TaskCreationOptions.LongRunning, TaskScheduler.Default), cancellationToken);
+
+    /// <summary>
+    /// What both loops share: the GET (no digest asked for, headers first), the body stream and the file (unbuffered);
+    /// <paramref name="copy"/> moves the bytes and returns how many.
+    /// </summary>
+    private static async Task<TransferCompleted> ByHandAsync(HttpMessageHandler handler, Uri url, string path,
+        Func<Stream, FileStream, Task<long>> copy, CancellationToken cancellationToken)
+    {
+        using var client = new HttpClient(handler, disposeHandler: false) { Timeout = Timeout.InfiniteTimeSpan };
+        using var request = new HttpRequestMessage(HttpMethod.Get, url);
+        request.Headers.Add("X-Fault-No-Digest", "1");
+        using var response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken);
+        response.EnsureSuccessStatusCode();
+        await using var body = await response.Content.ReadAsStreamAsync(cancellationToken);
+        await using var file = new FileStream(path, new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, BufferSize = 0 });
+        var total = await copy(body, file);
         return new TransferCompleted(0, TransferDirection.Download, path, total, TimeSpan.Zero, null);
     }
 }
