@@ -141,8 +141,8 @@ public sealed class AttemptOutcomeTests : TestKit
 
         coordinator.Tell(new CancelCall(call.Id));
         Assert.IsType<HttpCallCanceledException>(ExpectMsg<CallFailed>().Error);
-        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(5));
-        Assert.True(await Task.WhenAny(content.Disposed, Task.Delay(TimeSpan.FromSeconds(5))) == content.Disposed, "the late response was never disposed (its connection stays taken)");
+        await arrived.Task.WaitAsync(TimeSpan.FromSeconds(30)); // generous: only a failing run waits it out
+        Assert.True(await Task.WhenAny(content.Disposed, Task.Delay(TimeSpan.FromSeconds(30))) == content.Disposed, "the late response was never disposed (its connection stays taken)");
     }
 
     // ---- requests that cannot be built or sent -------------------------------------------------------------------
