@@ -59,6 +59,43 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void The_body_is_read_off_the_actor_even_when_every_read_completes_at_once()
+    {
+        // A fast loopback server keeps the socket full: every read of the body completes synchronously. The pump must
+        // still never run inside the actor's receive, or the actor hears nothing (progress, a cancel, the stall watch)
+        // until the whole body is on disk.
+        var content = TempFolder.Bytes(8 * Chunk, seed: 9);
+        var body = new InstantStream(content);
+        ThenBody(HttpStatusCode.OK, body, content.Length);
+        var transfers = StartRuntime();
+        var destination = Folder.File("instant.bin");
+
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        Assert.IsType<TransferCompleted>(ExpectMsg<TransferCompleted>());
+        Assert.Equal(content, File.ReadAllBytes(destination));
+        Assert.True(body.Reads > 8, $"the body was read in {body.Reads} reads");
+        Assert.Equal(0, body.ReadsInsideAnActor);
+    }
+
+    /// <summary>A body whose reads always complete synchronously; counts the reads made from inside an actor's receive.</summary>
+    private sealed class InstantStream(byte[] content) : MemoryStream(content, writable: false)
+    {
+        private int _reads;
+        private int _insideAnActor;
+
+        public int Reads => Volatile.Read(ref _reads);
+        public int ReadsInsideAnActor => Volatile.Read(ref _insideAnActor);
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            Interlocked.Increment(ref _reads);
+            if (Akka.Actor.Internal.InternalCurrentActorCellKeeper.Current is not null) Interlocked.Increment(ref _insideAnActor);
+            return base.ReadAsync(buffer, cancellationToken);
+        }
+    }
+
+    [Fact]
     public void Progress_is_throttled_to_the_interval_on_the_scheduler_clock()
     {
         var body = new GatedStream();

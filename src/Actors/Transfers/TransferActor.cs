@@ -326,15 +326,13 @@ internal abstract class TransferActor : ActorBase, IWithTimers
         Become(_working);
         if (watchStall) Timers.StartSingleTimer(StallTimer, new StallDetected(operation), Runtime.StallTimeout);
         var self = Self;
-        Task<T> task;
-        try
-        {
-            task = work(_ioCancel.Token, bytes => self.Tell(new IoProgress(operation, bytes), ActorRefs.NoSender));
-        }
-        catch (Exception ex)
-        {
-            task = Task.FromException<T>(ex);
-        }
+        var token = _ioCancel.Token;
+        Action<long> report = bytes => self.Tell(new IoProgress(operation, bytes), ActorRefs.NoSender);
+        // Started on the thread pool, never inside this receive: a method that is async need not yield. A body whose
+        // reads all complete at once (a fast server keeps the socket full) would otherwise be pumped to its end on the
+        // actor's thread, and the actor would hear nothing (progress, a cancel, the stall watch) until it is on disk.
+        // Task.Run turns an exception thrown before the first await into a faulted task as well.
+        var task = Task.Run(() => work(token, report), CancellationToken.None);
         task.PipeTo(Self, success: result => new IoCompleted<T>(operation, result), failure: error => new IoFailed(operation, error));
     }
 
