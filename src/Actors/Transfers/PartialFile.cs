@@ -91,9 +91,12 @@ internal static class PartialFile
             var offset = file.Length;
             if (state is null || state.Url != source.AbsoluteUri || state.Length is { } length && offset > length)
             {
+                // Truncated only when there is something to drop. On ext4 (auto_da_alloc) a truncate to zero marks the file
+                // as replace-via-truncate, and its close then flushes every byte written since to the disk, inside the
+                // close: 0.1 to 0.3 s per 512 MiB at the end of each fresh download, for a file nothing else overwrote.
+                if (offset != 0) file.SetLength(0);
                 offset = 0;
                 state = null;
-                file.SetLength(0);
             }
             file.Position = offset;
             return new Opened(path, destination, file, offset, state);
