@@ -59,39 +59,47 @@ public sealed class DownloadActorTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void The_body_is_read_off_the_actor_even_when_every_read_completes_at_once()
+    public void Progress_is_heard_while_the_body_is_read_even_when_every_read_completes_at_once()
     {
-        // A fast loopback server keeps the socket full: every read of the body completes synchronously. The pump must
-        // still never run inside the actor's receive, or the actor hears nothing (progress, a cancel, the stall watch)
-        // until the whole body is on disk.
+        // A fast loopback server keeps the socket full: every read of the body completes synchronously. The pump must still
+        // run beside the actor, not inside its receive, or the actor hears nothing (progress, a cancel, the stall watch)
+        // until the whole body is on disk. Here the body's reads never yield; half-way one takes long (blocking, as a
+        // synchronous read does) and only ends when the test has heard progress.
         var content = TempFolder.Bytes(8 * Chunk, seed: 9);
-        var body = new InstantStream(content);
+        using var body = new InstantStream(content, pauseAt: 4 * Chunk);
         ThenBody(HttpStatusCode.OK, body, content.Length);
         var transfers = StartRuntime();
         var destination = Folder.File("instant.bin");
 
         transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
 
+        var heard = Events.FishForMessage<TransferProgress>(p => p.BytesTransferred > 0, TimeSpan.FromSeconds(5));
+        Assert.True(heard.BytesTransferred <= 4 * Chunk, $"progress at {heard.BytesTransferred} bytes, past the paused read");
+        body.Resume();
         Assert.IsType<TransferCompleted>(ExpectMsg<TransferCompleted>());
         Assert.Equal(content, File.ReadAllBytes(destination));
-        Assert.True(body.Reads > 8, $"the body was read in {body.Reads} reads");
-        Assert.Equal(0, body.ReadsInsideAnActor);
     }
 
-    /// <summary>A body whose reads always complete synchronously; counts the reads made from inside an actor's receive.</summary>
-    private sealed class InstantStream(byte[] content) : MemoryStream(content, writable: false)
+    /// <summary>
+    /// A body whose reads always complete synchronously; the read at <c>pauseAt</c> blocks (up to 20 s, well past the
+    /// test's wait) until <see cref="Resume"/>.
+    /// </summary>
+    private sealed class InstantStream(byte[] content, long pauseAt) : MemoryStream(content, writable: false)
     {
-        private int _reads;
-        private int _insideAnActor;
+        private readonly ManualResetEventSlim _resume = new();
 
-        public int Reads => Volatile.Read(ref _reads);
-        public int ReadsInsideAnActor => Volatile.Read(ref _insideAnActor);
+        public void Resume() => _resume.Set();
 
         public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            Interlocked.Increment(ref _reads);
-            if (Akka.Actor.Internal.InternalCurrentActorCellKeeper.Current is not null) Interlocked.Increment(ref _insideAnActor);
+            if (Position == pauseAt) _resume.Wait(TimeSpan.FromSeconds(20));
             return base.ReadAsync(buffer, cancellationToken);
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing) _resume.Set();
+            base.Dispose(disposing);
         }
     }
 
