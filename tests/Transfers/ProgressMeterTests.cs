@@ -74,4 +74,17 @@ public sealed class ProgressMeterTests
         var progress = meter.Observe(1_001_000, 1_001_000, 2_000_000, T0.AddSeconds(1))!;
         Assert.Equal(1000, progress.BytesPerSecond, 3);
     }
+    [Fact]
+    public void Reports_heard_late_in_a_burst_do_not_read_as_a_huge_rate()
+    {
+        // 100 MB moved in the first second, but the actor heard of it late: a hundred 1 % reports within 0.1 s. The rate is
+        // what moved over the window (about 100 MB/s), not 1 MB per millisecond between two reports of the burst.
+        var meter = Meter(step: 0.01);
+        meter.Observe(0, 0, 100_000_000, T0);
+        TransferProgress? last = null;
+        for (var i = 1; i <= 100; i++)
+            last = meter.Observe(i * 1_000_000L, i * 1_000_000L, 100_000_000, T0.AddSeconds(1).AddMilliseconds(i)) ?? last;
+        Assert.Equal(100_000_000, last!.BytesTransferred);
+        Assert.InRange(last.BytesPerSecond, 80_000_000, 100_000_000);
+    }
 }

@@ -79,6 +79,10 @@ internal sealed class ProgressMeter
 
     private void Sample(DateTimeOffset at, long bytes)
     {
+        // Samples closer together than the window's share of the ring are not kept: reports the actor heard late, in a
+        // burst, would otherwise fill the ring with samples a few microseconds apart, push out the one that spans the
+        // window, and read as a rate of many GiB/s. The rate still counts every byte up to now (Rate's arguments).
+        if (_count > 0 && at - _sampleAt[(_next - 1 + RingSize) % RingSize] < _window / RingSize) return;
         _sampleAt[_next] = at;
         _sampleBytes[_next] = bytes;
         _next = (_next + 1) % RingSize;
