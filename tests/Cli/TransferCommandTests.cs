@@ -136,7 +136,7 @@ public sealed class TransferCommandTests : IAsyncLifetime
         var (source, sha) = _folder.CreateFile("report.bin", 3 * MiB, seed: 3);
 
         var multipart = await ConsoleCapture.RunAsync(["upload", source, Url("multipart?field=document"), "--field-name", "document",
-            "--field", "album=holidays", "-F", "note=a=b", "--json"]);
+            "--field", "album=holidays", "-F", "note=a=b", "--json", "--show-sha256"]);
 
         Assert.Equal(ExitCodes.Success, multipart.Code);
         var summary = JsonDocument.Parse(multipart.Output).RootElement;
@@ -147,7 +147,7 @@ public sealed class TransferCommandTests : IAsyncLifetime
         Assert.Equal("holidays", answer.GetProperty("fields").GetProperty("album").GetString());
         Assert.Equal("a=b", answer.GetProperty("fields").GetProperty("note").GetString());
 
-        var tus = await ConsoleCapture.RunAsync(["upload", source, Url("tus"), "--tus"]);
+        var tus = await ConsoleCapture.RunAsync(["upload", source, Url("tus"), "--tus", "--show-sha256"]);
 
         Assert.Equal(ExitCodes.Success, tus.Code);
         Assert.Contains($"sha-256 {sha}", tus.Output);
@@ -161,7 +161,7 @@ public sealed class TransferCommandTests : IAsyncLifetime
     {
         var (source, sha) = _folder.CreateFile("video.bin", 3 * MiB, seed: 4);
         // A server without creation-with-upload: every chunk is a PATCH (1 MiB, then 2 MiB: the 2nd fails).
-        string[] command = ["upload", source, Url("tus"), "--tus", "--retries", "0", "-H", "X-Fault-Fail-Chunk: 2", "-H", "X-Fault-Tus-Extensions: creation", "--json"];
+        string[] command = ["upload", source, Url("tus"), "--tus", "--retries", "0", "-H", "X-Fault-Fail-Chunk: 2", "-H", "X-Fault-Tus-Extensions: creation", "--json", "--show-sha256"];
 
         var first = await ConsoleCapture.RunAsync(command);
 
@@ -237,6 +237,22 @@ public sealed class TransferCommandTests : IAsyncLifetime
         Assert.Contains("2.0 MiB / 2.0 MiB (100 %)", lines[^1]);
         Assert.DoesNotContain("\u001b[", result.Output + result.Error);
         Assert.StartsWith("Downloaded 2.0 MiB to ", result.Output);
+    }
+
+    [Fact]
+    public async Task A_download_with_nothing_to_verify_hashes_only_when_asked()
+    {
+        var sha = await PutAsync("unverified.bin", 1 * MiB, seed: 12);
+        string[] download = ["download", Url("unverified.bin"), _folder.File("unverified.bin"), "--json", "--overwrite", "-H", "X-Fault-No-Digest: 1"];
+
+        var plain = await ConsoleCapture.RunAsync(download);
+        var asked = await ConsoleCapture.RunAsync([.. download, "--show-sha256"]);
+
+        Assert.Equal(ExitCodes.Success, plain.Code);
+        Assert.Equal(JsonValueKind.Null, JsonDocument.Parse(plain.Output).RootElement.GetProperty("sha256").ValueKind);
+        Assert.Equal(ExitCodes.Success, asked.Code);
+        Assert.Equal(sha, JsonDocument.Parse(asked.Output).RootElement.GetProperty("sha256").GetString());
+        Assert.Equal(sha, TempFolder.Sha256File(_folder.File("unverified.bin")));
     }
 
     [Fact]

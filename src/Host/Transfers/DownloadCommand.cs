@@ -5,7 +5,7 @@ using Courier.Transfers;
 namespace Courier.Host.Transfers;
 
 /// <summary>
-/// <c>download URL [DEST] [--sha256 HEX] [--overwrite] [-H "Name: value"]...</c>: into a file or an existing folder (named by
+/// <c>download URL [DEST] [--sha256 HEX] [--show-sha256] [--overwrite] [-H "Name: value"]...</c>: into a file or an existing folder (named by
 /// the server, never replacing a file there unless <c>--overwrite</c>), through a partial file the runtime keeps; running
 /// the same command again resumes it.
 /// </summary>
@@ -21,22 +21,25 @@ internal static class DownloadCommand
         };
         var sha256 = new Option<string?>("--sha256") { Description = "The SHA-256 (hex) the file must have; on a mismatch nothing is left under the final name." };
         var headers = CommandArguments.HeaderOption();
+        var showSha256 = CommandArguments.ShowSha256Option();
         var overwrite = new Option<bool>("--overwrite")
         {
             Description = "Into a folder: replace a file that already has the server's name. Default: keep it and save as 'name (1).ext'.",
         };
         var command = new Command("download", "Download a file, resumable: through a partial file, resumed after dropped connections and by running the same command again.")
         {
-            url, destination, sha256, headers, overwrite,
+            url, destination, sha256, showSha256, headers, overwrite,
         };
         command.SetAction((parse, ct) => TransferRun.RunAsync(parse, shared,
-            CreateJob(parse.GetValue(url)!, parse.GetValue(destination), parse.GetValue(sha256), parse.GetValue(headers) ?? [], parse.GetValue(overwrite)), ct,
+            CreateJob(parse.GetValue(url)!, parse.GetValue(destination), parse.GetValue(sha256), parse.GetValue(headers) ?? [], parse.GetValue(overwrite),
+                parse.GetValue(showSha256)), ct,
             ProcessTuning.DownloadDefaults));
         return command;
     }
 
     /// <summary>Checks the arguments (a usage error names what is wrong) and describes the download.</summary>
-    internal static TransferJob CreateJob(string urlText, string? destinationText, string? sha256, IEnumerable<string> headerTexts, bool overwrite = false)
+    internal static TransferJob CreateJob(string urlText, string? destinationText, string? sha256, IEnumerable<string> headerTexts, bool overwrite = false,
+        bool showSha256 = false)
     {
         var url = CommandArguments.ParseUrl(urlText);
         if (sha256 is not null && (sha256.Length != 64 || !sha256.All(char.IsAsciiHexDigit)))
@@ -55,7 +58,7 @@ internal static class DownloadCommand
         var request = (toFolder ? DownloadRequest.ToFolder(url, destination) : DownloadRequest.ToFile(url, destination)) with
         {
             ExpectedSha256 = sha256,
-            ComputeSha256 = true, // the command prints the file's SHA-256
+            ComputeSha256 = showSha256, // hashed when there is a digest to verify, or when asked: not for nothing
             Headers = headers,
             Overwrite = overwrite,
         };

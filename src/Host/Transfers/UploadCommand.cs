@@ -5,7 +5,7 @@ using Courier.Transfers;
 namespace Courier.Host.Transfers;
 
 /// <summary>
-/// <c>upload FILE URL [--tus] [--field name=value]... [--field-name NAME] [-H "Name: value"]...</c>: one multipart/form-data
+/// <c>upload FILE URL [--tus] [--field name=value]... [--field-name NAME] [--show-sha256] [-H "Name: value"]...</c>: one multipart/form-data
 /// POST, or a resumable tus upload whose upload URL the runtime keeps beside FILE so that the same command resumes it.
 /// </summary>
 internal static class UploadCommand
@@ -18,15 +18,16 @@ internal static class UploadCommand
         var fields = new Option<string[]>("--field", "-F") { Description = "A form field name=value, sent before the file (repeatable); with --tus, extra Upload-Metadata.", AllowMultipleArgumentsPerToken = false };
         var fieldName = new Option<string?>("--field-name") { Description = "The form field that carries the file (multipart; default file)." };
         var headers = CommandArguments.HeaderOption();
-        var command = new Command("upload", "Upload a file: multipart/form-data, or resumable with --tus.") { file, url, tus, fields, fieldName, headers };
+        var showSha256 = CommandArguments.ShowSha256Option();
+        var command = new Command("upload", "Upload a file: multipart/form-data, or resumable with --tus.") { file, url, tus, fields, fieldName, showSha256, headers };
         command.SetAction((parse, ct) => TransferRun.RunAsync(parse, shared, CreateJob(parse.GetValue(file)!, parse.GetValue(url)!, parse.GetValue(tus),
-            parse.GetValue(fields) ?? [], parse.GetValue(fieldName), parse.GetValue(headers) ?? []), ct));
+            parse.GetValue(fields) ?? [], parse.GetValue(fieldName), parse.GetValue(headers) ?? [], parse.GetValue(showSha256)), ct));
         return command;
     }
 
     /// <summary>Checks the arguments (a usage error names what is wrong) and describes the upload.</summary>
     internal static TransferJob CreateJob(string source, string urlText, bool tus, IEnumerable<string> fieldTexts, string? fieldName,
-        IEnumerable<string> headerTexts)
+        IEnumerable<string> headerTexts, bool showSha256 = false)
     {
         var url = CommandArguments.ParseUrl(urlText);
         if (Directory.Exists(source)) throw new UsageException($"'{source}' is a folder; upload sends one file.");
@@ -39,7 +40,7 @@ internal static class UploadCommand
             Fields = CommandArguments.ParseFields(fieldTexts, "--field"),
             Headers = CommandArguments.ParseHeaders(headerTexts),
             FileField = fieldName ?? "file",
-            ComputeSha256 = true, // the command prints the file's SHA-256
+            ComputeSha256 = showSha256, // a pass over every byte: only when asked
         };
         return new TransferJob(request.Id, $"upload {Path.GetFileName(source)}", (client, progress, ct) => client.UploadAsync(request, progress, ct))
         {
