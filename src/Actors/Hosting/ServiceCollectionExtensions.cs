@@ -102,7 +102,8 @@ internal sealed class NamedTokenClientSetup(IOptions<HttpRuntimeOptions> runtime
 /// Builds <see cref="HttpRuntime.TransferHttpClientName"/> from the <see cref="HttpRuntime.HttpClientName"/> client's
 /// configuration (after every other configuration of both, so that what applies to all clients, such as
 /// <c>ConfigureHttpClientDefaults</c>, is in the copy once): its handler builder actions (primary handler, delegating
-/// handlers) then one that switches the primary handler's decompression off, its client actions and its handler lifetime.
+/// handlers) then one that switches the primary handler's decompression off, its client actions, its handler lifetime and
+/// which header values its logs redact.
 /// The options monitor is resolved when the transfer client is first built, not injected: it depends on this class.
 /// </summary>
 internal sealed class TransferClientSetup(IServiceProvider services) : IPostConfigureOptions<HttpClientFactoryOptions>
@@ -118,6 +119,7 @@ internal sealed class TransferClientSetup(IServiceProvider services) : IPostConf
         foreach (var action in calls.HttpClientActions) options.HttpClientActions.Add(action);
         options.HandlerLifetime = calls.HandlerLifetime;
         options.SuppressHandlerScope = calls.SuppressHandlerScope;
+        options.ShouldRedactHeaderValue = calls.ShouldRedactHeaderValue; // a header redacted in the calls' logs is in the transfers' too
     }
 }
 
