@@ -45,13 +45,14 @@ public sealed class ContentCodingIntegrationTests : IAsyncLifetime
         ["Courier:Retry:Jitter"] = "None",
     };
 
-    private IHost BuildHost(Action<IHttpClientBuilder>? client = null)
+    private IHost BuildHost(Action<IHttpClientBuilder>? client = null, Action<IServiceCollection>? services = null)
     {
         var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
         builder.Logging.ClearProviders();
         builder.Configuration.AddInMemoryCollection(FastRetries);
         var http = builder.Services.AddHttpRuntime(builder.Configuration.GetSection(HttpRuntimeOptions.SectionName));
         client?.Invoke(http);
+        services?.Invoke(builder.Services);
         builder.Services.AddAkka("content-coding-" + Guid.NewGuid().ToString("N")[..8], akka => akka.WithHttpRuntime());
         return builder.Build();
     }
@@ -104,6 +105,20 @@ public sealed class ContentCodingIntegrationTests : IAsyncLifetime
         await host.Services.GetRequiredService<IHttpRuntimeClient>().DownloadAsync(DownloadRequest.ToFile(_server.Url("/file"), _folder.File("seen.txt")));
 
         Assert.Equal([_server.Url("/file").AbsoluteUri], seen);
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_handler_every_client_gets_from_ConfigureHttpClientDefaults_sees_a_download_request_once()
+    {
+        var seen = new ConcurrentQueue<string>();
+        using var host = BuildHost(services: s => s.ConfigureHttpClientDefaults(all => all.AddHttpMessageHandler(() => new RecordingHandler(seen))));
+        await host.StartAsync();
+
+        await host.Services.GetRequiredService<IHttpRuntimeClient>().DownloadAsync(DownloadRequest.ToFile(_server.Url("/file"), _folder.File("once.txt")));
+
+        Assert.Single(seen); // in the transfer client's copy of the Courier client once, not also on its own
+        Assert.Equal("identity", Assert.Single(_server.Seen).AcceptEncoding);
         await host.StopAsync();
     }
 
