@@ -33,6 +33,15 @@ public static class HttpRuntime
     /// <summary>The name of the <see cref="HttpClient"/> the hosted runtime takes from <see cref="IHttpClientFactory"/>.</summary>
     public const string HttpClientName = "Courier";
 
+    /// <summary>
+    /// The name of the <see cref="HttpClient"/> the hosted runtime sends file transfers' requests through: the
+    /// <see cref="HttpClientName"/> client's pipeline (its delegating handlers, its primary handler) with the primary
+    /// handler's automatic decompression switched off, so that a download gets the bytes the server sent (see
+    /// <see cref="Hosting.ServiceCollectionExtensions.AddHttpRuntime"/>). Configure the <see cref="HttpClientName"/> client:
+    /// this one is rebuilt from it.
+    /// </summary>
+    public const string TransferHttpClientName = "Courier.Transfers";
+
     /// <summary>The name of the <see cref="HttpClient"/> the hosted TokenActor sends token requests through.</summary>
     public const string TokenHttpClientName = "Courier.Auth";
 
@@ -40,8 +49,11 @@ public static class HttpRuntime
     public static string TokenHttpClientNameFor(string credential) => TokenHttpClientName + "." + credential;
 
     /// <summary>
-    /// Starts the runtime with every call, and every token request, sent through <paramref name="handler"/>
-    /// (which the runtime does not dispose). The handler should not follow redirects itself.
+    /// Starts the runtime with every call, every transfer's request and every token request sent through
+    /// <paramref name="handler"/> (which the runtime does not dispose). The handler should not follow redirects itself.
+    /// Transfers then get what the handler gives: a handler that decompresses (<c>AutomaticDecompression</c>) hands a
+    /// download decoded bytes, which it cannot resume with a range or check against the server's digest; give a
+    /// handler without decompression, or use the overload with a transfer client source.
     /// </summary>
     public static HttpRuntimeClient Start(ActorSystem system, HttpRuntimeOptions options, HttpMessageHandler handler, string name = CoordinatorName)
     {
@@ -56,17 +68,27 @@ public static class HttpRuntime
     /// <param name="clientSource">Gives the client for each attempt.</param>
     /// <param name="tokenClient">The client for token requests (required when <see cref="HttpRuntimeOptions.Auth"/> names an endpoint).</param>
     /// <param name="name">The coordinator's actor name.</param>
+    /// <param name="transferClientSource">Gives the client for each request of a file transfer; it should not decompress
+    /// (<see cref="CreatePrimaryHandler"/> with <c>decompress: false</c>). Null sends transfers through
+    /// <paramref name="clientSource"/>, whose handler's decompression setting then applies.</param>
     public static HttpRuntimeClient Start(ActorSystem system, HttpRuntimeOptions options, Func<HttpClient> clientSource, HttpClient? tokenClient = null,
-        string name = CoordinatorName)
+        string name = CoordinatorName, Func<HttpClient>? transferClientSource = null)
     {
-        var actors = StartActors(system, options, clientSource, tokenClient, name);
+        var actors = StartActors(system, options, clientSource, tokenClient, name, transferClientSource);
         return new HttpRuntimeClient(actors, options);
     }
 
     /// <summary>Starts the runtime's actors and returns them, for actor callers that send <see cref="ExecuteCall"/> themselves.</summary>
+    /// <param name="system">The actor system.</param>
+    /// <param name="options">The options.</param>
+    /// <param name="clientSource">Gives the client for each attempt.</param>
+    /// <param name="tokenClient">The client for token requests (required when <see cref="HttpRuntimeOptions.Auth"/> names an endpoint).</param>
+    /// <param name="name">The coordinator's actor name.</param>
+    /// <param name="transferClientSource">Gives the client for each request of a file transfer (see
+    /// <see cref="Start(ActorSystem, HttpRuntimeOptions, Func{HttpClient}, HttpClient?, string, Func{HttpClient}?)"/>); null for <paramref name="clientSource"/>.</param>
     public static HttpRuntimeActors StartActors(ActorSystem system, HttpRuntimeOptions options, Func<HttpClient> clientSource,
-        HttpClient? tokenClient = null, string name = CoordinatorName) =>
-        StartActors(system, options, clientSource, tokenClient, name, sharedLink: null);
+        HttpClient? tokenClient = null, string name = CoordinatorName, Func<HttpClient>? transferClientSource = null) =>
+        StartActors(system, options, clientSource, tokenClient, name, sharedLink: null, transferClientSource: transferClientSource);
 
     /// <summary>
     /// Starts the runtime's actors; with <paramref name="sharedLink"/> the TokenActor leaves refreshes to that link
@@ -74,12 +96,12 @@ public static class HttpRuntime
     /// </summary>
     internal static HttpRuntimeActors StartActors(ActorSystem system, HttpRuntimeOptions options, Func<HttpClient> clientSource,
         HttpClient? tokenClient, string name, Props? sharedLink, ITokenStore? store = null, Func<string, HttpClient>? namedTokenClient = null,
-        TimeSpan? waitForOwner = null)
+        TimeSpan? waitForOwner = null, Func<HttpClient>? transferClientSource = null)
     {
         ArgumentNullException.ThrowIfNull(system);
         WarmUpScheduler(system);
         EnsureDispatcher(system);
-        var runtime = new RequestRuntime(options, clientSource, Logging.GetLogger(system, "Courier.Requests")) { Telemetry = Diagnostics.CourierTelemetry.For(system) };
+        var runtime = new RequestRuntime(options, clientSource, Logging.GetLogger(system, "Courier.Requests"), transferClientSource) { Telemetry = Diagnostics.CourierTelemetry.For(system) };
         IActorRef? tokens = null;
         if (options.Auth is { } auth)
         {
@@ -149,19 +171,54 @@ public static class HttpRuntime
         system.Scheduler.Advanced.ScheduleOnce(TimeSpan.Zero, static () => { });
 
     /// <summary>
-    /// The primary handler the runtime's named client uses: a <see cref="SocketsHttpHandler"/> with a pooled connection
-    /// lifetime (so DNS changes are seen), automatic decompression, no cookies unless <see cref="HttpRuntimeOptions.UseCookies"/>,
-    /// and more than one HTTP/2 connection per server when one is full (<see cref="HttpRuntimeOptions.EnableMultipleHttp2Connections"/>). It does not follow redirects: the RequestActor does,
-    /// so that the access token never goes to another origin.
+    /// The primary handler the runtime's named clients use: a <see cref="SocketsHttpHandler"/> with a pooled connection
+    /// lifetime (so DNS changes are seen), automatic decompression (unless <paramref name="decompress"/> is false), no
+    /// cookies unless <see cref="HttpRuntimeOptions.UseCookies"/>, and more than one HTTP/2 connection per server when one
+    /// is full (<see cref="HttpRuntimeOptions.EnableMultipleHttp2Connections"/>). It does not follow redirects: the
+    /// RequestActor does, so that the access token never goes to another origin.
     /// </summary>
-    public static SocketsHttpHandler CreatePrimaryHandler(HttpRuntimeOptions options) => new()
+    /// <param name="options">The runtime's options.</param>
+    /// <param name="decompress">Decode gzip, deflate and brotli answers (and ask for them with <c>Accept-Encoding</c>):
+    /// true for calls; false for file transfers, which must read the bytes the server sent.</param>
+    public static SocketsHttpHandler CreatePrimaryHandler(HttpRuntimeOptions options, bool decompress = true) => new()
     {
         PooledConnectionLifetime = options.PooledConnectionLifetime,
-        AutomaticDecompression = System.Net.DecompressionMethods.All,
+        AutomaticDecompression = decompress ? System.Net.DecompressionMethods.All : System.Net.DecompressionMethods.None,
         MaxConnectionsPerServer = options.MaxConnectionsPerServer,
         AllowAutoRedirect = false,
         // Transport defaults (issue 11): no process-wide cookie container unless asked; more HTTP/2 connections past a stream limit.
         UseCookies = options.UseCookies,
         EnableMultipleHttp2Connections = options.EnableMultipleHttp2Connections,
     };
+
+    /// <summary>
+    /// Switches automatic decompression off on a primary handler that has it (a <see cref="SocketsHttpHandler"/> or an
+    /// <see cref="HttpClientHandler"/>, before its first request); any other handler is left as it is. The transfer
+    /// client's primary handler goes through here. A handler that has already sent (one instance the application's
+    /// factory hands to every client) cannot be changed: it is left as it is too, and transfers then decompress with it.
+    /// </summary>
+    internal static void SwitchOffDecompression(HttpMessageHandler? primary)
+    {
+        try
+        {
+            SwitchOff(primary);
+        }
+        catch (InvalidOperationException)
+        {
+            // "This instance has already started one or more requests": a shared handler; see above.
+        }
+    }
+
+    private static void SwitchOff(HttpMessageHandler? primary)
+    {
+        switch (primary)
+        {
+            case SocketsHttpHandler sockets when sockets.AutomaticDecompression != System.Net.DecompressionMethods.None:
+                sockets.AutomaticDecompression = System.Net.DecompressionMethods.None;
+                break;
+            case HttpClientHandler client when client.AutomaticDecompression != System.Net.DecompressionMethods.None:
+                client.AutomaticDecompression = System.Net.DecompressionMethods.None;
+                break;
+        }
+    }
 }

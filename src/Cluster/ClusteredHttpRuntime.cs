@@ -25,18 +25,28 @@ public static class ClusteredHttpRuntime
     /// <param name="clientSource">Gives the client for each attempt.</param>
     /// <param name="tokenClient">The client for token requests (used by the owner when it runs on this node).</param>
     /// <param name="name">The coordinator's actor name.</param>
+    /// <param name="transferClientSource">Gives the client for each request of a file transfer, without automatic
+    /// decompression (as <see cref="HttpRuntime.Start(ActorSystem, HttpRuntimeOptions, Func{HttpClient}, HttpClient?, string, Func{HttpClient}?)"/>);
+    /// null for <paramref name="clientSource"/>.</param>
     public static HttpRuntimeClient Start(ActorSystem system, HttpRuntimeOptions options, ClusteredCredentialsOptions? clustered,
-        Func<HttpClient> clientSource, HttpClient? tokenClient, string name = HttpRuntime.CoordinatorName) =>
-        new(StartActors(system, options, clustered, clientSource, tokenClient, name), options);
+        Func<HttpClient> clientSource, HttpClient? tokenClient, string name = HttpRuntime.CoordinatorName, Func<HttpClient>? transferClientSource = null) =>
+        new(StartActors(system, options, clustered, clientSource, tokenClient, name, transferClientSource), options);
 
     /// <summary>Like <see cref="Start"/>, for actor callers that send <see cref="ExecuteCall"/> themselves.</summary>
+    /// <param name="system">The actor system.</param>
+    /// <param name="options">The runtime's options; <see cref="HttpRuntimeOptions.Auth"/> is required.</param>
+    /// <param name="clustered">The cluster settings, or null for the defaults.</param>
+    /// <param name="clientSource">Gives the client for each attempt.</param>
+    /// <param name="tokenClient">The client for token requests.</param>
+    /// <param name="name">The coordinator's actor name.</param>
+    /// <param name="transferClientSource">Gives the client for each request of a file transfer; null for <paramref name="clientSource"/>.</param>
     public static HttpRuntimeActors StartActors(ActorSystem system, HttpRuntimeOptions options, ClusteredCredentialsOptions? clustered,
-        Func<HttpClient> clientSource, HttpClient? tokenClient, string name = HttpRuntime.CoordinatorName)
+        Func<HttpClient> clientSource, HttpClient? tokenClient, string name = HttpRuntime.CoordinatorName, Func<HttpClient>? transferClientSource = null)
     {
         ArgumentNullException.ThrowIfNull(system);
         ArgumentNullException.ThrowIfNull(options);
         var node = NodeCredentials.Create(options, clustered ?? new ClusteredCredentialsOptions(), tokenClient);
-        return node.Start(system, options, clientSource, tokenClient, name).Actors;
+        return node.Start(system, options, clientSource, tokenClient, name, transferClientSource).Actors;
     }
 }
 
@@ -101,7 +111,8 @@ internal sealed class NodeCredentials
     /// guard, the owner's singleton manager, ONE proxy of the owner for the node (the TokenActor's link and the actor
     /// registry share it: a second proxy only doubles the identification traffic and the start-up warnings), the runtime.
     /// </summary>
-    public ClusteredActors Start(ActorSystem system, HttpRuntimeOptions options, Func<HttpClient> clientSource, HttpClient? tokenClient, string name)
+    public ClusteredActors Start(ActorSystem system, HttpRuntimeOptions options, Func<HttpClient> clientSource, HttpClient? tokenClient, string name,
+        Func<HttpClient>? transferClientSource = null)
     {
         RemotingGuard.Check(system, Clustered);
         StartOwnerManager(system);
@@ -114,7 +125,8 @@ internal sealed class NodeCredentials
             system.Log.Info("Courier: calls wait up to {0:0.#} s for the credential owner (Courier:Auth:RefreshTimeout {1:0.#} s is shorter than the owner-less gap {2}).",
                 wait.TotalSeconds, Link.RefreshTimeout.TotalSeconds, budget);
         var actors = HttpRuntime.StartActors(system, options, clientSource, tokenClient, name,
-            CredentialLink.Props(Link with { OwnerProxy = proxy, RefreshTimeout = wait }), Store, waitForOwner: wait);
+            CredentialLink.Props(Link with { OwnerProxy = proxy, RefreshTimeout = wait }), Store, waitForOwner: wait,
+            transferClientSource: transferClientSource);
         return new ClusteredActors(actors, proxy);
     }
 

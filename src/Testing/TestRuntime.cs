@@ -16,7 +16,8 @@ public static class TestRuntime
 
     /// <summary>Starts the runtime (a unique coordinator name, so a test may start several).</summary>
     /// <param name="system">The test's actor system.</param>
-    /// <param name="api">Answers every call (a <see cref="FakeApi"/> or any handler).</param>
+    /// <param name="api">Answers every call and every request of a file transfer (a <see cref="FakeApi"/> or any handler;
+    /// transfers get what it returns as it returns it: give it no automatic decompression).</param>
     /// <param name="authorization">When given, the runtime authenticates against it; see <paramref name="grant"/>.</param>
     /// <param name="grant">With <paramref name="authorization"/>: <see cref="TokenWireFormat.Json"/> or <see cref="TokenWireFormat.OAuth2"/>
     /// refresh tokens (a user is logged in with <see cref="FakeAuthorizationServer.IssueTokens"/>), or null for the client

@@ -307,15 +307,47 @@ public sealed class DownloadPromiseTests(ITestOutputHelper output)
     }
 
     [Fact]
-    public void A_compressed_body_has_an_unknown_total_even_with_a_Content_Length_and_restarts_instead_of_resuming()
+    public void A_gzip_encoded_body_is_kept_as_sent_its_Content_Length_is_the_total_and_a_cut_resumes_with_a_range()
     {
-        // Its Content-Length counts compressed bytes: offsets into the decoded file cannot be asked for with a range.
-        var content = TempFolder.Bytes(3 * Chunk, seed: 76);
-        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content.AsMemory(0, Chunk)).Fail(new IOException("reset")), content.Length,
-            configure: r => r.Content.Headers.ContentEncoding.Add("gzip"));
-        ThenBody(HttpStatusCode.OK, new GatedStream().Release(content).End(), content.Length, configure: r => r.Content.Headers.ContentEncoding.Add("gzip"));
+        // A server that compresses although the download asked for identity: the file is its encoded bytes (as curl -o
+        // without --compressed), and the length, the range and the digest all count those bytes.
+        var encoded = TempFolder.Bytes(3 * Chunk, seed: 76);
+        var digest = TransferHeaders.FormatSha256(System.Security.Cryptography.SHA256.HashData(encoded));
+        ThenBody(HttpStatusCode.OK, new GatedStream().Release(encoded.AsMemory(0, Chunk)).Fail(new IOException("reset")), encoded.Length,
+            configure: r => Gzip(r, digest));
+        ThenBody(HttpStatusCode.PartialContent, new GatedStream().Release(encoded.AsMemory(Chunk)).End(), 2 * Chunk,
+            contentRange: Range(Chunk, 3 * Chunk, 3 * Chunk), configure: r => Gzip(r, digest));
         var transfers = StartRuntime();
-        var destination = Folder.File("gzip.bin");
+        var destination = Folder.File("gzip.bin.gz");
+        transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
+
+        Assert.Equal("identity", Seen.ExpectMsg<SeenRequest>().Headers["Accept-Encoding"]);
+        Assert.Equal(encoded.Length, Expect<TransferProgress>().TotalBytes);
+        Scheduler.Advance(Expect<TransferRetryScheduled>().Delay);
+        var resume = Seen.ExpectMsg<SeenRequest>();
+        Assert.Equal($"bytes={Chunk}-", resume.Headers["Range"]);
+        Assert.Equal("identity", resume.Headers["Accept-Encoding"]);
+        Assert.Equal(TempFolder.Sha256(encoded), ExpectMsg<TransferCompleted>().Sha256);
+        Assert.Equal(encoded, File.ReadAllBytes(destination));
+    }
+
+    private static void Gzip(HttpResponseMessage response, string digest)
+    {
+        response.Content.Headers.ContentEncoding.Add("gzip");
+        response.Headers.TryAddWithoutValidation("Repr-Digest", digest);
+    }
+
+    [Fact]
+    public void A_body_a_decompressing_handler_below_decoded_restarts_instead_of_resuming_and_is_not_checked_against_the_encoded_digest()
+    {
+        // What HttpClientHandler/SocketsHttpHandler with AutomaticDecompression does (an application's own handler): it
+        // adds the codings to Accept-Encoding and hands back the decoded body without Content-Encoding and Content-Length.
+        var content = TempFolder.Bytes(3 * Chunk, seed: 79);
+        var encodedDigest = TransferHeaders.FormatSha256(System.Security.Cryptography.SHA256.HashData(TempFolder.Bytes(Chunk, seed: 80)));
+        Handler.Then((request, _) => Task.FromResult(Decoded(request, new GatedStream().Release(content.AsMemory(0, Chunk)).Fail(new IOException("reset")), encodedDigest)));
+        Handler.Then((request, _) => Task.FromResult(Decoded(request, new GatedStream().Release(content).End(), encodedDigest)));
+        var transfers = StartRuntime();
+        var destination = Folder.File("decoded.bin");
         transfers.Tell(new StartDownload(DownloadRequest.ToFile(Url, destination)));
 
         Seen.ExpectMsg<SeenRequest>();
@@ -324,6 +356,15 @@ public sealed class DownloadPromiseTests(ITestOutputHelper output)
         Assert.False(Seen.ExpectMsg<SeenRequest>().Headers.ContainsKey("Range"));
         ExpectMsg<TransferCompleted>();
         Assert.Equal(content, File.ReadAllBytes(destination));
+    }
+
+    private static HttpResponseMessage Decoded(HttpRequestMessage request, Stream body, string digest)
+    {
+        request.Headers.AcceptEncoding.ParseAdd("gzip");
+        var response = new HttpResponseMessage(HttpStatusCode.OK) { Content = new StreamContent(body), RequestMessage = request };
+        response.Headers.ETag = EntityTagHeaderValue.Parse("\"v1\"");
+        response.Headers.TryAddWithoutValidation("Repr-Digest", digest);
+        return response;
     }
 
     [Fact]

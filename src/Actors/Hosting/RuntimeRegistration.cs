@@ -14,8 +14,9 @@ namespace Courier.Hosting;
 /// <param name="ClientSource">Gives the named client (<see cref="HttpRuntime.HttpClientName"/>) for each attempt.</param>
 /// <param name="TokenClient">The named client for token requests (<see cref="HttpRuntime.TokenHttpClientName"/>).</param>
 /// <param name="NamedTokenClient">The token client of a named credential (<see cref="HttpRuntime.TokenHttpClientNameFor"/>).</param>
+/// <param name="TransferClientSource">Gives the named client for each request of a transfer (<see cref="HttpRuntime.TransferHttpClientName"/>).</param>
 internal sealed record RuntimeStart(ActorSystem System, IActorRegistry Registry, IServiceProvider Services, HttpRuntimeOptions Options,
-    Func<HttpClient> ClientSource, HttpClient TokenClient, Func<string, HttpClient> NamedTokenClient);
+    Func<HttpClient> ClientSource, HttpClient TokenClient, Func<string, HttpClient> NamedTokenClient, Func<HttpClient> TransferClientSource);
 
 /// <summary>
 /// The one registration path of the hosting extensions (<see cref="AkkaHostingExtensions.WithHttpRuntime"/> and Courier.Cluster's
@@ -39,7 +40,8 @@ internal static class RuntimeRegistration
             Diagnostics.CourierTelemetry.Install(system, services.GetService<System.Diagnostics.Metrics.IMeterFactory>(),
                 services.GetService<Microsoft.Extensions.Logging.ILoggerFactory>());
             var actors = start(new RuntimeStart(system, registry, services, effective, () => factory.CreateClient(HttpRuntime.HttpClientName),
-                factory.CreateClient(HttpRuntime.TokenHttpClientName), credential => factory.CreateClient(HttpRuntime.TokenHttpClientNameFor(credential))));
+                factory.CreateClient(HttpRuntime.TokenHttpClientName), credential => factory.CreateClient(HttpRuntime.TokenHttpClientNameFor(credential)),
+                () => factory.CreateClient(HttpRuntime.TransferHttpClientName)));
             Register(registry, actors);
         });
     }

@@ -13,9 +13,17 @@ public static class ServiceCollectionExtensions
     /// <summary>
     /// Registers <see cref="HttpRuntimeOptions"/> (bound from <paramref name="configuration"/>, usually the <c>Courier</c>
     /// section, then <paramref name="configure"/>), the named <see cref="HttpClient"/> the runtime sends through
-    /// (primary handler from <see cref="HttpRuntime.CreatePrimaryHandler"/>), and <see cref="IHttpRuntimeClient"/>.
-    /// Pair it with <see cref="AkkaHostingExtensions.WithHttpRuntime"/> inside <c>AddAkka</c>.
+    /// (<see cref="HttpRuntime.HttpClientName"/>, primary handler from <see cref="HttpRuntime.CreatePrimaryHandler"/>), and
+    /// <see cref="IHttpRuntimeClient"/>. Pair it with <see cref="AkkaHostingExtensions.WithHttpRuntime"/> inside <c>AddAkka</c>.
     /// </summary>
+    /// <remarks>
+    /// File transfers go through <see cref="HttpRuntime.TransferHttpClientName"/>, which is built from the returned
+    /// client's configuration: the same delegating handlers (each handler factory is called again for it, so it must give
+    /// a new handler each time, as <see cref="IHttpClientFactory"/> requires), the same primary handler with its automatic
+    /// decompression switched off when it is a <see cref="SocketsHttpHandler"/> or an <see cref="HttpClientHandler"/>
+    /// (another primary handler is used as it is: it should not decompress), the same lifetime and client settings.
+    /// Configuration given to <see cref="HttpRuntime.TransferHttpClientName"/> itself is replaced by that copy.
+    /// </remarks>
     /// <returns>The builder of the named client, to add handlers or replace the primary handler (tests do).</returns>
     public static IHttpClientBuilder AddHttpRuntime(this IServiceCollection services, IConfiguration? configuration = null,
         Action<HttpRuntimeOptions>? configure = null)
@@ -54,6 +62,8 @@ public static class ServiceCollectionExtensions
 
         // Each named credential's token requests go through a client of its own, Courier.Auth.{name}, set up like Courier.Auth.
         services.AddSingleton<IConfigureOptions<HttpClientFactoryOptions>, NamedTokenClientSetup>();
+        // Transfers go through Courier.Transfers: the Courier client's pipeline without automatic decompression.
+        services.AddSingleton<IPostConfigureOptions<HttpClientFactoryOptions>, TransferClientSetup>();
 
         // Token requests have a client of their own: a refresh can never go through (or recurse into) the request path.
         services.AddHttpClient(HttpRuntime.TokenHttpClientName)
@@ -86,6 +96,31 @@ internal sealed class NamedTokenClientSetup(IOptions<HttpRuntimeOptions> runtime
     }
 
     public void Configure(HttpClientFactoryOptions options) => Configure(Options.DefaultName, options);
+}
+
+/// <summary>
+/// Builds <see cref="HttpRuntime.TransferHttpClientName"/> from the <see cref="HttpRuntime.HttpClientName"/> client's
+/// configuration (after every other configuration of both, so that what applies to all clients, such as
+/// <c>ConfigureHttpClientDefaults</c>, is in the copy once): its handler builder actions (primary handler, delegating
+/// handlers) then one that switches the primary handler's decompression off, its client actions, its handler lifetime and
+/// which header values its logs redact.
+/// The options monitor is resolved when the transfer client is first built, not injected: it depends on this class.
+/// </summary>
+internal sealed class TransferClientSetup(IServiceProvider services) : IPostConfigureOptions<HttpClientFactoryOptions>
+{
+    public void PostConfigure(string? name, HttpClientFactoryOptions options)
+    {
+        if (name != HttpRuntime.TransferHttpClientName) return;
+        var calls = services.GetRequiredService<IOptionsMonitor<HttpClientFactoryOptions>>().Get(HttpRuntime.HttpClientName);
+        options.HttpMessageHandlerBuilderActions.Clear();
+        foreach (var action in calls.HttpMessageHandlerBuilderActions) options.HttpMessageHandlerBuilderActions.Add(action);
+        options.HttpMessageHandlerBuilderActions.Add(static builder => HttpRuntime.SwitchOffDecompression(builder.PrimaryHandler));
+        options.HttpClientActions.Clear();
+        foreach (var action in calls.HttpClientActions) options.HttpClientActions.Add(action);
+        options.HandlerLifetime = calls.HandlerLifetime;
+        options.SuppressHandlerScope = calls.SuppressHandlerScope;
+        options.ShouldRedactHeaderValue = calls.ShouldRedactHeaderValue; // a header redacted in the calls' logs is in the transfers' too
+    }
 }
 
 /// <summary>

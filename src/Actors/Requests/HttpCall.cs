@@ -36,6 +36,7 @@ public sealed record HttpCall(HttpMethod Method, Uri Uri)
         VersionPolicy = original.VersionPolicy;
         RequestOptions = original.RequestOptions;
         TraceParent = original.TraceParent;
+        IsTransfer = original.IsTransfer;
     }
 
     internal static long NextId() => Interlocked.Increment(ref _lastId);
@@ -106,6 +107,12 @@ public sealed record HttpCall(HttpMethod Method, Uri Uri)
     /// not flow. Set it to run a call under another span.
     /// </summary>
     public ActivityContext TraceParent { get; init; } = Activity.Current?.Context ?? default;
+
+    /// <summary>
+    /// A request of a file transfer: it goes through the transfer client (<see cref="RequestRuntime.TransferClientSource"/>,
+    /// no automatic decompression), so that the bytes the transfer reads are the bytes the server sent.
+    /// </summary>
+    internal bool IsTransfer { get; init; }
 
     /// <summary>Whether the call carries an <c>Idempotency-Key</c> header.</summary>
     public bool HasIdempotencyKey

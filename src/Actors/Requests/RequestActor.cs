@@ -445,7 +445,7 @@ internal sealed class RequestActor : ActorBase, IWithTimers
         HttpClient client;
         try
         {
-            client = _runtime.ClientSource();
+            client = _call.IsTransfer ? _runtime.TransferClientSource() : _runtime.ClientSource();
         }
         catch (Exception ex)
         {

@@ -12,11 +12,12 @@ namespace Courier.Requests;
 /// </summary>
 internal sealed class RequestRuntime
 {
-    public RequestRuntime(HttpRuntimeOptions options, Func<HttpClient> clientSource, ILoggingAdapter log)
+    public RequestRuntime(HttpRuntimeOptions options, Func<HttpClient> clientSource, ILoggingAdapter log, Func<HttpClient>? transferClientSource = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         ClientSource = clientSource ?? throw new ArgumentNullException(nameof(clientSource));
+        TransferClientSource = transferClientSource ?? clientSource;
         Log = log;
         MaxConcurrentCalls = options.MaxConcurrentCalls;
         Dispatcher = options.Dispatcher;
@@ -53,7 +54,15 @@ internal sealed class RequestRuntime
         }
     }
 
+    /// <summary>Gives the client for each attempt of an ordinary call (automatic decompression on).</summary>
     public Func<HttpClient> ClientSource { get; }
+
+    /// <summary>
+    /// Gives the client for each attempt of a transfer's call (<see cref="HttpCall.IsTransfer"/>): the same pipeline without
+    /// automatic decompression, so that a download reads, resumes and verifies the bytes the server sent. Without one of its
+    /// own it is <see cref="ClientSource"/>, and the decompression setting of that client's handler applies.
+    /// </summary>
+    public Func<HttpClient> TransferClientSource { get; }
     public ILoggingAdapter Log { get; }
 
     /// <summary>Instruments and loggers: the host's when it installed them (<see cref="CourierTelemetry.Install"/>).</summary>

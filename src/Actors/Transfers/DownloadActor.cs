@@ -17,10 +17,13 @@ namespace Courier.Transfers;
 /// (GET, with <c>Range</c>/<c>If-Range</c> when resuming) → Opening (folder mode: the answer names the file) → Opening
 /// the body (truncate the .part, save the state) → Streaming (one operation copies the body to its end and reports
 /// every chunk; meanwhile the actor hears the reports, cancellation and the stall watch) → Finishing (verify, rename) —
-/// with WaitingToRetry after a failure that may pass. Resume needs a strong validator
-/// (<see cref="PartialFile.StrongValidator"/>) and an identity-encoded body with a known length: a compressed or
-/// length-less body restarts from zero instead, because its byte offsets cannot be trusted; a 206 is appended only under
-/// the same strong validator as the bytes already in the .part.
+/// with WaitingToRetry after a failure that may pass. The file is the bytes the server sent: a download asks for
+/// <c>Accept-Encoding: identity</c> through a client that does not decompress, and a server that compresses anyway
+/// (<c>Content-Encoding: gzip</c>) gets its encoded bytes written as they are (as <c>curl -o</c> without
+/// <c>--compressed</c>), with the <c>Content-Length</c>, the ranges and any digest all about those bytes. Resume needs a
+/// strong validator (<see cref="PartialFile.StrongValidator"/>) and a known length: a length-less body restarts from zero
+/// instead, and so does a body a handler below the runtime decoded (<see cref="TransferHeaders.MayBeDecoded"/>), whose
+/// offsets no range can ask for; a 206 is appended only under the same strong validator as the bytes already in the .part.
 /// <para>
 /// Hashing: SHA-256 is computed only when there is something to check or report (<see cref="Verifying"/>): the caller's
 /// <see cref="DownloadRequest.ExpectedSha256"/>, a <c>Repr-Digest</c>/<c>Content-Digest</c> from the server (on the answer,
@@ -223,12 +226,14 @@ internal sealed class DownloadActor : TransferActor
         {
             // A whole body: the first answer, or the file changed (If-Range failed), or the server ignores ranges.
             truncate = _offset > 0;
-            var identity = headers.ContentEncoding.Count == 0 && headers.ContentLength is not null;
-            _total = identity ? headers.ContentLength : null; // a decompressed body has no trustworthy length: unknown, not wrong
-            _declared = TransferHeaders.DeclaredSha256(response, fullBody: true);
+            // The bytes read are the bytes sent, in whatever coding the server chose: the length and the ranges count them.
+            // A body a handler below the runtime decoded has no length (the handler drops it) and no digest that fits it.
+            var decoded = TransferHeaders.MayBeDecoded(response);
+            _total = headers.ContentLength;
+            _declared = decoded ? null : TransferHeaders.DeclaredSha256(response, fullBody: true);
             var validator = PartialFile.StrongValidator(response);
             var acceptsRanges = !response.Headers.AcceptRanges.Contains("none");
-            _resumable = identity && validator is not null && acceptsRanges;
+            _resumable = _total is not null && validator is not null && acceptsRanges;
             newState = _resumable ? new DownloadState(_request.Source.AbsoluteUri, validator!, _total, _declared is null ? null : Convert.ToHexStringLower(_declared)) : null;
             _state = newState;
         }

@@ -269,15 +269,19 @@ internal abstract class TransferActor : ActorBase, IWithTimers
 
     /// <summary>
     /// A call of this transfer: no retries of its own (the transfer retries, resuming where it stopped), the runtime's
-    /// token unless <paramref name="anonymous"/>, the caller's headers first.
+    /// token unless <paramref name="anonymous"/>, the caller's headers first, through the transfer client (no automatic
+    /// decompression) and with <c>Accept-Encoding: identity</c> unless the caller set an <c>Accept-Encoding</c>: without
+    /// the header any coding is acceptable (RFC 9110 §12.5.3), and a compressed answer has offsets a range cannot ask for.
     /// </summary>
     protected HttpCall NewCall(HttpMethod method, Uri uri, IReadOnlyList<KeyValuePair<string, string>> callerHeaders, bool anonymous,
         params ReadOnlySpan<KeyValuePair<string, string>> headers)
     {
-        var all = new List<KeyValuePair<string, string>>(callerHeaders.Count + headers.Length);
+        var all = new List<KeyValuePair<string, string>>(callerHeaders.Count + headers.Length + 1);
         all.AddRange(callerHeaders);
         foreach (var header in headers) all.Add(header);
-        return new HttpCall(method, uri) { Headers = all, Anonymous = anonymous, MaxRetries = 0, TraceParent = _telemetry.CallParent };
+        if (!all.Exists(static h => string.Equals(h.Key, "Accept-Encoding", StringComparison.OrdinalIgnoreCase)))
+            all.Add(new("Accept-Encoding", "identity"));
+        return new HttpCall(method, uri) { Headers = all, Anonymous = anonymous, MaxRetries = 0, TraceParent = _telemetry.CallParent, IsTransfer = true };
     }
 
     /// <summary>Sends <paramref name="call"/> through the request path and moves to <see cref="Requesting"/> until it is answered.</summary>

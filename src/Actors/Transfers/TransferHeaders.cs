@@ -24,6 +24,23 @@ internal static class TransferHeaders
         return digest;
     }
 
+    /// <summary>
+    /// May a handler below the runtime have decoded this body? A handler with automatic decompression (one the application
+    /// gave, <see cref="HttpRuntime.Start(Akka.Actor.ActorSystem, HttpRuntimeOptions, HttpMessageHandler, string)"/>) adds
+    /// the codings it decodes to the request's <c>Accept-Encoding</c> and removes <c>Content-Encoding</c> and
+    /// <c>Content-Length</c> from a body it decoded: such a body's offsets are not the server's, and a
+    /// <c>Repr-Digest</c>/<c>Content-Digest</c> (which covers the encoded bytes, RFC 9530) cannot be checked against it.
+    /// The runtime's own transfer client asks for <c>identity</c> only and never decodes: false for its answers.
+    /// </summary>
+    public static bool MayBeDecoded(HttpResponseMessage response)
+    {
+        if (response.Content.Headers.ContentEncoding.Count > 0 || response.Content.Headers.ContentLength is not null) return false;
+        if (response.RequestMessage is not { } request) return false;
+        foreach (var coding in request.Headers.AcceptEncoding)
+            if (!string.Equals(coding.Value, "identity", StringComparison.OrdinalIgnoreCase) && coding.Quality is not 0) return true;
+        return false;
+    }
+
     /// <summary>The header value <c>sha-256=:base64:</c>.</summary>
     public static string FormatSha256(ReadOnlySpan<byte> digest) => "sha-256=:" + Convert.ToBase64String(digest) + ":";
 

@@ -66,7 +66,8 @@ public static class ClusteredCredentialsHostingExtensions
                     $"{BootstrapOptions.SectionName} is configured, but WithClusteredCredentials() was called without options and the actor system " +
                     "is already created: use AddAkka(name, (akka, services) => akka.WithClusteredCredentials(services)).");
             var node = NodeCredentials.Create(start.Options, settings, start.TokenClient);
-            var started = node.Start(start.System, start.Options, start.ClientSource, start.TokenClient, HttpRuntime.CoordinatorName);
+            var started = node.Start(start.System, start.Options, start.ClientSource, start.TokenClient, HttpRuntime.CoordinatorName,
+                start.TransferClientSource);
             start.Registry.Register<CredentialOwner>(started.OwnerProxy);
             return started.Actors;
         });

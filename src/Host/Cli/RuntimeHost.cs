@@ -102,19 +102,21 @@ internal sealed class RuntimeHost : IAsyncDisposable
                 new LoggerFactorySetup(loggerFactory)));
             CourierTelemetry.Install(system, meterFactory: null, loggerFactory);
 
-            // As the hosted runtime's named clients: the runtime's primary handler, the actors own every timeout, and
-            // token requests have a client (and a connection pool) of their own, so a refresh never queues behind calls.
-            HttpClient NewClient()
+            // As the hosted runtime's named clients: the runtime's primary handler, the actors own every timeout, token
+            // requests have a client (and a connection pool) of their own, so a refresh never queues behind calls, and
+            // transfers one without automatic decompression, so that a download gets (and resumes) the server's bytes.
+            HttpClient NewClient(bool decompress = true)
             {
-                var client = new HttpClient(HttpRuntime.CreatePrimaryHandler(options)) { Timeout = Timeout.InfiniteTimeSpan };
+                var client = new HttpClient(HttpRuntime.CreatePrimaryHandler(options, decompress)) { Timeout = Timeout.InfiniteTimeSpan };
                 clients.Add(client);
                 return client;
             }
             var calls = NewClient();
             var tokens = NewClient();
+            var transfers = NewClient(decompress: false);
             var named = options.Credentials.Keys.ToDictionary(name => name, _ => NewClient(), StringComparer.OrdinalIgnoreCase);
             var actors = HttpRuntime.StartActors(system, options, () => calls, tokens, HttpRuntime.CoordinatorName, sharedLink: null,
-                namedTokenClient: name => named[name]);
+                namedTokenClient: name => named[name], transferClientSource: () => transfers);
             return new RuntimeHost(system, new HttpRuntimeClient(actors, options), options, loggerFactory, export, clients);
         }
         catch
