@@ -69,4 +69,33 @@ public sealed class NamedCredentialsHostingTests
         Assert.Equal(2, catalog.Auth.ClientCredentialsGrants);
         await host.StopAsync();
     }
+    [Fact]
+    public async Task A_call_with_a_relative_url_keeps_its_named_credential()
+    {
+        // The facade resolves a relative URL against Courier:BaseAddress with a copy of the call (with { Uri = ... }): the
+        // copy must still carry the credential, or the call goes out with another credential's token, or none.
+        await using var catalog = await SandboxServer.StartAsync(new SandboxOptions());
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Services.AddHttpRuntime(configure: o =>
+        {
+            o.BaseAddress = catalog.BaseAddress;
+            o.Credentials["catalog"] = new TokenOptions
+            {
+                Grant = TokenGrantType.ClientCredentials,
+                RefreshEndpoint = new Uri(catalog.BaseAddress, "/oauth/token"),
+                ClientId = new SandboxOptions().Auth.ClientId,
+                ClientSecret = new SandboxOptions().Auth.ClientSecret,
+            };
+        });
+        builder.Services.AddAkka("relative-" + Guid.NewGuid().ToString("N")[..8], akka => akka.WithHttpRuntime());
+        using var host = builder.Build();
+        await host.StartAsync();
+        var runtime = host.Services.GetRequiredService<IHttpRuntimeClient>();
+
+        using var response = await runtime.SendAsync(Courier.Requests.HttpCall.Get(new Uri("/secure/relative", UriKind.Relative)) with { Credential = "catalog" });
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, catalog.Auth.ClientCredentialsGrants);
+        await host.StopAsync();
+    }
 }

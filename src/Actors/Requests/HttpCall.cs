@@ -36,7 +36,9 @@ public sealed record HttpCall(HttpMethod Method, Uri Uri)
         VersionPolicy = original.VersionPolicy;
         RequestOptions = original.RequestOptions;
         TraceParent = original.TraceParent;
+        Credential = original.Credential;
         IsTransfer = original.IsTransfer;
+        // Every init property but Id is copied: HttpCallCopyTests sets each one and checks a copy keeps it.
     }
 
     internal static long NextId() => Interlocked.Increment(ref _lastId);
