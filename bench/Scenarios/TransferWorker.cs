@@ -36,7 +36,9 @@ internal sealed class TransferWorker : IScenario
         if (Environment.GetEnvironmentVariable("COURIER_BENCH_READ_BUFFER") is { } readBuffer) options.Transfers.ReadBufferSize = int.Parse(readBuffer, CultureInfo.InvariantCulture);
         if (Environment.GetEnvironmentVariable("COURIER_BENCH_CHUNK") is { } chunk) options.Transfers.ChunkSize = int.Parse(chunk, CultureInfo.InvariantCulture);
         var system = ActorSystem.Create("transfer", "akka.loglevel = WARNING\nakka.log-dead-letters = off");
-        using var handler = HttpRuntime.CreatePrimaryHandler(options);
+        // Transfers only: the handler the runtime gives transfers (and the CLI's RuntimeHost builds), without automatic
+        // decompression. The plain loop uses the same one, as before.
+        using var handler = HttpRuntime.CreatePrimaryHandler(options, decompress: false);
         try
         {
             var runtime = HttpRuntime.Start(system, options, handler);
