@@ -19,6 +19,7 @@ internal sealed class TransferScenario : IScenario
     private const long MiB = 1024 * 1024;
     private const string Curl = "curl";
     private const string Sha256Sum = "sha256sum";
+    private const string Sync = "sync";
 
     public string Name => "transfer";
 
@@ -159,7 +160,8 @@ internal sealed class TransferScenario : IScenario
                 of both together to the compared row's, per round, median. *CPU s user*, *sys*: user and
                 kernel time of the client process(es), all of it (start-up included). {MeasuredProcess.PeakMethod}. Every transfer is
                 checked outside its timing: downloads by length and SHA-256 of the file written, uploads by the length and SHA-256 the
-                Sandbox reports.
+                Sandbox reports; then the file is deleted and `sync` waits for the file system's writeback, so that no transfer pays
+                for the one before it.
                 """);
             Console.WriteLine();
             if (largeMib == 0) return 0;
@@ -358,6 +360,11 @@ internal sealed class TransferScenario : IScenario
             finally
             {
                 File.Delete(download);
+                // Outside every timing: let the file system's writeback of this transfer end before the next one starts.
+                // A client that truncates its file (File.Create does) has it written back in its close, 1 GiB at about
+                // 1 GB/s on this disk, and that I/O and its kernel time landed on whichever transfer ran next (vmstat:
+                // one 1 GiB burst per such transfer; the next client's round 30 to 40 % slower, curl's included).
+                await MeasuredProcess.RunAsync(Sync, [], cancellationToken);
             }
         }
 
