@@ -114,12 +114,48 @@ internal sealed class TransferClientSetup(IServiceProvider services) : IPostConf
         var calls = services.GetRequiredService<IOptionsMonitor<HttpClientFactoryOptions>>().Get(HttpRuntime.HttpClientName);
         options.HttpMessageHandlerBuilderActions.Clear();
         foreach (var action in calls.HttpMessageHandlerBuilderActions) options.HttpMessageHandlerBuilderActions.Add(action);
-        options.HttpMessageHandlerBuilderActions.Add(static builder => HttpRuntime.SwitchOffDecompression(builder.PrimaryHandler));
+        options.HttpMessageHandlerBuilderActions.Add(static builder =>
+        {
+            // One instance the application's factory hands to both clients: switching it off would switch the calls'
+            // decompression off too (or throw once they have sent). It is left as it is: transfers then read decoded bodies.
+            if (!UsedByCalls(builder)) HttpRuntime.SwitchOffDecompression(builder.PrimaryHandler);
+        });
         options.HttpClientActions.Clear();
         foreach (var action in calls.HttpClientActions) options.HttpClientActions.Add(action);
         options.HandlerLifetime = calls.HandlerLifetime;
         options.SuppressHandlerScope = calls.SuppressHandlerScope;
         options.ShouldRedactHeaderValue = calls.ShouldRedactHeaderValue; // a header redacted in the calls' logs is in the transfers' too
+        CopyLoggers(calls, options);
+    }
+
+    // RemoveAllLoggers, AddLogger and AddDefaultLogger keep what they set in members HttpClientFactoryOptions does not make
+    // public; without them the transfers would log with the default loggers whatever the Courier client was given.
+    private static readonly System.Reflection.PropertyInfo? SuppressDefaultLogging =
+        typeof(HttpClientFactoryOptions).GetProperty("SuppressDefaultLogging", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic);
+
+    private static readonly System.Reflection.PropertyInfo? LoggingBuilderActions =
+        typeof(HttpClientFactoryOptions).GetProperty("LoggingBuilderActions", System.Reflection.BindingFlags.Instance | System.Reflection.BindingFlags.NonPublic);
+
+    private static void CopyLoggers(HttpClientFactoryOptions calls, HttpClientFactoryOptions transfers)
+    {
+        if (SuppressDefaultLogging is { PropertyType: var type } suppress && type == typeof(bool))
+            suppress.SetValue(transfers, suppress.GetValue(calls));
+        if (LoggingBuilderActions?.GetValue(calls) is IList<Action<HttpMessageHandlerBuilder>> from
+            && LoggingBuilderActions.GetValue(transfers) is IList<Action<HttpMessageHandlerBuilder>> to)
+        {
+            to.Clear();
+            foreach (var action in from) to.Add(action);
+        }
+    }
+
+    /// <summary>Whether the primary handler being built for the transfers is also in the calls' handler chain.</summary>
+    private static bool UsedByCalls(HttpMessageHandlerBuilder builder)
+    {
+        if (builder.PrimaryHandler is not (SocketsHttpHandler or HttpClientHandler)) return false;
+        var calls = builder.Services.GetRequiredService<IHttpMessageHandlerFactory>().CreateHandler(HttpRuntime.HttpClientName);
+        for (HttpMessageHandler? handler = calls; handler is not null; handler = (handler as DelegatingHandler)?.InnerHandler)
+            if (ReferenceEquals(handler, builder.PrimaryHandler)) return true;
+        return false;
     }
 }
 
