@@ -228,7 +228,7 @@ internal sealed class DownloadActor : TransferActor
             truncate = _offset > 0;
             // The bytes read are the bytes sent, in whatever coding the server chose: the length and the ranges count them.
             // A body a handler below the runtime decoded has no length (the handler drops it) and no digest that fits it.
-            var decoded = TransferHeaders.MayBeDecoded(response);
+            var decoded = TransferHeaders.MayBeDecoded(response, TransferHeaders.AcceptEncodingFor(_request.Headers));
             _total = headers.ContentLength;
             _declared = decoded ? null : TransferHeaders.DeclaredSha256(response, fullBody: true);
             var validator = PartialFile.StrongValidator(response);

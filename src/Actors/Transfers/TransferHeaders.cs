@@ -30,16 +30,31 @@ internal static class TransferHeaders
     /// the codings it decodes to the request's <c>Accept-Encoding</c> and removes <c>Content-Encoding</c> and
     /// <c>Content-Length</c> from a body it decoded: such a body's offsets are not the server's, and a
     /// <c>Repr-Digest</c>/<c>Content-Digest</c> (which covers the encoded bytes, RFC 9530) cannot be checked against it.
-    /// The runtime's own transfer client asks for <c>identity</c> only and never decodes: false for its answers.
+    /// Only codings the transfer did not ask for itself (<paramref name="asked"/>: <c>identity</c>, or the caller's own
+    /// <c>Accept-Encoding</c>) count: a caller who asks for gzip and gets a length-less identity body still has its digest checked.
     /// </summary>
-    public static bool MayBeDecoded(HttpResponseMessage response)
+    public static bool MayBeDecoded(HttpResponseMessage response, string asked)
     {
         if (response.Content.Headers.ContentEncoding.Count > 0 || response.Content.Headers.ContentLength is not null) return false;
         if (response.RequestMessage is not { } request) return false;
         foreach (var coding in request.Headers.AcceptEncoding)
-            if (!string.Equals(coding.Value, "identity", StringComparison.OrdinalIgnoreCase) && coding.Quality is not 0) return true;
+        {
+            if (string.Equals(coding.Value, "identity", StringComparison.OrdinalIgnoreCase) || coding.Quality is 0) continue;
+            if (!Codings(asked).Contains(coding.Value, StringComparer.OrdinalIgnoreCase)) return true; // added below the runtime
+        }
         return false;
     }
+
+    /// <summary>The <c>Accept-Encoding</c> a transfer sends: the caller's own, else <c>identity</c>.</summary>
+    public static string AcceptEncodingFor(IReadOnlyList<KeyValuePair<string, string>> callerHeaders)
+    {
+        foreach (var (name, value) in callerHeaders)
+            if (string.Equals(name, "Accept-Encoding", StringComparison.OrdinalIgnoreCase)) return value;
+        return "identity";
+    }
+
+    private static IEnumerable<string> Codings(string acceptEncoding) =>
+        acceptEncoding.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(member => member.Split(';')[0].Trim());
 
     /// <summary>The header value <c>sha-256=:base64:</c>.</summary>
     public static string FormatSha256(ReadOnlySpan<byte> digest) => "sha-256=:" + Convert.ToBase64String(digest) + ":";
