@@ -1,0 +1,48 @@
+using System.Net;
+using Courier.Transfers;
+using Xunit;
+using Xunit.Abstractions;
+
+namespace Courier.Tests.Transfers;
+
+/// <summary>
+/// Review experiment (a race, so run as a loop): a cancel heard while the download's Finishing operation runs. The rename
+/// does not look at the token once the file is flushed, so the file may get its final name while the transfer reports
+/// TransferCancelled with a PartialPath that no longer exists. With the work started by Task.Run (1dab942) the window is
+/// the whole queueing and commit; before it a download with nothing to verify committed inside the receive.
+/// </summary>
+public sealed class ReviewCancelAtCommitTests(ITestOutputHelper output)
+    : ScriptedTransferTestKit(output, typeof(TransferProgress))
+{
+    private static readonly Uri Url = new("https://files.example.test/data/report.bin");
+
+    [Fact]
+    public void A_cancel_heard_while_the_file_is_committed_never_reports_cancelled_with_the_file_under_its_final_name()
+    {
+        var transfers = StartRuntime();
+        var content = TempFolder.Bytes(Chunk / 2, seed: 5);
+        var inconsistent = 0;
+        var cancelled = 0;
+        const int rounds = 200;
+        for (var i = 0; i < rounds; i++)
+        {
+            ThenBody(HttpStatusCode.OK, new MemoryStream(content), content.Length);
+            var destination = Folder.File($"race-{i}.bin");
+            var request = DownloadRequest.ToFile(Url, destination);
+            transfers.Tell(new StartDownload(request));
+            // Published by OnStreamed right before Finish() starts the commit.
+            Events.FishForMessage<TransferProgress>(p => p.TransferId == request.Id && p.BytesTransferred == content.Length, TimeSpan.FromSeconds(5));
+            transfers.Tell(new CancelTransfer(request.Id));
+            var end = ExpectMsg<TransferResult>(TimeSpan.FromSeconds(5));
+            if (end is TransferCancelled c)
+            {
+                cancelled++;
+                if (File.Exists(destination)) inconsistent++;
+                output.WriteLine($"round {i}: cancelled, final file exists: {File.Exists(destination)}, PartialPath {c.PartialPath} exists: {c.PartialPath is { } p && File.Exists(p)}");
+            }
+            Events.ReceiveWhile<object>(TimeSpan.Zero, m => m);
+        }
+        output.WriteLine($"{cancelled} of {rounds} cancelled, {inconsistent} of them with the file under its final name");
+        Assert.Equal(0, inconsistent);
+    }
+}
