@@ -472,7 +472,14 @@ internal sealed class DownloadActor : TransferActor
         var (file, hash, verify, path, named, freeName, caller, declared, bufferSize) =
             (_file!, _hash, Verifying, _path!, _namedPath!, _request.DestinationIsFolder && !_request.Overwrite, _expectedByCaller, _declared, Runtime.ReadBufferSize);
         _file = null; // the operation closes it
-        RunIo("Finishing", ct => PartialFile.CommitAsync(file, hash, verify, path, named, freeName, caller, declared, bufferSize, ct), OnFinished, OnIoError);
+        RunIo("Finishing", ct => PartialFile.CommitAsync(file, hash, verify, path, named, freeName, caller, declared, bufferSize, ct), OnFinished, OnIoError,
+            abandon: outcome =>
+            {
+                // A cancel heard while the file was renamed: it is complete and in place, and that is what is reported.
+                if (outcome is not PartialFile.Committed committed) return;
+                ReportProgress(_offset, _offset, _total ?? _offset, final: true);
+                CompletedWhileEnding(committed.Path, _offset, committed.Sha256);
+            });
     }
 
     private void OnFinished(PartialFile.Outcome outcome)

@@ -449,6 +449,17 @@ internal abstract class TransferActor : ActorBase, IWithTimers
     protected void Complete(string path, long bytes, string? sha256, Uri? location = null, string? responseBody = null) =>
         End(new TransferCompleted(Id, Direction, path, bytes, Now - _startedAt, sha256, location) { ResponseBody = responseBody });
 
+    /// <summary>
+    /// From an <c>abandon</c> callback: the operation the end did not wait for finished the transfer after all (the file has
+    /// its final name). A cancel heard meanwhile loses to it: the transfer reports this completion instead, so that a
+    /// caller never hears "cancelled" with the file already in place and a partial path that no longer exists.
+    /// </summary>
+    protected void CompletedWhileEnding(string path, long bytes, string? sha256, Uri? location = null)
+    {
+        if (_ending is TransferCancelled)
+            _ending = new TransferCompleted(Id, Direction, path, bytes, Now - _startedAt, sha256, location);
+    }
+
     protected void Fail(TransferException error)
     {
         _telemetry.Failed(error);
