@@ -21,7 +21,9 @@ public static class ServiceCollectionExtensions
     /// client's configuration: the same delegating handlers (each handler factory is called again for it, so it must give
     /// a new handler each time, as <see cref="IHttpClientFactory"/> requires), the same primary handler with its automatic
     /// decompression switched off when it is a <see cref="SocketsHttpHandler"/> or an <see cref="HttpClientHandler"/>
-    /// (another primary handler is used as it is: it should not decompress), the same lifetime and client settings.
+    /// (another primary handler is used as it is: it should not decompress; so is one instance the application's factory
+    /// also hands to the <see cref="HttpRuntime.HttpClientName"/> client, whose calls keep their decompression), the same
+    /// lifetime, client settings and loggers (<c>RemoveAllLoggers</c>, <c>AddLogger</c>).
     /// Configuration given to <see cref="HttpRuntime.TransferHttpClientName"/> itself is replaced by that copy.
     /// </remarks>
     /// <returns>The builder of the named client, to add handlers or replace the primary handler (tests do).</returns>
@@ -102,8 +104,8 @@ internal sealed class NamedTokenClientSetup(IOptions<HttpRuntimeOptions> runtime
 /// Builds <see cref="HttpRuntime.TransferHttpClientName"/> from the <see cref="HttpRuntime.HttpClientName"/> client's
 /// configuration (after every other configuration of both, so that what applies to all clients, such as
 /// <c>ConfigureHttpClientDefaults</c>, is in the copy once): its handler builder actions (primary handler, delegating
-/// handlers) then one that switches the primary handler's decompression off, its client actions, its handler lifetime and
-/// which header values its logs redact.
+/// handlers) then one that switches the primary handler's decompression off (unless the calls' chain holds that very
+/// instance), its client actions, its handler lifetime, its loggers and which header values its logs redact.
 /// The options monitor is resolved when the transfer client is first built, not injected: it depends on this class.
 /// </summary>
 internal sealed class TransferClientSetup(IServiceProvider services) : IPostConfigureOptions<HttpClientFactoryOptions>
