@@ -355,13 +355,20 @@ internal sealed class TusUploadActor : TransferActor
         var (path, statePath, length, bufferSize, hash) = (_request.SourcePath, StatePath, _length, Runtime.ReadBufferSize, _request.ComputeSha256);
         RunIo("Finishing", async ct =>
         {
+            // The state goes last: a cancel that stops the hash leaves it, and a later run completes with one HEAD.
+            var sha = hash ? await TransferFiles.Sha256Async(path, length, bufferSize, ct).ConfigureAwait(false) : null;
             TransferState.Delete(statePath);
-            return hash ? await TransferFiles.Sha256Async(path, length, bufferSize, ct).ConfigureAwait(false) : null;
+            return sha;
         }, hashed =>
         {
             ReportProgress(_length, _length, _length, final: true);
             Complete(_request.SourcePath, _length, hashed, _uploadUrl);
-        }, OnIoError);
+        }, OnIoError, abandon: hashed =>
+        {
+            // A cancel heard while it finished: the server holds every byte and the state is gone: it completed.
+            ReportProgress(_length, _length, _length, final: true);
+            CompletedWhileEnding(_request.SourcePath, _length, hashed, _uploadUrl);
+        });
     }
 
     // ---- failures -----------------------------------------------------------------------------------------------
