@@ -7,8 +7,8 @@ using Xunit.Abstractions;
 
 namespace Courier.Tests.Transfers;
 
-/// <summary>Review: a server's digest is skipped only when a handler below may really have decoded the body.</summary>
-public sealed class ReviewDigestTests(ITestOutputHelper output)
+/// <summary>A server's digest is skipped only when a handler below may really have decoded the body.</summary>
+public sealed class CallerAcceptEncodingDigestTests(ITestOutputHelper output)
     : ScriptedTransferTestKit(output, typeof(TransferProgress), typeof(TransferRetryScheduled))
 {
     private static readonly Uri Url = new("https://files.example.test/data/report.bin");

@@ -6,10 +6,10 @@ using Xunit.Abstractions;
 namespace Courier.Tests.Transfers;
 
 /// <summary>
-/// Review experiment (a race, run as a loop), the tus twin of <see cref="ReviewCancelAtCommitTests"/>: a cancel heard
+/// A race, run as a loop: the tus twin of <see cref="CancelAtCommitTests"/>: a cancel heard
 /// while the upload's Finishing operation runs (the server already holds every byte; Finishing deletes the .tus state).
 /// </summary>
-public sealed class ReviewTusCancelAtFinishTests(ITestOutputHelper output)
+public sealed class TusCancelAtFinishTests(ITestOutputHelper output)
     : ScriptedTransferTestKit(output, typeof(TransferProgress))
 {
     private static readonly Uri Endpoint = new("https://uploads.example.test/files/");

@@ -12,11 +12,11 @@ using Xunit;
 namespace Courier.Tests.Transfers;
 
 /// <summary>
-/// Review of the Courier.Transfers client (a copy of the Courier client's configuration): what an application configures
+/// The Courier.Transfers client (a copy of the Courier client's configuration): what an application configures
 /// on the <c>Courier</c> builder must reach transfers as it reaches calls, and switching the transfers' decompression off
 /// must never change the calls' client.
 /// </summary>
-public sealed class TransferClientReviewTests : IAsyncLifetime
+public sealed class TransferClientCopyTests : IAsyncLifetime
 {
     private readonly TempFolder _folder = new();
     private CompressingServer _server = null!;
@@ -40,7 +40,7 @@ public sealed class TransferClientReviewTests : IAsyncLifetime
         var http = builder.Services.AddHttpRuntime();
         client?.Invoke(http);
         services?.Invoke(builder.Services);
-        builder.Services.AddAkka("transfer-client-review-" + Guid.NewGuid().ToString("N")[..8], akka => akka.WithHttpRuntime());
+        builder.Services.AddAkka("transfer-client-" + Guid.NewGuid().ToString("N")[..8], akka => akka.WithHttpRuntime());
         return builder.Build();
     }
 

@@ -6,12 +6,12 @@ using Xunit.Abstractions;
 namespace Courier.Tests.Transfers;
 
 /// <summary>
-/// Review experiment (a race, so run as a loop): a cancel heard while the download's Finishing operation runs. The rename
+/// A race, so run as a loop: a cancel heard while the download's Finishing operation runs. The rename
 /// does not look at the token once the file is flushed, so the file may get its final name while the transfer reports
 /// TransferCancelled with a PartialPath that no longer exists. With the work started by Task.Run (1dab942) the window is
 /// the whole queueing and commit; before it a download with nothing to verify committed inside the receive.
 /// </summary>
-public sealed class ReviewCancelAtCommitTests(ITestOutputHelper output)
+public sealed class CancelAtCommitTests(ITestOutputHelper output)
     : ScriptedTransferTestKit(output, typeof(TransferProgress))
 {
     private static readonly Uri Url = new("https://files.example.test/data/report.bin");
