@@ -170,11 +170,16 @@ public sealed class RequestPathTests(SandboxFixture sandbox) : IClassFixture<San
     [Fact]
     public async Task Calls_in_flight_and_queued_when_the_runtime_stops_fail_instead_of_hanging()
     {
-        var runtime = LoopbackRuntime.Start(o => o.MaxConcurrentCalls = 1);
+        using var capture = new Courier.Tests.Diagnostics.TelemetryCapture();
+        using var queuedCalls = new Microsoft.Extensions.Diagnostics.Metrics.Testing.MetricCollector<long>(capture.MeterFactory,
+            Courier.Diagnostics.HttpRuntimeMetrics.MeterName, "courier.http.queued_calls");
+        var runtime = LoopbackRuntime.Start(o => o.MaxConcurrentCalls = 1, capture.InstallOn);
         var key = NewKey();
         var running = runtime.Client.SendAsync(Get(key, (SandboxHeaders.HangFirst, "5")));
-        var queued = runtime.Client.SendAsync(Get(key, (SandboxHeaders.HangFirst, "5")));
         await WaitUntil(() => sandbox.Server.Counters.For(key).InFlight == 1);
+        var queued = runtime.Client.SendAsync(Get(key, (SandboxHeaders.HangFirst, "5")));
+        // Queued by the coordinator (not still in its mailbox, where a stop would send it to dead letters instead).
+        await WaitUntil(() => queuedCalls.GetMeasurementSnapshot().Sum(m => m.Value) == 1);
 
         await runtime.DisposeAsync();
 
