@@ -163,9 +163,28 @@ public sealed class CoordinatorTests : CoordinatorTestKit
         var maxSeen = 0;
         Handler.Default = async (_, ct) =>
         {
-            var now = Interlocked.Increment(ref inFlight);
-            InterlockedMax(ref maxSeen, now);
-            using var registration = ct.Register(() => Interlocked.Decrement(ref inFlight));
+            // Counts the requests that are live (sent and not cancelled). The handler's thread can run this after the
+            // runtime already cancelled the request (preempted between the SeenRequest it told and this step): such a
+            // request is not in flight any more and must not count, or the next call's request looks like a second one.
+            var state = new object();
+            var (live, cancelled) = (false, false);
+            using var registration = ct.Register(() =>
+            {
+                lock (state)
+                {
+                    cancelled = true;
+                    if (live) Interlocked.Decrement(ref inFlight);
+                    live = false;
+                }
+            });
+            lock (state)
+            {
+                if (!cancelled)
+                {
+                    live = true;
+                    InterlockedMax(ref maxSeen, Interlocked.Increment(ref inFlight));
+                }
+            }
             return await Hang(ct);
         };
         var coordinator = StartCoordinator(o => o.MaxConcurrentCalls = 1);
