@@ -17,11 +17,12 @@ namespace Courier.Internal;
 internal sealed class ReplyRef<TResult> : MinimalActorRef, CoordinatorWatch.IPending where TResult : class
 {
     // Continuations run synchronously, on the work item that completes the task (never on the thread that called
-    // TryComplete: see CompleteNow).
+    // TryComplete: see TryComplete).
     private readonly TaskCompletionSource<TResult> _completion = new();
     private readonly Func<object, TResult> _stopped;
     private readonly object _stoppedState;
     private readonly Action<TResult>? _late;
+    private int _answered; // 1 once the answer that completes the task is chosen
 
     /// <param name="provider">The actor system's provider.</param>
     /// <param name="path">A path for log lines only: it is never looked up.</param>
@@ -55,17 +56,24 @@ internal sealed class ReplyRef<TResult> : MinimalActorRef, CoordinatorWatch.IPen
         if (message is TResult result) TryComplete(result);
     }
 
-    /// <summary>Completes the caller's task, on the thread pool's global queue; a second answer releases what it holds.</summary>
-    public void TryComplete(TResult result) =>
-        ThreadPool.UnsafeQueueUserWorkItem(static state => state.Reply.CompleteNow(state.Result), (Reply: this, Result: result), preferLocal: false);
-
-    private void CompleteNow(TResult result)
+    /// <summary>
+    /// Completes the caller's task with <paramref name="result"/> if it is the first answer given, on the thread pool's
+    /// global queue; a later answer releases what it holds at once. The first answer is chosen here, when it is given, not
+    /// when its work item runs: two work items queued one after the other can run on two pool threads and finish in
+    /// either order, and a later "the coordinator stopped" then overtook the coordinator's own answer (ReplyRefTests).
+    /// </summary>
+    public void TryComplete(TResult result)
     {
-        if (!_completion.TrySetResult(result)) _late?.Invoke(result);
+        if (Interlocked.Exchange(ref _answered, 1) != 0)
+        {
+            _late?.Invoke(result);
+            return;
+        }
+        ThreadPool.UnsafeQueueUserWorkItem(static state => state.Reply._completion.SetResult(state.Result), (Reply: this, Result: result), preferLocal: false);
     }
 
     void CoordinatorWatch.IPending.CoordinatorStopped()
     {
-        if (!_completion.Task.IsCompleted) TryComplete(_stopped(_stoppedState));
+        if (Volatile.Read(ref _answered) == 0) TryComplete(_stopped(_stoppedState));
     }
 }
