@@ -35,9 +35,7 @@ public sealed class ContentCodingIntegrationTests : IAsyncLifetime
         _folder.Dispose();
     }
 
-    /// <summary>A text file that gzip shrinks a lot, so a decoded body and the file differ in length.</summary>
-    private static readonly byte[] Content = Encoding.UTF8.GetBytes(string.Concat(
-        Enumerable.Range(0, 40_000).Select(i => $"line {i:D6}: the quick brown fox jumps over the lazy dog\n")));
+    private static readonly byte[] Content = CompressingServer.TextFile(lines: 40_000);
 
     private static readonly Dictionary<string, string?> FastRetries = new()
     {
@@ -45,17 +43,8 @@ public sealed class ContentCodingIntegrationTests : IAsyncLifetime
         ["Courier:Retry:Jitter"] = "None",
     };
 
-    private IHost BuildHost(Action<IHttpClientBuilder>? client = null, Action<IServiceCollection>? services = null)
-    {
-        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Configuration.AddInMemoryCollection(FastRetries);
-        var http = builder.Services.AddHttpRuntime(builder.Configuration.GetSection(HttpRuntimeOptions.SectionName));
-        client?.Invoke(http);
-        services?.Invoke(builder.Services);
-        builder.Services.AddAkka("content-coding-" + Guid.NewGuid().ToString("N")[..8], akka => akka.WithHttpRuntime());
-        return builder.Build();
-    }
+    private static IHost BuildHost(Action<IHttpClientBuilder>? client = null, Action<IServiceCollection>? services = null) =>
+        CompressingServer.HostWithRuntime("content-coding", builder => builder.Configuration.AddInMemoryCollection(FastRetries), client, services);
 
     [Fact]
     public async Task A_hosted_download_asks_for_identity_and_gets_the_exact_file_bytes()
@@ -183,6 +172,28 @@ public sealed class ContentCodingIntegrationTests : IAsyncLifetime
 internal sealed class CompressingServer : IAsyncDisposable
 {
     public const string Text = "{\"message\":\"a body the server compresses whenever it may, repeated repeated repeated repeated\"}";
+
+    /// <summary>A text file of <paramref name="lines"/> lines that gzip shrinks a lot, so a decoded body and the file differ in length.</summary>
+    public static byte[] TextFile(int lines) => Encoding.UTF8.GetBytes(string.Concat(
+        Enumerable.Range(0, lines).Select(i => $"line {i:D6}: the quick brown fox jumps over the lazy dog\n")));
+
+    /// <summary>
+    /// A host with the runtime registered as an application does (<c>AddHttpRuntime</c> bound to the <c>Courier</c> section,
+    /// <c>WithHttpRuntime</c>), no log providers; <paramref name="setup"/> adds configuration or log filters,
+    /// <paramref name="client"/> configures the <c>Courier</c> client, <paramref name="services"/> anything else.
+    /// </summary>
+    public static IHost HostWithRuntime(string name, Action<HostApplicationBuilder>? setup = null, Action<IHttpClientBuilder>? client = null,
+        Action<IServiceCollection>? services = null)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
+        builder.Logging.ClearProviders();
+        setup?.Invoke(builder);
+        var http = builder.Services.AddHttpRuntime(builder.Configuration.GetSection(HttpRuntimeOptions.SectionName));
+        client?.Invoke(http);
+        services?.Invoke(builder.Services);
+        builder.Services.AddAkka(name + "-" + Guid.NewGuid().ToString("N")[..8], akka => akka.WithHttpRuntime());
+        return builder.Build();
+    }
 
     private readonly WebApplication _app;
     private readonly byte[] _content;

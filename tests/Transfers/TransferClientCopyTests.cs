@@ -21,8 +21,7 @@ public sealed class TransferClientCopyTests : IAsyncLifetime
     private readonly TempFolder _folder = new();
     private CompressingServer _server = null!;
 
-    private static readonly byte[] Content = Encoding.UTF8.GetBytes(string.Concat(
-        Enumerable.Range(0, 4_000).Select(i => $"line {i:D6}: the quick brown fox jumps over the lazy dog\n")));
+    private static readonly byte[] Content = CompressingServer.TextFile(lines: 4_000);
 
     public async Task InitializeAsync() => _server = await CompressingServer.StartAsync(Content);
 
@@ -32,17 +31,8 @@ public sealed class TransferClientCopyTests : IAsyncLifetime
         _folder.Dispose();
     }
 
-    private static IHost BuildHost(Action<IHttpClientBuilder>? client = null, Action<IServiceCollection>? services = null)
-    {
-        var builder = Microsoft.Extensions.Hosting.Host.CreateApplicationBuilder();
-        builder.Logging.ClearProviders();
-        builder.Logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Information);
-        var http = builder.Services.AddHttpRuntime();
-        client?.Invoke(http);
-        services?.Invoke(builder.Services);
-        builder.Services.AddAkka("transfer-client-" + Guid.NewGuid().ToString("N")[..8], akka => akka.WithHttpRuntime());
-        return builder.Build();
-    }
+    private static IHost BuildHost(Action<IHttpClientBuilder>? client = null, Action<IServiceCollection>? services = null) =>
+        CompressingServer.HostWithRuntime("transfer-client", builder => builder.Logging.AddFilter("System.Net.Http.HttpClient", LogLevel.Information), client, services);
 
     [Fact]
     public async Task A_download_first_does_not_switch_off_decompression_of_a_primary_handler_the_calls_share()
